@@ -1,0 +1,95 @@
+# ganlua — build, test, demo, bench.
+#   make            build ./ganlua and ./ganlua.so
+#   make deps       install missing Debian packages (apt-get; sudo when not root)
+#   make test       deps + build + every test; ends with "N passed, N failed"
+#   make demo       deps + build + the demo experiment
+#   make bench      deps + build + benchmarks (installs python3-torch for the reference)
+#   make SANITIZE=1 ...   the same with AddressSanitizer + UndefinedBehaviorSanitizer
+# Objects go to build/ (build/asan/ with SANITIZE=1).
+
+CC      ?= cc
+PKGS    := lua5.4 openblas
+CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs openblas 2>/dev/null) -lm
+LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+  BUILD   := build/asan
+  CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+  BIN     := $(BUILD)/ganlua
+  SO      := $(BUILD)/ganlua.so
+else
+  BUILD   := build
+  BIN     := ganlua
+  SO      := ganlua.so
+endif
+
+RUNTIME_SRC  := $(wildcard runtime/*.c)
+BINDINGS_SRC := $(wildcard bindings/*.c)
+STDLIB       := $(wildcard stdlib/*.lua)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC) $(BINDINGS_SRC)) $(BUILD)/stdlib_embed.o
+HEADERS := $(wildcard runtime/*.h bindings/*.h)
+
+DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-dev libstb-dev libcairo2-dev \
+        fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev
+
+.PHONY: all deps test demo bench clean format
+all: $(BIN) $(SO)
+
+deps:
+	@missing=$$(for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing" $$missing; \
+	    if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
+# stdlib/foo.lua is module "ganlua.foo"
+$(BUILD)/stdlib_embed.c: $(STDLIB) $(BUILD)/tools/embed
+	$(BUILD)/tools/embed $@ $(foreach f,$(STDLIB),ganlua.$(basename $(notdir $(f)))=$(f))
+
+$(BUILD)/stdlib_embed.o: $(BUILD)/stdlib_embed.c
+	$(CC) $(filter-out -Wmissing-prototypes,$(CFLAGS)) -c $< -o $@
+
+$(BIN): $(BUILD)/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LUALIB) -lreadline $(LDLIBS)
+
+# The Lua C module: `require "ganlua"` from stock lua5.4 (Lua symbols come
+# from the host interpreter).
+$(SO): $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -shared $^ -o $@ $(LDLIBS)
+
+# C unit tests of runtime/ alone (no Lua).
+$(BUILD)/tests/test_runtime: tests/c/test_runtime.c $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/test_runtime
+	@GANLUA=$(BIN) GANLUA_SO=$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./$(BIN) scripts/demo.lua
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh bench/run.sh
+
+format:
+	clang-format -i runtime/*.c runtime/*.h bindings/*.c bindings/*.h main.c tools/*.c tests/c/*.c
+
+clean:
+	rm -rf build ganlua ganlua.so

@@ -1,0 +1,278 @@
+/* ganlua.h — the C runtime of ganlua: tensors, autograd, kernels.
+ *
+ * This header is the whole public surface of runtime/. It never includes a
+ * Lua header; bindings/ wrap it for Lua.
+ *
+ * Worked example: y = sum(x * x), dy/dx = 2x, d/dx (sum(dy/dx)) = 2.
+ *
+ *     int64_t shape[1] = {3};
+ *     gl_tensor *x = NULL, *sq = NULL, *y = NULL;
+ *     if (gl_tensor_new(&x, 1, shape) != GL_OK) { puts(gl_errmsg()); ... }
+ *     gl_tensor_fill_(x, 1.5f);
+ *     gl_tensor_set_requires_grad(x, 1);
+ *     gl_op_mul(&sq, x, x);               // records a node: sq->grad_fn
+ *     gl_op_sum(&y, sq);                  // 0-dim tensor
+ *     gl_tensor *g = NULL;
+ *     gl_autograd_grad(&y, NULL, 1, &x, 1, &g, 1, 1); // create_graph
+ *     // g = 2x = {3, 3, 3}, and g itself has a grad_fn
+ *     gl_tensor_release(g); gl_tensor_release(y); ...
+ *
+ * Conventions
+ *   - Every function that can fail returns gl_status and leaves a message in
+ *     gl_errmsg() naming the operation and the sizes ("matmul: 2x3 @ 2x3:
+ *     inner sizes 3 and 2 differ"). Nothing aborts or prints on user input.
+ *   - Output first: gl_op_add(&out, a, b). *out receives a new reference
+ *     the caller owns; inputs are borrowed.
+ *   - Dims are 0-based here; bindings translate Lua's 1-based dims.
+ *   - Tensors are float32, row-major, contiguous (data may start at an
+ *     offset into a shared storage: views and slices along dim 0).
+ */
+#ifndef GANLUA_H
+#define GANLUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GL_VERSION "0.1.0"
+#define GL_MAX_DIMS 8
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum {
+    GL_OK = 0,
+    GL_ERR_ARG,    /* a bad argument value (dim out of range, negative size) */
+    GL_ERR_SHAPE,  /* shapes that do not fit together */
+    GL_ERR_NOMEM,  /* allocation failed or a size overflowed */
+    GL_ERR_STATE,  /* e.g. backward through a freed graph */
+    GL_ERR_IO,     /* a file could not be read or written */
+    GL_ERR_FORMAT, /* a file's contents are wrong or truncated */
+    GL_STATUS_COUNT
+} gl_status;
+
+/* The message of the last failure on this thread. */
+const char *gl_errmsg(void);
+/* Set the message (printf-style) and return st. */
+gl_status gl_fail(gl_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Write a shape as "2x3x4" ("scalar" for 0 dims) into buf. */
+const char *gl_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
+
+/* ------------------------------------------------------------- allocator */
+
+/* Size-class cache for float buffers, 64-byte aligned. */
+float *gl_alloc_floats(size_t n);
+void gl_free_floats(float *p, size_t n);
+typedef struct {
+    size_t live_bytes;   /* bytes held by live storages */
+    size_t cached_bytes; /* bytes kept in the cache for reuse */
+    size_t peak_bytes;   /* highest live_bytes seen */
+    uint64_t n_malloc;   /* calls that reached malloc (cache misses) */
+    uint64_t n_alloc;    /* all buffer requests */
+} gl_mem_stats;
+void gl_mem_get_stats(gl_mem_stats *s);
+void gl_mem_trim(void); /* return the cache to the system */
+
+/* ----------------------------------------------------------------- tensor */
+
+typedef struct gl_node gl_node;
+
+typedef struct gl_storage {
+    int refcount;
+    unsigned version; /* bumped by every in-place write */
+    size_t n;         /* floats */
+    float *data;
+} gl_storage;
+
+typedef struct gl_tensor {
+    int refcount;
+    int ndim;
+    int64_t shape[GL_MAX_DIMS];
+    int64_t numel;
+    gl_storage *storage;
+    int64_t offset;
+    float *data;            /* storage->data + offset */
+    int requires_grad;      /* leaf that wants .grad, or any grad_fn output */
+    struct gl_tensor *grad; /* accumulated gradient (owned), leaves only */
+    gl_node *grad_fn;       /* node that produced this tensor (owned) */
+} gl_tensor;
+
+int64_t gl_numel(int ndim, const int64_t *shape);
+/* A new uninitialised tensor. */
+gl_status gl_tensor_new(gl_tensor **out, int ndim, const int64_t *shape);
+gl_status gl_tensor_zeros(gl_tensor **out, int ndim, const int64_t *shape);
+gl_status gl_full(gl_tensor **out, int ndim, const int64_t *shape, float v);
+gl_status gl_scalar(gl_tensor **out, float v); /* 0-dim */
+/* A tensor of the given shape like t's (same as gl_tensor_new). */
+gl_status gl_tensor_new_like(gl_tensor **out, const gl_tensor *t);
+/* New header on t's storage with a new shape of the same numel: the
+ * result has no grad_fn (autograd's reshape is gl_op_reshape). */
+gl_status gl_tensor_alias(gl_tensor **out, gl_tensor *t, int ndim,
+                          const int64_t *shape);
+/* Rows [start, start+len) of dim 0, sharing storage, no grad_fn. */
+gl_status gl_tensor_rows(gl_tensor **out, gl_tensor *t, int64_t start,
+                         int64_t len);
+gl_tensor *gl_tensor_retain(gl_tensor *t);
+void gl_tensor_release(gl_tensor *t); /* NULL is fine */
+int gl_tensor_same_shape(const gl_tensor *a, const gl_tensor *b);
+const char *gl_tensor_shape_str(const gl_tensor *t, char *buf, size_t n);
+/* Resolve a possibly negative dim against ndim; GL_ERR_ARG if outside. */
+gl_status gl_dim(const char *fn, int dim, int ndim, int *out);
+
+/* In-place writes (not recorded by autograd; bump the version). */
+void gl_tensor_fill_(gl_tensor *t, float v);
+gl_status gl_tensor_copy_(gl_tensor *dst, const gl_tensor *src); /* broadcast */
+void gl_tensor_bump(gl_tensor *t); /* mark storage as written */
+/* Fails when t is a leaf requiring grad while grad mode is on: an in-place
+ * write to it would be invisible to autograd. */
+gl_status gl_check_inplace(const char *fn, const gl_tensor *t);
+
+/* -------------------------------------------------------------------- rng */
+
+/* xoshiro256** seeded through splitmix64; 32 bytes of state. */
+typedef struct {
+    uint64_t s[4];
+} gl_rng;
+void gl_rng_seed(gl_rng *r, uint64_t seed);
+uint64_t gl_rng_next(gl_rng *r);
+double gl_rng_uniform(gl_rng *r); /* [0, 1), 53 bits */
+void gl_tensor_uniform_(gl_tensor *t, gl_rng *r, float lo, float hi);
+void gl_tensor_normal_(gl_tensor *t, gl_rng *r, float mean, float std);
+/* Integers in [lo, hi) as floats; hi - lo must be in [1, 2^24]. */
+gl_status gl_tensor_randint_(gl_tensor *t, gl_rng *r, int64_t lo, int64_t hi);
+/* A uniform random permutation of 0..n-1 into idx. */
+void gl_rng_permutation(gl_rng *r, int64_t n, int64_t *idx);
+
+/* --------------------------------------------------------------- autograd */
+
+/* Grad mode is per thread. Ops record nodes only when it is on. */
+int gl_grad_enabled(void);
+int gl_set_grad_enabled(int on); /* returns the previous value */
+
+void gl_tensor_set_requires_grad(gl_tensor *t, int on);
+/* A new header on t's data with no grad_fn and requires_grad = 0. */
+gl_status gl_tensor_detach(gl_tensor **out, gl_tensor *t);
+/* The op name of t->grad_fn ("Add", "MatMul", ...) or NULL. */
+const char *gl_tensor_grad_fn_name(const gl_tensor *t);
+
+/* Accumulate gradients of outputs (seeded with grads, or ones for 0-dim
+ * outputs when grads[i] is NULL) into the .grad of every leaf. */
+gl_status gl_autograd_backward(gl_tensor **outputs, gl_tensor **grads,
+                               int n_out, int retain_graph, int create_graph);
+/* Gradients of outputs with respect to inputs, returned in result[] (new
+ * references; NULL where an input is unreachable and allow_unused). Leaves'
+ * .grad is left alone. */
+gl_status gl_autograd_grad(gl_tensor **outputs, gl_tensor **grads, int n_out,
+                           gl_tensor **inputs, int n_in, gl_tensor **result,
+                           int retain_graph, int create_graph);
+
+/* ---------------------------------------------------------------- ops
+ * Differentiable unless noted. Each records a node when grad mode is on and
+ * an input requires grad; each backward is written with these same ops, so
+ * gradients are differentiable again (higher order). */
+
+/* Binary with NumPy broadcasting. */
+gl_status gl_op_add(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_sub(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_mul(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_div(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_pow(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_maximum(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_minimum(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+
+/* With a number: out = alpha * x + beta; out = x ^ p; out = s / x. */
+gl_status gl_op_affine(gl_tensor **out, gl_tensor *x, float alpha, float beta);
+gl_status gl_op_pow_scalar(gl_tensor **out, gl_tensor *x, float p);
+gl_status gl_op_rdiv(gl_tensor **out, float s, gl_tensor *x);
+/* out = s ^ x */
+gl_status gl_op_rpow(gl_tensor **out, float s, gl_tensor *x);
+
+/* Unary. */
+typedef enum {
+    GL_U_EXP,
+    GL_U_LOG,
+    GL_U_SQRT,
+    GL_U_ABS,
+    GL_U_SIGN,
+    GL_U_SIGMOID,
+    GL_U_TANH,
+    GL_U_RELU,
+    GL_U_COUNT
+} gl_unary;
+gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x);
+gl_status gl_op_leaky_relu(gl_tensor **out, gl_tensor *x, float slope);
+/* log(1 + exp(beta x)) / beta, linear where beta x > threshold */
+gl_status gl_op_softplus(gl_tensor **out, gl_tensor *x, float beta,
+                         float threshold);
+/* Clamp to [lo, hi]; pass -INFINITY / INFINITY for an open side. */
+gl_status gl_op_clamp(gl_tensor **out, gl_tensor *x, float lo, float hi);
+
+/* Comparisons (not differentiable): 1.0 where true, else 0.0. */
+typedef enum { GL_CMP_EQ, GL_CMP_NE, GL_CMP_LT, GL_CMP_LE, GL_CMP_GT,
+               GL_CMP_GE, GL_CMP_COUNT } gl_cmp;
+gl_status gl_op_compare(gl_tensor **out, gl_cmp c, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_compare_scalar(gl_tensor **out, gl_cmp c, gl_tensor *a,
+                               float s);
+
+/* Reductions. Dims here are resolved (0-based, non-negative); where a
+ * function takes "dim = -1" it means all elements, giving a 0-dim tensor. */
+gl_status gl_op_sum(gl_tensor **out, gl_tensor *x);
+gl_status gl_op_sum_dim(gl_tensor **out, gl_tensor *x, int dim, int keepdim);
+gl_status gl_op_mean(gl_tensor **out, gl_tensor *x);
+gl_status gl_op_mean_dim(gl_tensor **out, gl_tensor *x, int dim, int keepdim);
+/* Sum x down to shape (which must broadcast to x's shape). */
+gl_status gl_op_sum_to(gl_tensor **out, gl_tensor *x, int ndim,
+                       const int64_t *shape);
+/* Max/min over a dim: values (differentiable) and 0-based indices as
+ * floats (not differentiable; pass NULL if not needed). */
+gl_status gl_op_max_dim(gl_tensor **values, gl_tensor **indices, gl_tensor *x,
+                        int dim, int keepdim, int is_min);
+gl_status gl_op_max_all(gl_tensor **out, gl_tensor *x, int is_min);
+/* 0-based index of the max (or min) over all (flattened) elements. */
+gl_status gl_op_argmax_all(gl_tensor **out, gl_tensor *x, int is_min);
+gl_status gl_op_var_dim(gl_tensor **out, gl_tensor *x, int dim, int keepdim,
+                        int unbiased); /* dim = -1 -> all elements */
+gl_status gl_op_norm(gl_tensor **out, gl_tensor *x, float p, int dim,
+                     int keepdim); /* dim = -1 -> all elements */
+gl_status gl_op_logsumexp(gl_tensor **out, gl_tensor *x, int dim, int keepdim);
+gl_status gl_op_softmax(gl_tensor **out, gl_tensor *x, int dim);
+gl_status gl_op_log_softmax(gl_tensor **out, gl_tensor *x, int dim);
+
+/* Shapes. */
+gl_status gl_op_reshape(gl_tensor **out, gl_tensor *x, int ndim,
+                        const int64_t *shape); /* one -1 allowed */
+gl_status gl_op_expand(gl_tensor **out, gl_tensor *x, int ndim,
+                       const int64_t *shape); /* -1 keeps a size */
+gl_status gl_op_permute(gl_tensor **out, gl_tensor *x, const int *perm);
+gl_status gl_op_transpose(gl_tensor **out, gl_tensor *x, int d0, int d1);
+gl_status gl_op_narrow(gl_tensor **out, gl_tensor *x, int dim, int64_t start,
+                       int64_t len);
+/* Zeros of shape with g written at [start, start+len) of dim: the adjoint
+ * of narrow. */
+gl_status gl_op_narrow_scatter(gl_tensor **out, gl_tensor *g, int ndim,
+                               const int64_t *shape, int dim, int64_t start);
+gl_status gl_op_select(gl_tensor **out, gl_tensor *x, int dim, int64_t index);
+/* idx: 0-based positions along dim. */
+gl_status gl_op_index_select(gl_tensor **out, gl_tensor *x, int dim,
+                             const int64_t *idx, int64_t n);
+/* Zeros with size_dim rows along dim, g's slices added at idx (adjoint of
+ * index_select). */
+gl_status gl_op_index_add(gl_tensor **out, gl_tensor *g, int dim,
+                          const int64_t *idx, int64_t n, int64_t size_dim);
+gl_status gl_op_cat(gl_tensor **out, gl_tensor **xs, int n, int dim);
+gl_status gl_op_stack(gl_tensor **out, gl_tensor **xs, int n, int dim);
+
+/* Matrix product: 2-D (MxK @ KxN), batched 3-D (BxMxK @ BxKxN), 3-D @ 2-D,
+ * and 1-D vectors as in NumPy. ta/tb multiply by the transpose of a / b
+ * without copying (BLAS flags). */
+gl_status gl_op_matmul(gl_tensor **out, gl_tensor *a, gl_tensor *b);
+gl_status gl_op_matmul_t(gl_tensor **out, gl_tensor *a, gl_tensor *b, int ta,
+                         int tb);
+
+/* Copy (differentiable identity with its own storage). */
+gl_status gl_op_clone(gl_tensor **out, gl_tensor *x);
+
+/* ----------------------------------------------------------- threading */
+void gl_set_num_threads(int n);
+int gl_get_num_threads(void);
+
+#endif

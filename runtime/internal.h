@@ -1,0 +1,136 @@
+/* internal.h — what the runtime's files share and nothing outside sees:
+ * the autograd node, the op ids, the recording helpers. */
+#ifndef GANLUA_INTERNAL_H
+#define GANLUA_INTERNAL_H
+
+#include "ganlua.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Internal invariants only; never for anything a script can influence. */
+#define GL_ASSERT(c)                                                         \
+    do {                                                                     \
+        if (!(c)) {                                                          \
+            fprintf(stderr, "ganlua: internal error %s:%d: %s\n", __FILE__, \
+                    __LINE__, #c);                                           \
+            abort();                                                         \
+        }                                                                    \
+    } while (0)
+
+#define GL_TRY(x)                                                            \
+    do {                                                                     \
+        gl_status st_ = (x);                                                 \
+        if (st_ != GL_OK) return st_;                                        \
+    } while (0)
+
+/* Op ids: appended to, never compared with bare numbers. */
+typedef enum {
+    GL_OP_ADD,
+    GL_OP_SUB,
+    GL_OP_MUL,
+    GL_OP_DIV,
+    GL_OP_POW,
+    GL_OP_MAXIMUM,
+    GL_OP_MINIMUM,
+    GL_OP_AFFINE,
+    GL_OP_POW_SCALAR,
+    GL_OP_UNARY,
+    GL_OP_LEAKY_RELU,
+    GL_OP_SOFTPLUS,
+    GL_OP_CLAMP,
+    GL_OP_SUM,
+    GL_OP_SUM_TO,
+    GL_OP_MAX_DIM,
+    GL_OP_MAX_ALL,
+    GL_OP_NORM,
+    GL_OP_RESHAPE,
+    GL_OP_EXPAND,
+    GL_OP_PERMUTE,
+    GL_OP_NARROW,
+    GL_OP_NARROW_SCATTER,
+    GL_OP_INDEX_SELECT,
+    GL_OP_INDEX_ADD,
+    GL_OP_CAT,
+    GL_OP_MATMUL,
+    GL_OP_CLONE,
+    GL_OP_COUNT
+} gl_op;
+
+#define GL_NODE_INLINE 3
+#define GL_NODE_SAVED 3
+
+/* needs[i] says whether input i wants a gradient. gin[i] receives a new
+ * reference or stays NULL. Grad mode is on during the call exactly when
+ * the caller asked for create_graph, so the ops used here record. */
+typedef gl_status (*gl_backward_fn)(gl_node *n, gl_tensor *g, gl_tensor **gin,
+                                    const unsigned char *needs);
+
+struct gl_node {
+    int refcount;
+    gl_op op;
+    gl_backward_fn backward;
+    int n_in;
+    /* Per input: the node that made it (owned ref), or the leaf that wants
+     * .grad (owned ref), or neither. Inline for small n_in. */
+    gl_node **next;
+    gl_tensor **leaf;
+    gl_node *next_inline[GL_NODE_INLINE];
+    gl_tensor *leaf_inline[GL_NODE_INLINE];
+    /* Input shapes (for broadcasting's sum_to and shape ops). */
+    int (*in_ndim);
+    int64_t (*in_shape)[GL_MAX_DIMS];
+    int in_ndim_inline[GL_NODE_INLINE];
+    int64_t in_shape_inline[GL_NODE_INLINE][GL_MAX_DIMS];
+    /* Saved tensors. Inputs are held as they are (their grad_fn included,
+     * so double backward reaches upstream). The output is held as a
+     * detached alias and re-attached to this node when unpacked under
+     * create_graph, which avoids an output -> node -> output cycle. */
+    int n_saved;
+    gl_tensor *saved[GL_NODE_SAVED];
+    unsigned saved_version[GL_NODE_SAVED];
+    unsigned char saved_is_output[GL_NODE_SAVED];
+    /* Op arguments. */
+    float f[4];
+    int64_t i[4];
+    int64_t *idx; /* owned index list (index_select/index_add), or NULL */
+    int64_t n_idx;
+    int64_t extra_shape[GL_MAX_DIMS];
+    int extra_ndim;
+    int freed; /* saved tensors released after a backward */
+    /* Engine scratch. */
+    unsigned mark;
+    int deps;
+    int needed;
+    gl_tensor *acc;
+};
+
+/* Record a node for out = op(ins...) when grad mode is on and some input
+ * requires grad; otherwise return NULL (not an error). On failure returns
+ * NULL and sets *st. */
+gl_node *gl_record(gl_status *st, gl_op op, gl_backward_fn bw, gl_tensor *out,
+                   int n_in, gl_tensor **ins);
+void gl_node_save(gl_node *n, gl_tensor *t, int is_output);
+/* Unpack saved tensor i: a new reference. Fails if the graph was freed or
+ * the tensor was modified in place since it was saved. */
+gl_status gl_node_saved(gl_node *n, int i, gl_tensor **out);
+void gl_node_release(gl_node *n);
+const char *gl_op_name(const gl_node *n);
+
+/* The shape helpers the kernels share. */
+gl_status gl_broadcast_shape(const char *fn, const gl_tensor *a,
+                             const gl_tensor *b, int *ndim, int64_t *shape);
+
+/* Release every tensor in a list (NULLs ok). */
+void gl_release_all(gl_tensor **ts, int n);
+
+/* Sum x to a shape if it differs, else return a new ref of x. */
+gl_status gl_reduce_like(gl_tensor **out, gl_tensor *x, int ndim,
+                         const int64_t *shape);
+
+/* Raw kernels shared across files. */
+void gl_kernel_broadcast_iter_sum(float *dst, int ndim_dst,
+                                  const int64_t *shape_dst, const float *src,
+                                  int ndim_src, const int64_t *shape_src);
+
+#endif

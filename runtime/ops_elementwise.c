@@ -1,0 +1,650 @@
+/* ops_elementwise.c — broadcasting binary ops, ops with a number, unary
+ * activations and comparisons, each forward beside its backward.
+ *
+ * Backward functions are written with differentiable ops so that under
+ * create_graph the gradient has a graph of its own. When no graph is
+ * wanted (grad mode off during backward), the unary ops take a fused
+ * one-loop path instead; tests hold the two paths against each other. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN };
+
+static inline float bapply(int op, float x, float y)
+{
+    switch (op) {
+    case B_ADD: return x + y;
+    case B_SUB: return x - y;
+    case B_MUL: return x * y;
+    case B_DIV: return x / y;
+    case B_POW: return powf(x, y);
+    case B_MAX: return x > y ? x : (y > x ? y : (isnan(x) ? x : y));
+    default: return x < y ? x : (y < x ? y : (isnan(x) ? x : y));
+    }
+}
+
+/* Contiguous loops the compiler can vectorise, one per op and layout. */
+#define DEFINE_LOOPS(NAME, EXPR)                                                          \
+    static void NAME##_vv(float *o, const float *a, const float *b, int64_t n)            \
+    {                                                                                     \
+        for (int64_t i = 0; i < n; i++) { float x = a[i], y = b[i]; o[i] = (EXPR); }      \
+    }                                                                                     \
+    static void NAME##_vs(float *o, const float *a, float y, int64_t n)                   \
+    {                                                                                     \
+        for (int64_t i = 0; i < n; i++) { float x = a[i]; o[i] = (EXPR); }                \
+    }                                                                                     \
+    static void NAME##_sv(float *o, float x, const float *b, int64_t n)                   \
+    {                                                                                     \
+        for (int64_t i = 0; i < n; i++) { float y = b[i]; o[i] = (EXPR); }                \
+    }
+DEFINE_LOOPS(add, x + y)
+DEFINE_LOOPS(sub, x - y)
+DEFINE_LOOPS(mul, x * y)
+DEFINE_LOOPS(div, x / y)
+
+static void run_vv(int op, float *o, const float *a, const float *b, int64_t n)
+{
+    switch (op) {
+    case B_ADD: add_vv(o, a, b, n); return;
+    case B_SUB: sub_vv(o, a, b, n); return;
+    case B_MUL: mul_vv(o, a, b, n); return;
+    case B_DIV: div_vv(o, a, b, n); return;
+    default: for (int64_t i = 0; i < n; i++) o[i] = bapply(op, a[i], b[i]);
+    }
+}
+static void run_vs(int op, float *o, const float *a, float y, int64_t n)
+{
+    switch (op) {
+    case B_ADD: add_vs(o, a, y, n); return;
+    case B_SUB: sub_vs(o, a, y, n); return;
+    case B_MUL: mul_vs(o, a, y, n); return;
+    case B_DIV: div_vs(o, a, y, n); return;
+    default: for (int64_t i = 0; i < n; i++) o[i] = bapply(op, a[i], y);
+    }
+}
+static void run_sv(int op, float *o, float x, const float *b, int64_t n)
+{
+    switch (op) {
+    case B_ADD: add_sv(o, x, b, n); return;
+    case B_SUB: sub_sv(o, x, b, n); return;
+    case B_MUL: mul_sv(o, x, b, n); return;
+    case B_DIV: div_sv(o, x, b, n); return;
+    default: for (int64_t i = 0; i < n; i++) o[i] = bapply(op, x, b[i]);
+    }
+}
+
+/* out (shape) = a op b with broadcasting: an odometer over the outer dims,
+ * and for the innermost dim one of the contiguous loops above. */
+static void binary_kernel(int op, gl_tensor *out, const gl_tensor *a, const gl_tensor *b)
+{
+    int64_t n = out->numel;
+    if (n == 0) return;
+    if (a->numel == n && b->numel == n) { run_vv(op, out->data, a->data, b->data, n); return; }
+    if (b->numel == 1) { run_vs(op, out->data, a->data, b->data[0], n); return; }
+    if (a->numel == 1) { run_sv(op, out->data, a->data[0], b->data, n); return; }
+    int nd = out->ndim;
+    int64_t sa[GL_MAX_DIMS], sb[GL_MAX_DIMS], acca = 1, accb = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        int da = a->ndim - nd + d, db = b->ndim - nd + d;
+        int64_t za = da >= 0 ? a->shape[da] : 1, zb = db >= 0 ? b->shape[db] : 1;
+        sa[d] = za == 1 ? 0 : acca;
+        sb[d] = zb == 1 ? 0 : accb;
+        acca *= za;
+        accb *= zb;
+    }
+    int64_t inner = out->shape[nd - 1];
+    int64_t idx[GL_MAX_DIMS] = {0}, oa = 0, ob = 0;
+    for (int64_t o = 0; o < n; o += inner) {
+        float *op_ = out->data + o;
+        if (sa[nd - 1] && sb[nd - 1]) run_vv(op, op_, a->data + oa, b->data + ob, inner);
+        else if (sa[nd - 1]) run_vs(op, op_, a->data + oa, b->data[ob], inner);
+        else if (sb[nd - 1]) run_sv(op, op_, a->data[oa], b->data + ob, inner);
+        else { float v = bapply(op, a->data[oa], b->data[ob]); for (int64_t j = 0; j < inner; j++) op_[j] = v; }
+        for (int d = nd - 2; d >= 0; d--) {
+            oa += sa[d];
+            ob += sb[d];
+            if (++idx[d] < out->shape[d]) break;
+            oa -= sa[d] * out->shape[d];
+            ob -= sb[d] * out->shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+gl_status gl_reduce_like(gl_tensor **out, gl_tensor *x, int ndim, const int64_t *shape)
+{
+    if (x->ndim == ndim && memcmp(x->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0) {
+        *out = gl_tensor_retain(x);
+        return GL_OK;
+    }
+    return gl_op_sum_to(out, x, ndim, shape);
+}
+
+/* Gradient of a broadcast input: sum g*factor down to the input's shape. */
+static gl_status to_input(gl_node *n, int i, gl_tensor *t, gl_tensor **gin)
+{
+    gl_status st = gl_reduce_like(gin, t, n->in_ndim[i], n->in_shape[i]);
+    gl_tensor_release(t);
+    return st;
+}
+
+/* Gradient x*y summed to input i's shape. */
+static gl_status mul_to_input(gl_node *n, int i, gl_tensor *x, gl_tensor *y, gl_tensor **gin)
+{
+    gl_tensor *t;
+    GL_TRY(gl_op_mul(&t, x, y));
+    return to_input(n, i, t, gin);
+}
+
+static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    int op = (int)n->i[0];
+    gl_tensor *a = NULL, *b = NULL, *t = NULL, *u = NULL, *v = NULL;
+    gl_status st = GL_OK;
+    if (op == B_ADD || op == B_SUB) {
+        if (needs[0]) st = gl_reduce_like(&gin[0], g, n->in_ndim[0], n->in_shape[0]);
+        if (st == GL_OK && needs[1]) {
+            if (op == B_ADD) st = gl_reduce_like(&gin[1], g, n->in_ndim[1], n->in_shape[1]);
+            else if ((st = gl_op_affine(&t, g, -1.0f, 0.0f)) == GL_OK) st = to_input(n, 1, t, &gin[1]);
+        }
+        return st;
+    }
+    if ((st = gl_node_saved(n, 0, &a)) != GL_OK) goto out;
+    if ((st = gl_node_saved(n, 1, &b)) != GL_OK) goto out;
+    switch (op) {
+    case B_MUL: /* d(ab) = b da + a db */
+        if (needs[0] && (st = mul_to_input(n, 0, g, b, &gin[0]))) goto out;
+        if (needs[1] && (st = mul_to_input(n, 1, g, a, &gin[1]))) goto out;
+        break;
+    case B_DIV: /* d(a/b) = da / b - a db / b^2 */
+        if (needs[0]) {
+            if ((st = gl_op_div(&t, g, b))) goto out;
+            st = to_input(n, 0, t, &gin[0]);
+            t = NULL;
+            if (st) goto out;
+        }
+        if (needs[1]) {
+            if ((st = gl_op_mul(&u, g, a)) || (st = gl_op_mul(&v, b, b)) || (st = gl_op_div(&t, u, v))) goto out;
+            gl_tensor_release(u); u = NULL;
+            if ((st = gl_op_affine(&u, t, -1.0f, 0.0f))) goto out;
+            gl_tensor_release(t); t = NULL;
+            if ((st = to_input(n, 1, u, &gin[1]))) { u = NULL; goto out; }
+            u = NULL;
+        }
+        break;
+    case B_POW: /* d(a^b) = b a^(b-1) da + a^b log(a) db */
+        if (needs[0]) {
+            gl_tensor *bm1 = NULL;
+            if ((st = gl_op_affine(&bm1, b, 1.0f, -1.0f))) goto out;
+            st = gl_op_pow(&u, a, bm1);
+            gl_tensor_release(bm1);
+            if (st || (st = gl_op_mul(&v, u, b)) || (st = gl_op_mul(&t, v, g))) goto out;
+            if ((st = to_input(n, 0, t, &gin[0]))) { t = NULL; goto out; }
+            t = NULL;
+            gl_tensor_release(u); gl_tensor_release(v); u = v = NULL;
+        }
+        if (needs[1]) {
+            if ((st = gl_op_pow(&u, a, b)) || (st = gl_op_unary(&v, GL_U_LOG, a))) goto out;
+            gl_tensor *w = NULL;
+            if ((st = gl_op_mul(&w, u, v))) goto out;
+            st = gl_op_mul(&t, w, g);
+            gl_tensor_release(w);
+            if (st || (st = to_input(n, 1, t, &gin[1]))) { t = NULL; goto out; }
+            t = NULL;
+        }
+        break;
+    default: { /* maximum/minimum: the larger (smaller) side gets g; ties split */
+        int nd;
+        int64_t shape[GL_MAX_DIMS];
+        if ((st = gl_broadcast_shape("maximum", a, b, &nd, shape)) ||
+            (st = gl_tensor_new(&u, nd, shape)))
+            goto out;
+        int64_t N = u->numel;
+        /* mask = 1 where a wins, 0.5 on ties, computed by the kernel itself */
+        gl_tensor *ga = NULL, *gb = NULL;
+        {
+            gl_tensor *cmp = NULL, *eq = NULL;
+            if ((st = gl_op_compare(&cmp, op == B_MAX ? GL_CMP_GT : GL_CMP_LT, a, b)) ||
+                (st = gl_op_compare(&eq, GL_CMP_EQ, a, b))) {
+                gl_tensor_release(cmp);
+                goto out;
+            }
+            for (int64_t k = 0; k < N; k++) u->data[k] = cmp->data[k] + 0.5f * eq->data[k];
+            gl_tensor_release(cmp);
+            gl_tensor_release(eq);
+        }
+        (void)ga;
+        (void)gb;
+        if (needs[0] && (st = mul_to_input(n, 0, g, u, &gin[0]))) goto out;
+        if (needs[1]) {
+            if ((st = gl_op_affine(&v, u, -1.0f, 1.0f)) || (st = mul_to_input(n, 1, g, v, &gin[1])))
+                goto out;
+        }
+        break;
+    }
+    }
+out:
+    gl_tensor_release(a);
+    gl_tensor_release(b);
+    gl_tensor_release(t);
+    gl_tensor_release(u);
+    gl_tensor_release(v);
+    return st;
+}
+
+static const char *bnames[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
+static const gl_op bops[] = {GL_OP_ADD, GL_OP_SUB, GL_OP_MUL, GL_OP_DIV, GL_OP_POW, GL_OP_MAXIMUM, GL_OP_MINIMUM};
+
+static gl_status binary(gl_tensor **out, int op, gl_tensor *a, gl_tensor *b)
+{
+    int nd;
+    int64_t shape[GL_MAX_DIMS];
+    GL_TRY(gl_broadcast_shape(bnames[op], a, b, &nd, shape));
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new(&o, nd, shape));
+    binary_kernel(op, o, a, b);
+    gl_status st;
+    gl_tensor *ins[2] = {a, b};
+    gl_node *n = gl_record(&st, bops[op], binary_backward, o, 2, ins);
+    if (st != GL_OK) { gl_tensor_release(o); return st; }
+    if (n) {
+        n->i[0] = op;
+        if (op != B_ADD && op != B_SUB) {
+            gl_node_save(n, a, 0);
+            gl_node_save(n, b, 0);
+        }
+    }
+    *out = o;
+    return GL_OK;
+}
+
+gl_status gl_op_add(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_ADD, a, b); }
+gl_status gl_op_sub(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_SUB, a, b); }
+gl_status gl_op_mul(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_MUL, a, b); }
+gl_status gl_op_div(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_DIV, a, b); }
+gl_status gl_op_pow(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_POW, a, b); }
+gl_status gl_op_maximum(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_MAX, a, b); }
+gl_status gl_op_minimum(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_MIN, a, b); }
+
+/* ------------------------------------------------ affine: alpha x + beta */
+
+static gl_status affine_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    (void)needs;
+    return gl_op_affine(&gin[0], g, n->f[0], 0.0f);
+}
+
+gl_status gl_op_affine(gl_tensor **out, gl_tensor *x, float alpha, float beta)
+{
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    const float *p = x->data;
+    float *q = o->data;
+    for (int64_t i = 0; i < x->numel; i++) q[i] = alpha * p[i] + beta;
+    gl_status st;
+    gl_node *n = gl_record(&st, GL_OP_AFFINE, affine_backward, o, 1, &x);
+    if (st != GL_OK) { gl_tensor_release(o); return st; }
+    if (n) n->f[0] = alpha;
+    *out = o;
+    return GL_OK;
+}
+
+/* ----------------------------------------------------------- x ^ p */
+
+static gl_status pow_scalar_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    (void)needs;
+    float p = n->f[0];
+    gl_tensor *x = NULL, *t = NULL, *u = NULL;
+    gl_status st;
+    if (p == 0.0f) {
+        if ((st = gl_tensor_zeros(&gin[0], g->ndim, g->shape))) return st;
+        return GL_OK;
+    }
+    if ((st = gl_node_saved(n, 0, &x))) return st;
+    if (p == 1.0f) st = gl_op_affine(&gin[0], g, 1.0f, 0.0f);
+    else if (p == 2.0f) {
+        if (!(st = gl_op_mul(&t, g, x))) st = gl_op_affine(&gin[0], t, 2.0f, 0.0f);
+    } else {
+        /* p x^(p-1) g */
+        if (!(st = gl_op_pow_scalar(&t, x, p - 1.0f)) && !(st = gl_op_mul(&u, t, g)))
+            st = gl_op_affine(&gin[0], u, p, 0.0f);
+    }
+    gl_tensor_release(x);
+    gl_tensor_release(t);
+    gl_tensor_release(u);
+    return st;
+}
+
+gl_status gl_op_pow_scalar(gl_tensor **out, gl_tensor *x, float p)
+{
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    const float *a = x->data;
+    float *q = o->data;
+    int64_t N = x->numel;
+    if (p == 2.0f) for (int64_t i = 0; i < N; i++) q[i] = a[i] * a[i];
+    else if (p == 1.0f) for (int64_t i = 0; i < N; i++) q[i] = a[i];
+    else if (p == 0.5f) for (int64_t i = 0; i < N; i++) q[i] = sqrtf(a[i]);
+    else if (p == -1.0f) for (int64_t i = 0; i < N; i++) q[i] = 1.0f / a[i];
+    else for (int64_t i = 0; i < N; i++) q[i] = powf(a[i], p);
+    gl_status st;
+    gl_node *n = gl_record(&st, GL_OP_POW_SCALAR, pow_scalar_backward, o, 1, &x);
+    if (st != GL_OK) { gl_tensor_release(o); return st; }
+    if (n) {
+        n->f[0] = p;
+        gl_node_save(n, x, 0);
+    }
+    *out = o;
+    return GL_OK;
+}
+
+gl_status gl_op_rdiv(gl_tensor **out, float s, gl_tensor *x)
+{
+    gl_tensor *inv;
+    GL_TRY(gl_op_pow_scalar(&inv, x, -1.0f));
+    gl_status st = gl_op_affine(out, inv, s, 0.0f);
+    gl_tensor_release(inv);
+    return st;
+}
+
+gl_status gl_op_rpow(gl_tensor **out, float s, gl_tensor *x)
+{
+    /* s^x = exp(x log s); a non-positive base has no real log */
+    if (!(s > 0.0f)) {
+        gl_tensor *b;
+        GL_TRY(gl_full(&b, 0, NULL, s));
+        gl_status st = gl_op_pow(out, b, x);
+        gl_tensor_release(b);
+        return st;
+    }
+    gl_tensor *t;
+    GL_TRY(gl_op_affine(&t, x, logf(s), 0.0f));
+    gl_status st = gl_op_unary(out, GL_U_EXP, t);
+    gl_tensor_release(t);
+    return st;
+}
+
+/* ------------------------------------------------------------- unary */
+
+static inline float sigmoidf(float x)
+{
+    /* stable on both sides */
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* A constant 0/1 (or other) mask from x, no graph. */
+static gl_status mask_of(gl_tensor **out, const gl_tensor *x, int kind, float a, float b)
+{
+    GL_TRY(gl_tensor_new_like(out, x));
+    const float *p = x->data;
+    float *q = (*out)->data;
+    int64_t N = x->numel;
+    switch (kind) {
+    case 0: for (int64_t i = 0; i < N; i++) q[i] = p[i] > 0.0f ? 1.0f : a; break;          /* relu/leaky */
+    case 1: for (int64_t i = 0; i < N; i++) q[i] = (p[i] >= a && p[i] <= b) ? 1.0f : 0.0f; break; /* clamp */
+    default: for (int64_t i = 0; i < N; i++) q[i] = p[i] * a > b ? 0.0f : 1.0f; break;   /* softplus: below threshold */
+    }
+    return GL_OK;
+}
+
+static gl_status unary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    (void)needs;
+    gl_unary u = (gl_unary)n->i[0];
+    gl_tensor *s = NULL, *t = NULL, *v = NULL;
+    gl_status st;
+    if (u == GL_U_SIGN) return gl_tensor_zeros(&gin[0], g->ndim, g->shape);
+    if ((st = gl_node_saved(n, 0, &s))) return st; /* x, or out for exp/sqrt/sigmoid/tanh */
+    if (!gl_grad_enabled()) {
+        /* fused: one loop, no temporaries */
+        if ((st = gl_tensor_new_like(&t, g))) goto out;
+        const float *G = g->data, *S = s->data;
+        float *R = t->data;
+        int64_t N = g->numel;
+        switch (u) {
+        case GL_U_EXP: for (int64_t i = 0; i < N; i++) R[i] = G[i] * S[i]; break;
+        case GL_U_LOG: for (int64_t i = 0; i < N; i++) R[i] = G[i] / S[i]; break;
+        case GL_U_SQRT: for (int64_t i = 0; i < N; i++) R[i] = 0.5f * G[i] / S[i]; break;
+        case GL_U_ABS: for (int64_t i = 0; i < N; i++) R[i] = S[i] > 0 ? G[i] : (S[i] < 0 ? -G[i] : 0.0f); break;
+        case GL_U_SIGMOID: for (int64_t i = 0; i < N; i++) R[i] = G[i] * S[i] * (1.0f - S[i]); break;
+        case GL_U_TANH: for (int64_t i = 0; i < N; i++) R[i] = G[i] * (1.0f - S[i] * S[i]); break;
+        case GL_U_RELU: for (int64_t i = 0; i < N; i++) R[i] = S[i] > 0 ? G[i] : 0.0f; break;
+        default: GL_ASSERT(0);
+        }
+        gin[0] = t;
+        t = NULL;
+        goto out;
+    }
+    switch (u) {
+    case GL_U_EXP: st = gl_op_mul(&gin[0], g, s); break;
+    case GL_U_LOG: st = gl_op_div(&gin[0], g, s); break;
+    case GL_U_SQRT:
+        if (!(st = gl_op_div(&t, g, s))) st = gl_op_affine(&gin[0], t, 0.5f, 0.0f);
+        break;
+    case GL_U_ABS:
+        if (!(st = gl_op_unary(&t, GL_U_SIGN, s))) st = gl_op_mul(&gin[0], g, t);
+        break;
+    case GL_U_SIGMOID: /* g s (1 - s) */
+        if (!(st = gl_op_affine(&t, s, -1.0f, 1.0f)) && !(st = gl_op_mul(&v, s, t)))
+            st = gl_op_mul(&gin[0], g, v);
+        break;
+    case GL_U_TANH: /* g (1 - s^2) */
+        if (!(st = gl_op_mul(&t, s, s)) && !(st = gl_op_affine(&v, t, -1.0f, 1.0f)))
+            st = gl_op_mul(&gin[0], g, v);
+        break;
+    case GL_U_RELU:
+        if (!(st = mask_of(&t, s, 0, 0.0f, 0.0f))) st = gl_op_mul(&gin[0], g, t);
+        break;
+    default: GL_ASSERT(0);
+    }
+out:
+    gl_tensor_release(s);
+    gl_tensor_release(t);
+    gl_tensor_release(v);
+    return st;
+}
+
+gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x)
+{
+    if ((int)u < 0 || u >= GL_U_COUNT) return gl_fail(GL_ERR_ARG, "unary: unknown op %d", (int)u);
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    const float *p = x->data;
+    float *q = o->data;
+    int64_t N = x->numel;
+    switch (u) {
+    case GL_U_EXP: for (int64_t i = 0; i < N; i++) q[i] = expf(p[i]); break;
+    case GL_U_LOG: for (int64_t i = 0; i < N; i++) q[i] = logf(p[i]); break;
+    case GL_U_SQRT: for (int64_t i = 0; i < N; i++) q[i] = sqrtf(p[i]); break;
+    case GL_U_ABS: for (int64_t i = 0; i < N; i++) q[i] = fabsf(p[i]); break;
+    case GL_U_SIGN: for (int64_t i = 0; i < N; i++) q[i] = (float)((p[i] > 0) - (p[i] < 0)); break;
+    case GL_U_SIGMOID: for (int64_t i = 0; i < N; i++) q[i] = sigmoidf(p[i]); break;
+    case GL_U_TANH: for (int64_t i = 0; i < N; i++) q[i] = tanhf(p[i]); break;
+    case GL_U_RELU: for (int64_t i = 0; i < N; i++) q[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    default: break;
+    }
+    gl_status st;
+    gl_node *n = gl_record(&st, GL_OP_UNARY, unary_backward, o, 1, &x);
+    if (st != GL_OK) { gl_tensor_release(o); return st; }
+    if (n) {
+        n->i[0] = u;
+        int save_out = u == GL_U_EXP || u == GL_U_SQRT || u == GL_U_SIGMOID || u == GL_U_TANH;
+        if (u != GL_U_SIGN) gl_node_save(n, save_out ? o : x, save_out);
+    }
+    *out = o;
+    return GL_OK;
+}
+
+/* --------------------------------------------- leaky_relu, softplus, clamp */
+
+static gl_status masked_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    (void)needs;
+    gl_tensor *x = NULL, *m = NULL;
+    gl_status st;
+    if ((st = gl_node_saved(n, 0, &x))) return st;
+    if (n->op == GL_OP_LEAKY_RELU) {
+        if (!gl_grad_enabled()) {
+            float slope = n->f[0];
+            if (!(st = gl_tensor_new_like(&m, g))) {
+                for (int64_t i = 0; i < g->numel; i++)
+                    m->data[i] = x->data[i] > 0.0f ? g->data[i] : slope * g->data[i];
+                gin[0] = m;
+                m = NULL;
+            }
+        } else if (!(st = mask_of(&m, x, 0, n->f[0], 0.0f))) {
+            st = gl_op_mul(&gin[0], g, m);
+        }
+    } else if (n->op == GL_OP_CLAMP) {
+        if (!(st = mask_of(&m, x, 1, n->f[0], n->f[1]))) st = gl_op_mul(&gin[0], g, m);
+    } else { /* softplus: g sigmoid(beta x) below the threshold, g above */
+        float beta = n->f[0], thr = n->f[1];
+        gl_tensor *bx = NULL, *sg = NULL, *t = NULL, *keep = NULL;
+        if (!(st = gl_op_affine(&bx, x, beta, 0.0f)) && !(st = gl_op_unary(&sg, GL_U_SIGMOID, bx)) &&
+            !(st = mask_of(&keep, x, 2, beta, thr)) && !(st = gl_op_mul(&t, sg, keep))) {
+            /* d = sg * keep + (1 - keep) */
+            for (int64_t i = 0; i < keep->numel; i++) keep->data[i] = 1.0f - keep->data[i];
+            gl_tensor *d = NULL;
+            if (!(st = gl_op_add(&d, t, keep))) st = gl_op_mul(&gin[0], g, d);
+            gl_tensor_release(d);
+        }
+        gl_tensor_release(bx);
+        gl_tensor_release(sg);
+        gl_tensor_release(t);
+        gl_tensor_release(keep);
+    }
+    gl_tensor_release(x);
+    gl_tensor_release(m);
+    return st;
+}
+
+static gl_status record_masked(gl_tensor **out, gl_tensor *o, gl_tensor *x, gl_op op, float f0, float f1)
+{
+    gl_status st;
+    gl_node *n = gl_record(&st, op, masked_backward, o, 1, &x);
+    if (st != GL_OK) { gl_tensor_release(o); return st; }
+    if (n) {
+        n->f[0] = f0;
+        n->f[1] = f1;
+        gl_node_save(n, x, 0);
+    }
+    *out = o;
+    return GL_OK;
+}
+
+gl_status gl_op_leaky_relu(gl_tensor **out, gl_tensor *x, float slope)
+{
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    for (int64_t i = 0; i < x->numel; i++) {
+        float v = x->data[i];
+        o->data[i] = v > 0.0f ? v : slope * v;
+    }
+    return record_masked(out, o, x, GL_OP_LEAKY_RELU, slope, 0.0f);
+}
+
+gl_status gl_op_softplus(gl_tensor **out, gl_tensor *x, float beta, float threshold)
+{
+    if (beta == 0.0f) return gl_fail(GL_ERR_ARG, "softplus: beta must be non-zero");
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    for (int64_t i = 0; i < x->numel; i++) {
+        float bx = beta * x->data[i];
+        /* log1p(exp(bx)) = max(bx, 0) + log1p(exp(-|bx|)) */
+        o->data[i] = bx > threshold ? x->data[i]
+                                    : (fmaxf(bx, 0.0f) + log1pf(expf(-fabsf(bx)))) / beta;
+    }
+    return record_masked(out, o, x, GL_OP_SOFTPLUS, beta, threshold);
+}
+
+gl_status gl_op_clamp(gl_tensor **out, gl_tensor *x, float lo, float hi)
+{
+    if (lo > hi) return gl_fail(GL_ERR_ARG, "clamp: min %g is greater than max %g", lo, hi);
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    for (int64_t i = 0; i < x->numel; i++) {
+        float v = x->data[i];
+        o->data[i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+    return record_masked(out, o, x, GL_OP_CLAMP, lo, hi);
+}
+
+/* ------------------------------------------------------------- compare */
+
+static inline float cmpf(gl_cmp c, float x, float y)
+{
+    switch (c) {
+    case GL_CMP_EQ: return x == y;
+    case GL_CMP_NE: return x != y;
+    case GL_CMP_LT: return x < y;
+    case GL_CMP_LE: return x <= y;
+    case GL_CMP_GT: return x > y;
+    default: return x >= y;
+    }
+}
+
+gl_status gl_op_compare(gl_tensor **out, gl_cmp c, gl_tensor *a, gl_tensor *b)
+{
+    int nd;
+    int64_t shape[GL_MAX_DIMS];
+    GL_TRY(gl_broadcast_shape("compare", a, b, &nd, shape));
+    gl_tensor *o, *bx = NULL, *ax = NULL;
+    GL_TRY(gl_tensor_new(&o, nd, shape));
+    /* broadcast both sides (cheap; comparisons are not on hot paths) */
+    gl_status st = GL_OK;
+    const float *pa = a->data, *pb = b->data;
+    if (a->numel != o->numel) {
+        if ((st = gl_tensor_new(&ax, nd, shape)) || (st = gl_tensor_copy_(ax, a))) goto fail;
+        pa = ax->data;
+    }
+    if (b->numel != o->numel) {
+        if ((st = gl_tensor_new(&bx, nd, shape)) || (st = gl_tensor_copy_(bx, b))) goto fail;
+        pb = bx->data;
+    }
+    for (int64_t i = 0; i < o->numel; i++) o->data[i] = cmpf(c, pa[i], pb[i]);
+    gl_tensor_release(ax);
+    gl_tensor_release(bx);
+    *out = o;
+    return GL_OK;
+fail:
+    gl_tensor_release(ax);
+    gl_tensor_release(bx);
+    gl_tensor_release(o);
+    return st;
+}
+
+gl_status gl_op_compare_scalar(gl_tensor **out, gl_cmp c, gl_tensor *a, float s)
+{
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, a));
+    for (int64_t i = 0; i < a->numel; i++) o->data[i] = cmpf(c, a->data[i], s);
+    *out = o;
+    return GL_OK;
+}
+
+/* --------------------------------------------------------------- clone */
+
+static gl_status clone_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    (void)n;
+    (void)needs;
+    gin[0] = gl_tensor_retain(g);
+    return GL_OK;
+}
+
+gl_status gl_op_clone(gl_tensor **out, gl_tensor *x)
+{
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    memcpy(o->data, x->data, sizeof(float) * (size_t)x->numel);
+    gl_status st;
+    gl_record(&st, GL_OP_CLONE, clone_backward, o, 1, &x);
+    if (st != GL_OK) { gl_tensor_release(o); return st; }
+    *out = o;
+    return GL_OK;
+}

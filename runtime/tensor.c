@@ -1,0 +1,347 @@
+/* tensor.c — tensor headers, storages, views, and in-place fills.
+ *
+ * A gl_storage is a refcounted float buffer from the allocator; a gl_tensor
+ * is a refcounted header (shape, offset, autograd links) holding one
+ * reference to a storage. Headers and storages are recycled through small
+ * free lists so a steady training loop does not call malloc. */
+#include "internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define POOL_MAX 8192
+
+static gl_tensor *tensor_pool[POOL_MAX];
+static int n_tensor_pool;
+static gl_storage *storage_pool[POOL_MAX];
+static int n_storage_pool;
+
+int64_t gl_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return n;
+}
+
+static gl_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *numel)
+{
+    if (ndim < 0 || ndim > GL_MAX_DIMS)
+        return gl_fail(GL_ERR_ARG, "%s: %d dims; at most %d are supported", fn, ndim, GL_MAX_DIMS);
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0)
+            return gl_fail(GL_ERR_ARG, "%s: size %lld of dim %d is negative", fn,
+                           (long long)shape[d], d + 1);
+        if (shape[d] > 0 && n > ((int64_t)1 << 40) / shape[d])
+            return gl_fail(GL_ERR_NOMEM, "%s: %lld elements is too many", fn,
+                           (long long)n * shape[d]);
+        n *= shape[d];
+    }
+    *numel = n;
+    return GL_OK;
+}
+
+static gl_tensor *header_new(void)
+{
+    gl_tensor *t = n_tensor_pool ? tensor_pool[--n_tensor_pool] : malloc(sizeof *t);
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->refcount = 1;
+    return t;
+}
+
+static gl_storage *storage_new(size_t n)
+{
+    gl_storage *s = n_storage_pool ? storage_pool[--n_storage_pool] : malloc(sizeof *s);
+    if (!s) return NULL;
+    s->data = gl_alloc_floats(n);
+    if (!s->data) {
+        free(s);
+        return NULL;
+    }
+    s->refcount = 1;
+    s->version = 0;
+    s->n = n;
+    return s;
+}
+
+static void storage_release(gl_storage *s)
+{
+    if (!s || --s->refcount > 0) return;
+    gl_free_floats(s->data, s->n);
+    if (n_storage_pool < POOL_MAX) storage_pool[n_storage_pool++] = s;
+    else free(s);
+}
+
+gl_status gl_tensor_new(gl_tensor **out, int ndim, const int64_t *shape)
+{
+    int64_t n;
+    GL_TRY(check_shape("tensor", ndim, shape, &n));
+    gl_tensor *t = header_new();
+    if (!t) return gl_fail(GL_ERR_NOMEM, "tensor: out of memory");
+    t->storage = storage_new((size_t)n);
+    if (!t->storage) {
+        char b[96];
+        free(t);
+        return gl_fail(GL_ERR_NOMEM, "tensor: out of memory for %s floats",
+                       gl_shape_str(b, sizeof b, ndim, shape));
+    }
+    t->ndim = ndim;
+    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    t->numel = n;
+    t->data = t->storage->data;
+    *out = t;
+    return GL_OK;
+}
+
+gl_status gl_tensor_zeros(gl_tensor **out, int ndim, const int64_t *shape)
+{
+    GL_TRY(gl_tensor_new(out, ndim, shape));
+    memset((*out)->data, 0, sizeof(float) * (size_t)(*out)->numel);
+    return GL_OK;
+}
+
+gl_status gl_full(gl_tensor **out, int ndim, const int64_t *shape, float v)
+{
+    GL_TRY(gl_tensor_new(out, ndim, shape));
+    gl_tensor_fill_(*out, v);
+    return GL_OK;
+}
+
+gl_status gl_scalar(gl_tensor **out, float v) { return gl_full(out, 0, NULL, v); }
+
+gl_status gl_tensor_new_like(gl_tensor **out, const gl_tensor *t)
+{
+    return gl_tensor_new(out, t->ndim, t->shape);
+}
+
+static gl_status alias_at(gl_tensor **out, gl_tensor *t, int64_t offset, int ndim,
+                          const int64_t *shape)
+{
+    gl_tensor *a = header_new();
+    if (!a) return gl_fail(GL_ERR_NOMEM, "view: out of memory");
+    a->ndim = ndim;
+    memcpy(a->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    a->numel = gl_numel(ndim, shape);
+    a->storage = t->storage;
+    t->storage->refcount++;
+    a->offset = offset;
+    a->data = t->storage->data + offset;
+    *out = a;
+    return GL_OK;
+}
+
+gl_status gl_tensor_alias(gl_tensor **out, gl_tensor *t, int ndim, const int64_t *shape)
+{
+    int64_t n;
+    GL_TRY(check_shape("view", ndim, shape, &n));
+    if (n != t->numel) {
+        char b1[96], b2[96];
+        return gl_fail(GL_ERR_SHAPE, "view: shape %s is invalid for %s (%lld elements)",
+                       gl_shape_str(b1, sizeof b1, ndim, shape), gl_tensor_shape_str(t, b2, sizeof b2),
+                       (long long)t->numel);
+    }
+    return alias_at(out, t, t->offset, ndim, shape);
+}
+
+gl_status gl_tensor_rows(gl_tensor **out, gl_tensor *t, int64_t start, int64_t len)
+{
+    if (t->ndim < 1 || start < 0 || len < 0 || start + len > t->shape[0])
+        return gl_fail(GL_ERR_ARG, "rows: [%lld, %lld) outside dim 1 of size %lld",
+                       (long long)start, (long long)(start + len),
+                       (long long)(t->ndim ? t->shape[0] : 0));
+    int64_t shape[GL_MAX_DIMS];
+    memcpy(shape, t->shape, sizeof shape);
+    shape[0] = len;
+    int64_t row = t->shape[0] ? t->numel / t->shape[0] : 0;
+    return alias_at(out, t, t->offset + start * row, t->ndim, shape);
+}
+
+gl_tensor *gl_tensor_retain(gl_tensor *t)
+{
+    if (t) t->refcount++;
+    return t;
+}
+
+void gl_tensor_release(gl_tensor *t)
+{
+    if (!t || --t->refcount > 0) return;
+    gl_tensor *grad = t->grad;
+    gl_node *fn = t->grad_fn;
+    storage_release(t->storage);
+    if (n_tensor_pool < POOL_MAX) tensor_pool[n_tensor_pool++] = t;
+    else free(t);
+    gl_tensor_release(grad);
+    gl_node_release(fn);
+}
+
+void gl_release_all(gl_tensor **ts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        gl_tensor_release(ts[i]);
+        ts[i] = NULL;
+    }
+}
+
+int gl_tensor_same_shape(const gl_tensor *a, const gl_tensor *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return 0;
+    return 1;
+}
+
+const char *gl_tensor_shape_str(const gl_tensor *t, char *buf, size_t n)
+{
+    return gl_shape_str(buf, n, t->ndim, t->shape);
+}
+
+gl_status gl_dim(const char *fn, int dim, int ndim, int *out)
+{
+    int d = dim < 0 ? dim + ndim : dim;
+    if (d < 0 || d >= ndim) {
+        /* dims are reported 1-based, as the Lua user wrote them */
+        return gl_fail(GL_ERR_ARG, "%s: dim %d out of range for a %d-dim tensor", fn,
+                       dim < 0 ? dim : dim + 1, ndim);
+    }
+    *out = d;
+    return GL_OK;
+}
+
+void gl_tensor_bump(gl_tensor *t) { t->storage->version++; }
+
+void gl_tensor_fill_(gl_tensor *t, float v)
+{
+    float *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) p[i] = v;
+    gl_tensor_bump(t);
+}
+
+gl_status gl_check_inplace(const char *fn, const gl_tensor *t)
+{
+    if (gl_grad_enabled() && t->requires_grad && !t->grad_fn)
+        return gl_fail(GL_ERR_STATE,
+                       "%s: in-place write to a leaf that requires grad "
+                       "(wrap it in autograd.no_grad or detach it)",
+                       fn);
+    return GL_OK;
+}
+
+gl_status gl_broadcast_shape(const char *fn, const gl_tensor *a, const gl_tensor *b, int *ndim,
+                             int64_t *shape)
+{
+    int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < n; i++) {
+        int da = a->ndim - n + i, db = b->ndim - n + i;
+        int64_t sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char b1[96], b2[96];
+            return gl_fail(GL_ERR_SHAPE,
+                           "%s: shapes %s and %s do not broadcast (dim %d: %lld vs %lld)", fn,
+                           gl_tensor_shape_str(a, b1, sizeof b1), gl_tensor_shape_str(b, b2, sizeof b2),
+                           i + 1, (long long)sa, (long long)sb);
+        }
+        shape[i] = sa == 1 ? sb : sa;
+    }
+    *ndim = n;
+    return GL_OK;
+}
+
+/* dst (shape_dst) = src broadcast. Odometer over dst with src strides of 0
+ * on broadcast dims; the innermost dim runs as a plain loop. */
+static void broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
+                           const int64_t *sshape)
+{
+    int64_t stride[GL_MAX_DIMS], acc = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        int sd = ns - nd + d;
+        int64_t s = sd >= 0 ? sshape[sd] : 1;
+        stride[d] = s == 1 ? 0 : acc;
+        acc *= s;
+    }
+    int64_t total = gl_numel(nd, shape);
+    if (total == 0) return;
+    int64_t inner = nd ? shape[nd - 1] : 1, is = nd ? stride[nd - 1] : 0;
+    int64_t idx[GL_MAX_DIMS] = {0};
+    int64_t off = 0;
+    for (int64_t o = 0; o < total; o += inner) {
+        if (is) memcpy(dst + o, src + off, sizeof(float) * (size_t)inner);
+        else for (int64_t j = 0; j < inner; j++) dst[o + j] = src[off];
+        for (int d = nd - 2; d >= 0; d--) {
+            off += stride[d];
+            if (++idx[d] < shape[d]) break;
+            off -= stride[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+gl_status gl_tensor_copy_(gl_tensor *dst, const gl_tensor *src)
+{
+    int nd;
+    int64_t shape[GL_MAX_DIMS];
+    GL_TRY(gl_broadcast_shape("copy_", dst, src, &nd, shape));
+    if (nd != dst->ndim || gl_numel(nd, shape) != dst->numel) {
+        char b1[96], b2[96];
+        return gl_fail(GL_ERR_SHAPE, "copy_: source %s does not broadcast to destination %s",
+                       gl_tensor_shape_str(src, b1, sizeof b1), gl_tensor_shape_str(dst, b2, sizeof b2));
+    }
+    if (src->numel == dst->numel) memmove(dst->data, src->data, sizeof(float) * (size_t)dst->numel);
+    else broadcast_copy(dst->data, dst->ndim, dst->shape, src->data, src->ndim, src->shape);
+    gl_tensor_bump(dst);
+    return GL_OK;
+}
+
+/* Used by expand. */
+void gl_kernel_broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
+                              const int64_t *sshape);
+void gl_kernel_broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
+                              const int64_t *sshape)
+{
+    broadcast_copy(dst, nd, shape, src, ns, sshape);
+}
+
+/* dst (shape_dst, broadcastable to shape_src) = sum of src over the
+ * broadcast dims. dst must be zeroed by the caller. */
+void gl_kernel_broadcast_iter_sum(float *dst, int nd_dst, const int64_t *shape_dst, const float *src,
+                                  int nd, const int64_t *shape)
+{
+    int64_t stride[GL_MAX_DIMS], acc = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        int dd = nd_dst - nd + d;
+        int64_t s = dd >= 0 ? shape_dst[dd] : 1;
+        stride[d] = s == 1 ? 0 : acc;
+        acc *= s;
+    }
+    int64_t total = gl_numel(nd, shape);
+    if (total == 0) return;
+    int64_t inner = nd ? shape[nd - 1] : 1, is = nd ? stride[nd - 1] : 0;
+    int64_t idx[GL_MAX_DIMS] = {0};
+    int64_t off = 0;
+    for (int64_t o = 0; o < total; o += inner) {
+        if (is) {
+            float *dp = dst + off;
+            const float *sp = src + o;
+            for (int64_t j = 0; j < inner; j++) dp[j] += sp[j];
+        } else {
+            double s = 0;
+            for (int64_t j = 0; j < inner; j++) s += src[o + j];
+            dst[off] += (float)s;
+        }
+        for (int d = nd - 2; d >= 0; d--) {
+            off += stride[d];
+            if (++idx[d] < shape[d]) break;
+            off -= stride[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+void gl_set_num_threads(int n)
+{
+    if (n < 1) n = 1;
+    openblas_set_num_threads(n);
+}
+
+int gl_get_num_threads(void) { return openblas_get_num_threads(); }

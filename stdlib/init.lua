@@ -1,0 +1,21 @@
+-- ganlua: the module `require "ganlua"` returns.
+-- Holds every ganlua module by name; `ganlua.install_globals()` makes them
+-- globals, which the ganlua executable does before running a script.
+local core = require "ganlua.core"
+
+local M = {
+  version = core.version,
+  tensor = require "ganlua.tensor",
+  autograd = require "ganlua.autograd",
+}
+
+local globals = { "tensor", "autograd" }
+
+function M.install_globals(env)
+  env = env or _G
+  for _, name in ipairs(globals) do env[name] = M[name] end
+  env.ganlua = M
+  return M
+end
+
+return M
