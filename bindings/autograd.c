@@ -56,6 +56,7 @@ static gl_tensor **grad_outputs(lua_State *L, int opts, int n_out)
 /* autograd.backward(outputs [, grads] [, opts]) */
 static int a_backward(lua_State *L)
 {
+    lua_settop(L, 3); /* tensor_list pushes scratch arrays above the arguments */
     int n, single;
     gl_tensor **outs = tensor_list(L, 1, &n, &single, "outputs");
     gl_tensor **gs = NULL;
@@ -78,6 +79,7 @@ static int a_backward(lua_State *L)
  * grad_outputs=, allow_unused=}]) -> gradients, in the form of inputs */
 static int a_grad(lua_State *L)
 {
+    lua_settop(L, 3);
     int n_out, n_in, s1, single;
     gl_tensor **outs = tensor_list(L, 1, &n_out, &s1, "outputs");
     gl_tensor **ins = tensor_list(L, 2, &n_in, &single, "inputs");

@@ -659,6 +659,7 @@ static int64_t *read_index(lua_State *L, int arg, int64_t size, int64_t *n)
 
 static int m_index_select(lua_State *L)
 {
+    lua_settop(L, 3);
     gl_tensor *t = gl_lua_check(L, 1);
     int d = checkdim(L, 2, t->ndim);
     int64_t n;
@@ -702,6 +703,7 @@ static gl_tensor **read_list(lua_State *L, int arg, int *n)
 
 static int t_cat(lua_State *L)
 {
+    lua_settop(L, 2); /* read_list pushes a scratch array */
     int n;
     gl_tensor **xs = read_list(L, 1, &n);
     luaL_argcheck(L, n > 0, 1, "needs at least one tensor");
@@ -712,6 +714,7 @@ static int t_cat(lua_State *L)
 
 static int t_stack(lua_State *L)
 {
+    lua_settop(L, 2);
     int n;
     gl_tensor **xs = read_list(L, 1, &n);
     luaL_argcheck(L, n > 0, 1, "needs at least one tensor");

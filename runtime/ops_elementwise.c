@@ -507,11 +507,13 @@ static gl_status masked_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
         gl_tensor *bx = NULL, *sg = NULL, *t = NULL, *keep = NULL;
         if (!(st = gl_op_affine(&bx, x, beta, 0.0f)) && !(st = gl_op_unary(&sg, GL_U_SIGMOID, bx)) &&
             !(st = mask_of(&keep, x, 2, beta, thr)) && !(st = gl_op_mul(&t, sg, keep))) {
-            /* d = sg * keep + (1 - keep) */
-            for (int64_t i = 0; i < keep->numel; i++) keep->data[i] = 1.0f - keep->data[i];
-            gl_tensor *d = NULL;
-            if (!(st = gl_op_add(&d, t, keep))) st = gl_op_mul(&gin[0], g, d);
+            /* d = sg * keep + (1 - keep); keep is saved by the mul above,
+             * so the complement goes into a tensor of its own */
+            gl_tensor *d = NULL, *rest = NULL;
+            if (!(st = gl_op_compare_scalar(&rest, GL_CMP_EQ, keep, 0.0f)) && !(st = gl_op_add(&d, t, rest)))
+                st = gl_op_mul(&gin[0], g, d);
             gl_tensor_release(d);
+            gl_tensor_release(rest);
         }
         gl_tensor_release(bx);
         gl_tensor_release(sg);
