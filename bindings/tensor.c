@@ -46,7 +46,7 @@ void gl_lua_check_status(lua_State *L, gl_status st)
     if (st != GL_OK) luaL_error(L, "%s", gl_errmsg());
 }
 
-#define GC_MIN_BYTES ((size_t)64 << 20)
+#define GC_MIN_BYTES ((size_t)32 << 20)
 static size_t gc_threshold = GC_MIN_BYTES;
 
 void gl_lua_account(lua_State *L)
@@ -1164,7 +1164,7 @@ static int m_tostring(lua_State *L)
         if (len > w) w = len;
         if (f.summarize && i > 2000) break;
     }
-    f.width = integral && f.fmt[4] == '0' ? w - 1 : w;
+    f.width = integral && f.fmt[3] == '0' ? w - 1 : w;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "tensor(");

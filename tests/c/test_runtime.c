@@ -1,0 +1,255 @@
+/* test_runtime.c — C unit tests of runtime/ alone: no Lua involved.
+ * Prints one line per failed check and ends with "N passed, N failed". */
+#include "../../runtime/ganlua.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) passed++;                                                                        \
+        else {                                                                                     \
+            failed++;                                                                              \
+            printf("FAIL %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, gl_errmsg());              \
+        }                                                                                          \
+    } while (0)
+
+static gl_tensor *vec(int n, const float *v)
+{
+    int64_t s = n;
+    gl_tensor *t = NULL;
+    if (gl_tensor_new(&t, 1, &s) != GL_OK) return NULL;
+    memcpy(t->data, v, sizeof(float) * (size_t)n);
+    return t;
+}
+
+static gl_tensor *mat(int r, int c, const float *v)
+{
+    int64_t s[2] = {r, c};
+    gl_tensor *t = NULL;
+    if (gl_tensor_new(&t, 2, s) != GL_OK) return NULL;
+    memcpy(t->data, v, sizeof(float) * (size_t)(r * c));
+    return t;
+}
+
+static void test_header_example(void)
+{
+    /* y = sum(x*x): dy/dx = 2x; d(sum dy/dx)/dx = 2 */
+    int64_t shape[1] = {3};
+    gl_tensor *x = NULL, *sq = NULL, *y = NULL, *g = NULL, *gs = NULL, *g2 = NULL;
+    CHECK(gl_tensor_new(&x, 1, shape) == GL_OK);
+    gl_tensor_fill_(x, 1.5f);
+    gl_tensor_set_requires_grad(x, 1);
+    CHECK(gl_op_mul(&sq, x, x) == GL_OK);
+    CHECK(gl_op_sum(&y, sq) == GL_OK);
+    CHECK(y->ndim == 0 && fabsf(y->data[0] - 6.75f) < 1e-6f);
+    CHECK(gl_autograd_grad(&y, NULL, 1, &x, 1, &g, 1, 1) == GL_OK);
+    CHECK(g && g->data[0] == 3.0f && g->data[2] == 3.0f);
+    CHECK(g && g->grad_fn != NULL);
+    CHECK(gl_op_sum(&gs, g) == GL_OK);
+    CHECK(gl_autograd_grad(&gs, NULL, 1, &x, 1, &g2, 0, 0) == GL_OK);
+    CHECK(g2 && g2->data[0] == 2.0f && g2->data[1] == 2.0f);
+    gl_tensor_release(g2);
+    gl_tensor_release(gs);
+    gl_tensor_release(g);
+    gl_tensor_release(y);
+    gl_tensor_release(sq);
+    gl_tensor_release(x);
+}
+
+static void test_errors(void)
+{
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    gl_tensor *a = mat(2, 3, v), *b = mat(2, 3, v), *c = NULL;
+    CHECK(gl_op_matmul(&c, a, b) == GL_ERR_SHAPE);
+    CHECK(strstr(gl_errmsg(), "matmul: 2x3 @ 2x3: inner sizes 3 and 2 differ") != NULL);
+    CHECK(c == NULL);
+    gl_tensor *r = vec(4, v);
+    CHECK(gl_op_add(&c, a, r) == GL_ERR_SHAPE);
+    CHECK(strstr(gl_errmsg(), "add: shapes 2x3 and 4 do not broadcast") != NULL);
+    int64_t bad[1] = {-2};
+    CHECK(gl_tensor_new(&c, 1, bad) == GL_ERR_ARG);
+    int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK(gl_tensor_new(&c, 9, nine) == GL_ERR_ARG);
+    CHECK(gl_op_narrow(&c, a, 1, 2, 2) == GL_ERR_ARG);
+    CHECK(strstr(gl_errmsg(), "narrow") != NULL);
+    gl_tensor_release(a);
+    gl_tensor_release(b);
+    gl_tensor_release(r);
+}
+
+static void test_views_share_storage(void)
+{
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    gl_tensor *a = mat(3, 2, v), *rows = NULL, *flat = NULL;
+    int64_t six = 6;
+    CHECK(gl_tensor_rows(&rows, a, 1, 2) == GL_OK);
+    CHECK(gl_op_reshape(&flat, a, 1, &six) == GL_OK);
+    CHECK(rows->data[0] == 3.0f && rows->storage == a->storage);
+    rows->data[0] = 30.0f;
+    CHECK(a->data[2] == 30.0f && flat->data[2] == 30.0f);
+    gl_tensor_release(a); /* views keep the storage alive */
+    CHECK(flat->data[5] == 6.0f);
+    gl_tensor_release(rows);
+    gl_tensor_release(flat);
+}
+
+static void test_matmul_values(void)
+{
+    /* [1 2 3; 4 5 6] @ [1 0; 0 1; 1 1] = [4 5; 10 11] */
+    float av[6] = {1, 2, 3, 4, 5, 6}, bv[6] = {1, 0, 0, 1, 1, 1};
+    gl_tensor *a = mat(2, 3, av), *b = mat(3, 2, bv), *c = NULL, *ct = NULL;
+    CHECK(gl_op_matmul(&c, a, b) == GL_OK);
+    CHECK(c->data[0] == 4 && c->data[1] == 5 && c->data[2] == 10 && c->data[3] == 11);
+    /* a^T @ a via flags: 3x3, [0][0] = 1 + 16 */
+    CHECK(gl_op_matmul_t(&ct, a, a, 1, 0) == GL_OK);
+    CHECK(ct->shape[0] == 3 && ct->shape[1] == 3 && ct->data[0] == 17 && ct->data[8] == 45);
+    gl_tensor_release(a);
+    gl_tensor_release(b);
+    gl_tensor_release(c);
+    gl_tensor_release(ct);
+}
+
+static void test_allocator_reuse(void)
+{
+    gl_mem_stats s0, s1;
+    for (int i = 0; i < 10; i++) { /* warm up */
+        gl_tensor *t = NULL;
+        int64_t s[2] = {64, 64};
+        gl_tensor_new(&t, 2, s);
+        gl_tensor_release(t);
+    }
+    gl_mem_get_stats(&s0);
+    for (int i = 0; i < 1000; i++) {
+        gl_tensor *t = NULL;
+        int64_t s[2] = {64, 64};
+        gl_tensor_new(&t, 2, s);
+        gl_tensor_release(t);
+    }
+    gl_mem_get_stats(&s1);
+    CHECK(s1.n_malloc == s0.n_malloc);
+    CHECK(s1.n_alloc == s0.n_alloc + 1000);
+    CHECK(s1.live_bytes == s0.live_bytes);
+}
+
+static void test_rng(void)
+{
+    gl_rng r1, r2;
+    gl_rng_seed(&r1, 42);
+    gl_rng_seed(&r2, 42);
+    int same = 1;
+    for (int i = 0; i < 1000; i++) same &= gl_rng_next(&r1) == gl_rng_next(&r2);
+    CHECK(same);
+    gl_rng_seed(&r2, 43);
+    CHECK(gl_rng_next(&r1) != gl_rng_next(&r2));
+    /* uniform mean ~ 0.5, normal mean ~ 0 and variance ~ 1 */
+    int64_t n = 200000;
+    gl_tensor *t = NULL;
+    gl_tensor_new(&t, 1, &n);
+    gl_tensor_uniform_(t, &r1, 0.0f, 1.0f);
+    double s = 0, mn = 1, mx = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s += t->data[i];
+        if (t->data[i] < mn) mn = t->data[i];
+        if (t->data[i] > mx) mx = t->data[i];
+    }
+    CHECK(fabs(s / n - 0.5) < 0.005 && mn >= 0.0 && mx < 1.0);
+    gl_tensor_normal_(t, &r1, 0.0f, 1.0f);
+    double m = 0, v = 0;
+    for (int64_t i = 0; i < n; i++) m += t->data[i];
+    m /= n;
+    for (int64_t i = 0; i < n; i++) v += (t->data[i] - m) * (t->data[i] - m);
+    v /= n;
+    CHECK(fabs(m) < 0.01 && fabs(v - 1.0) < 0.02);
+    CHECK(gl_tensor_randint_(t, &r1, 5, 5) == GL_ERR_ARG);
+    CHECK(gl_tensor_randint_(t, &r1, -3, 4) == GL_OK);
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) ok &= t->data[i] >= -3 && t->data[i] < 4 && t->data[i] == floorf(t->data[i]);
+    CHECK(ok);
+    gl_tensor_release(t);
+}
+
+static void test_freed_graph_and_versions(void)
+{
+    float v[3] = {1, 2, 3};
+    gl_tensor *x = vec(3, v), *y = NULL, *s = NULL;
+    gl_tensor_set_requires_grad(x, 1);
+    CHECK(gl_op_unary(&y, GL_U_EXP, x) == GL_OK);
+    CHECK(gl_op_sum(&s, y) == GL_OK);
+    CHECK(gl_autograd_backward(&s, NULL, 1, 0, 0) == GL_OK);
+    CHECK(fabsf(x->grad->data[1] - expf(2.0f)) < 1e-5f);
+    CHECK(gl_autograd_backward(&s, NULL, 1, 0, 0) == GL_ERR_STATE);
+    CHECK(strstr(gl_errmsg(), "retain_graph") != NULL);
+    gl_tensor_release(s);
+    s = NULL;
+    /* modifying a saved tensor in place is caught at backward */
+    gl_tensor *z = NULL, *w = NULL;
+    gl_tensor_release(x->grad);
+    x->grad = NULL;
+    CHECK(gl_op_mul(&z, x, y) == GL_OK); /* saves y (no grad_fn needed: y is from exp) */
+    CHECK(gl_op_sum(&w, z) == GL_OK);
+    gl_tensor_fill_(y, 0.0f);
+    CHECK(gl_autograd_backward(&w, NULL, 1, 0, 0) == GL_ERR_STATE);
+    CHECK(strstr(gl_errmsg(), "modified in place") != NULL);
+    gl_tensor_release(w);
+    gl_tensor_release(z);
+    gl_tensor_release(y);
+    gl_tensor_release(x);
+}
+
+static void test_deep_chain_release(void)
+{
+    /* a million-node chain is released without recursion */
+    float v[1] = {1};
+    gl_tensor *x = vec(1, v), *y = NULL;
+    gl_tensor_set_requires_grad(x, 1);
+    y = gl_tensor_retain(x);
+    int ok = 1;
+    for (int i = 0; i < 1000000 && ok; i++) {
+        gl_tensor *n = NULL;
+        ok = gl_op_affine(&n, y, 1.0f, 0.0f) == GL_OK;
+        gl_tensor_release(y);
+        y = n;
+    }
+    CHECK(ok);
+    gl_tensor_release(y); /* would overflow the C stack if recursive */
+    gl_tensor_release(x);
+    CHECK(1);
+}
+
+static void test_broadcast_values(void)
+{
+    /* [[1],[2]] + [10, 20, 30] = [[11,21,31],[12,22,32]] */
+    float av[2] = {1, 2}, bv[3] = {10, 20, 30};
+    gl_tensor *a = mat(2, 1, av), *b = vec(3, bv), *c = NULL, *s = NULL;
+    CHECK(gl_op_add(&c, a, b) == GL_OK);
+    CHECK(c->ndim == 2 && c->shape[0] == 2 && c->shape[1] == 3);
+    CHECK(c->data[0] == 11 && c->data[2] == 31 && c->data[3] == 12 && c->data[5] == 32);
+    /* and summed back: sum_to {1, 3} = [23, 43, 63] */
+    int64_t shape[2] = {1, 3};
+    CHECK(gl_op_sum_to(&s, c, 2, shape) == GL_OK);
+    CHECK(s->data[0] == 23 && s->data[1] == 43 && s->data[2] == 63);
+    gl_tensor_release(a);
+    gl_tensor_release(b);
+    gl_tensor_release(c);
+    gl_tensor_release(s);
+}
+
+int main(void)
+{
+    gl_set_num_threads(1);
+    test_header_example();
+    test_errors();
+    test_views_share_storage();
+    test_matmul_values();
+    test_allocator_reuse();
+    test_rng();
+    test_freed_graph_and_versions();
+    test_deep_chain_release();
+    test_broadcast_values();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

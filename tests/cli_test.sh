@@ -1,0 +1,68 @@
+#!/bin/sh
+# tests/cli_test.sh — the ganlua executable and the ganlua.so module, seen
+# from outside: arguments, -e, --version, exit statuses, tracebacks, the
+# REPL over a pipe, `require "ganlua"` from stock lua5.4.
+GANLUA=${GANLUA:-./ganlua}
+GANLUA_SO=${GANLUA_SO:-./ganlua.so}
+pass=0; fail=0
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL: $1"; }
+# expect NAME EXPECTED_STATUS PATTERN -- command...
+expect() {
+  name=$1; want=$2; pat=$3; shift 4
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$want" ]; then bad "$name: exit $rc, wanted $want; output: $out"; return; fi
+  if [ -n "$pat" ] && ! printf '%s' "$out" | grep -q -- "$pat"; then bad "$name: output lacks '$pat': $out"; return; fi
+  ok
+}
+
+expect "version" 0 "ganlua 0" -- "$GANLUA" --version
+expect "-e" 0 "^6.0$" -- "$GANLUA" -e 'print(tensor.ones(2, 3):sum():item())'
+printf 'print(#arg, arg[0], arg[1], arg[2], ...)\n' > "$tmp/args.lua"
+expect "script args" 0 "2	$tmp/args.lua	a	b	a	b" -- "$GANLUA" "$tmp/args.lua" a b
+printf 'local function f() error("deliberate") end\nf()\n' > "$tmp/err.lua"
+expect "error exits 1 with message" 1 "err.lua:1: deliberate" -- "$GANLUA" "$tmp/err.lua"
+expect "error has a traceback" 1 "stack traceback" -- "$GANLUA" "$tmp/err.lua"
+expect "runtime error names the op" 1 "matmul: 2x3 @ 2x3: inner sizes 3 and 2 differ" -- \
+  "$GANLUA" -e 'tensor.ones(2,3):matmul(tensor.ones(2,3))'
+expect "missing script" 1 "cannot open" -- "$GANLUA" "$tmp/nope.lua"
+expect "unknown option" 1 "unknown option '--bogus'" -- "$GANLUA" --bogus
+expect "bad --threads" 1 "threads needs a number" -- "$GANLUA" --threads x -e 'print(1)'
+expect "--threads sets BLAS threads" 0 "^1$" -- "$GANLUA" --threads 1 -e 'print(tensor.get_num_threads())'
+expect "syntax error" 1 "syntax error\|unexpected symbol\|expected" -- "$GANLUA" -e 'x = = 1'
+expect "stdin script" 0 "^from stdin$" -- sh -c "echo 'print(\"from stdin\")' | \"$GANLUA\" -"
+
+# REPL over a pipe: expressions print, multi-line input continues, an
+# error does not end the session.
+out=$(printf '1 + 2\nfor i = 1, 2 do\nprint("loop", i)\nend\nerror("oops")\ntensor.ones(2)\n' | "$GANLUA" 2>&1)
+for want in "3" "loop	1" "loop	2" "oops" "tensor(\[1., 1.\], size=2)"; do
+  if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "repl: no '$want' in: $out"; fi
+done
+
+# -i runs the script, then the REPL with its globals
+printf 'answer = 42\n' > "$tmp/g.lua"
+expect "-i keeps globals" 0 "42" -- sh -c "echo 'answer' | \"$GANLUA\" -i \"$tmp/g.lua\""
+
+# The binary still works when copied elsewhere (stdlib is embedded).
+cp "$GANLUA" "$tmp/ganlua-copy"
+expect "copied binary" 0 "ok" -- sh -c "cd / && \"$tmp/ganlua-copy\" -e 'local a = autograd.gradcheck; print(a and \"ok\")'"
+
+# The Lua C module from stock lua5.4.
+if command -v lua5.4 >/dev/null 2>&1; then
+  sodir=$(cd "$(dirname "$GANLUA_SO")" && pwd)
+  pre=""
+  if [ "$SANITIZE" = "1" ]; then pre="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"; fi
+  expect "require ganlua from lua5.4" 0 "^12.0*$" -- env LD_PRELOAD="$pre" ASAN_OPTIONS=detect_leaks=0 lua5.4 -e "
+    package.cpath = '$sodir/?.so;' .. package.cpath
+    local g = require 'ganlua'
+    local x = g.tensor.from{1, 2, 3}:requires_grad()
+    local y = (x * x):sum()
+    y:backward()
+    print(x.grad:sum():item())"
+else
+  bad "lua5.4 is not installed (make deps installs it)"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
