@@ -78,7 +78,7 @@ $(BUILD)/tests/test_runtime: tests/c/test_runtime.c $(patsubst %.c,$(BUILD)/%.o,
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/test_runtime
-	@GANLUA=$(BIN) GANLUA_SO=$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
+	@GANLUA=$(CURDIR)/$(BIN) GANLUA_SO=$(CURDIR)/$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
