@@ -88,7 +88,7 @@ gl_status gl_tensor_new(gl_tensor **out, int ndim, const int64_t *shape)
                        gl_shape_str(b, sizeof b, ndim, shape));
     }
     t->ndim = ndim;
-    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     t->numel = n;
     t->data = t->storage->data;
     *out = t;
@@ -122,7 +122,7 @@ static gl_status alias_at(gl_tensor **out, gl_tensor *t, int64_t offset, int ndi
     gl_tensor *a = header_new();
     if (!a) return gl_fail(GL_ERR_NOMEM, "view: out of memory");
     a->ndim = ndim;
-    memcpy(a->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim) memcpy(a->shape, shape, sizeof(int64_t) * (size_t)ndim);
     a->numel = gl_numel(ndim, shape);
     a->storage = t->storage;
     t->storage->refcount++;
