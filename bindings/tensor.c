@@ -12,30 +12,46 @@
 
 /* ------------------------------------------------------------ userdata */
 
+/* The metatable is also kept in the registry under a pointer key, so the
+ * per-op type checks compare metatables without a string lookup. */
+static const char MT_KEY = 0;
+
+static void push_mt(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY); }
+
 gl_ud *gl_lua_newud(lua_State *L)
 {
     gl_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->t = NULL;
-    luaL_setmetatable(L, GL_TENSOR_MT);
+    push_mt(L);
+    lua_setmetatable(L, -2);
     return u;
 }
 
 void gl_lua_push(lua_State *L, gl_tensor *t)
 {
-    gl_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    gl_ud *u = gl_lua_newud(L);
     u->t = t;
-    luaL_setmetatable(L, GL_TENSOR_MT);
+}
+
+static gl_ud *test_ud(lua_State *L, int idx)
+{
+    gl_ud *u = lua_touserdata(L, idx);
+    if (!u || !lua_getmetatable(L, idx)) return NULL;
+    push_mt(L);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? u : NULL;
 }
 
 gl_tensor *gl_lua_test(lua_State *L, int idx)
 {
-    gl_ud *u = luaL_testudata(L, idx, GL_TENSOR_MT);
+    gl_ud *u = test_ud(L, idx);
     return u ? u->t : NULL;
 }
 
 gl_tensor *gl_lua_check(lua_State *L, int idx)
 {
-    gl_ud *u = luaL_testudata(L, idx, GL_TENSOR_MT);
+    gl_ud *u = test_ud(L, idx);
     if (!u) luaL_typeerror(L, idx, "Tensor");
     if (!u->t) luaL_argerror(L, idx, "tensor has been closed");
     return u->t;
@@ -46,18 +62,30 @@ void gl_lua_check_status(lua_State *L, gl_status st)
     if (st != GL_OK) luaL_error(L, "%s", gl_errmsg());
 }
 
-#define GC_MIN_BYTES ((size_t)32 << 20)
-static size_t gc_threshold = GC_MIN_BYTES;
+/* Tensor bytes are invisible to Lua's own accounting (a userdata is one
+ * pointer), so the bindings pace the collector themselves. Lua runs in
+ * generational mode: most tensors die young, and a young collection every
+ * STEP_BYTES of tensor allocation hands their buffers back to the cache
+ * while they are still warm in the CPU cache. Tensors that lived long
+ * enough to turn old are reclaimed by a full collection once live tensor
+ * memory exceeds what the last one left plus max(MIN_SLACK, half of it). */
+#define STEP_BYTES ((uint64_t)2 << 20)
+#define MIN_SLACK ((size_t)64 << 20)
+static uint64_t next_step = STEP_BYTES;
+static size_t full_threshold = MIN_SLACK;
 
 void gl_lua_account(lua_State *L)
 {
+    uint64_t total = gl_mem_total_bytes();
+    if (total < next_step) return;
+    next_step = total + STEP_BYTES;
+    lua_gc(L, LUA_GCSTEP, 0);
     gl_mem_stats s;
     gl_mem_get_stats(&s);
-    if (s.live_bytes <= gc_threshold) return;
+    if (s.live_bytes <= full_threshold) return;
     lua_gc(L, LUA_GCCOLLECT);
     gl_mem_get_stats(&s);
-    size_t slack = s.live_bytes / 2 > GC_MIN_BYTES ? s.live_bytes / 2 : GC_MIN_BYTES;
-    gc_threshold = s.live_bytes + slack;
+    full_threshold = s.live_bytes + (s.live_bytes / 2 > MIN_SLACK ? s.live_bytes / 2 : MIN_SLACK);
 }
 
 /* Run a runtime call into a fresh userdata and leave it on the stack. */
@@ -776,7 +804,7 @@ static int arith_call(lua_State *L, arith k)
             return luaL_error(L, "%s: expected a Tensor or number as argument 1, got %s", arith_names[k], luaL_typename(L, 1));
         st = arith_ts(L, &u->t, k, b, (float)lua_tonumber(L, 1), 1);
     } else {
-        if (luaL_testudata(L, 1, GL_TENSOR_MT) || luaL_testudata(L, 2, GL_TENSOR_MT))
+        if (test_ud(L, 1) || test_ud(L, 2))
             return luaL_error(L, "%s: tensor has been closed", arith_names[k]);
         return luaL_error(L, "%s: expected a Tensor, got %s and %s", arith_names[k], luaL_typename(L, 1), luaL_typename(L, 2));
     }
@@ -1068,17 +1096,10 @@ static int m_backward(lua_State *L)
 
 /* --------------------------------------------------------- metamethods */
 
+/* __gc and __close: release once, leave the userdata closed. */
 static int m_gc(lua_State *L)
 {
-    gl_ud *u = luaL_checkudata(L, 1, GL_TENSOR_MT);
-    gl_tensor_release(u->t);
-    u->t = NULL;
-    return 0;
-}
-
-static int m_close(lua_State *L)
-{
-    gl_ud *u = luaL_testudata(L, 1, GL_TENSOR_MT);
+    gl_ud *u = test_ud(L, 1);
     if (u) {
         gl_tensor_release(u->t);
         u->t = NULL;
@@ -1136,7 +1157,8 @@ static void print_rec(luaL_Buffer *b, const gl_tensor *t, int d, int64_t off, co
 
 static int m_tostring(lua_State *L)
 {
-    gl_ud *u = luaL_checkudata(L, 1, GL_TENSOR_MT);
+    gl_ud *u = test_ud(L, 1);
+    if (!u) return luaL_typeerror(L, 1, "Tensor");
     if (!u->t) {
         lua_pushliteral(L, "tensor(<closed>)");
         return 1;
@@ -1293,7 +1315,7 @@ static int t_set_rng_state(lua_State *L)
 
 static int t_is_tensor(lua_State *L)
 {
-    lua_pushboolean(L, luaL_testudata(L, 1, GL_TENSOR_MT) != NULL);
+    lua_pushboolean(L, test_ud(L, 1) != NULL);
     return 1;
 }
 
@@ -1388,7 +1410,7 @@ static const luaL_Reg methods[] = {
 
 static const luaL_Reg metamethods[] = {
     {"__add", m_add}, {"__sub", m_sub}, {"__mul", m_mul}, {"__div", m_div}, {"__pow", m_pow},
-    {"__unm", m_unm}, {"__len", m_len}, {"__tostring", m_tostring}, {"__gc", m_gc}, {"__close", m_close},
+    {"__unm", m_unm}, {"__len", m_len}, {"__tostring", m_tostring}, {"__gc", m_gc}, {"__close", m_gc},
     {"__newindex", m_newindex}, {NULL, NULL}};
 
 static const luaL_Reg module_fns[] = {
@@ -1401,6 +1423,7 @@ static const luaL_Reg module_fns[] = {
 
 int luaopen_ganlua_tensor(lua_State *L)
 {
+    lua_gc(L, LUA_GCGEN, 0, 0); /* see gl_lua_account */
     /* the RNG, once per state, seeded with 0 until manual_seed */
     if (lua_getfield(L, LUA_REGISTRYINDEX, RNG_KEY) == LUA_TNIL) {
         gl_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
@@ -1425,6 +1448,8 @@ int luaopen_ganlua_tensor(lua_State *L)
         lua_pushliteral(L, "Tensor");
         lua_setfield(L, -2, "__name");
     }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MT_KEY);
     lua_pop(L, 2);
     return 1;
 }

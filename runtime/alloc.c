@@ -58,6 +58,7 @@ float *gl_alloc_floats(size_t n)
         }
     }
     stats.live_bytes += cb;
+    stats.total_bytes += cb;
     if (stats.live_bytes > stats.peak_bytes) stats.peak_bytes = stats.live_bytes;
     return p;
 }
@@ -92,3 +93,5 @@ void gl_mem_trim(void)
 }
 
 void gl_mem_get_stats(gl_mem_stats *s) { *s = stats; }
+
+uint64_t gl_mem_total_bytes(void) { return stats.total_bytes; }

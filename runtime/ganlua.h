@@ -68,8 +68,10 @@ typedef struct {
     size_t peak_bytes;   /* highest live_bytes seen */
     uint64_t n_malloc;   /* calls that reached malloc (cache misses) */
     uint64_t n_alloc;    /* all buffer requests */
+    uint64_t total_bytes; /* bytes handed out since start (monotonic) */
 } gl_mem_stats;
 void gl_mem_get_stats(gl_mem_stats *s);
+uint64_t gl_mem_total_bytes(void); /* cheap: for GC pacing */
 void gl_mem_trim(void); /* return the cache to the system */
 
 /* ----------------------------------------------------------------- tensor */
