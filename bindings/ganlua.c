@@ -1,6 +1,6 @@
 /* bindings/ganlua.c — the module entry points.
  *
- * luaopen_ganlua_core returns the C modules ({tensor, autograd, version});
+ * luaopen_ganlua_core returns the C modules ({tensor, autograd, nn, version});
  * luaopen_ganlua (the entry of ganlua.so and of the executable) registers
  * the core and every embedded stdlib file in package.preload, then returns
  * require "ganlua.init". So `require "ganlua"` works the same from stock
@@ -24,6 +24,8 @@ int luaopen_ganlua_core(lua_State *L)
     lua_setfield(L, -2, "tensor");
     luaL_requiref(L, "ganlua.autograd_c", luaopen_ganlua_autograd, 0);
     lua_setfield(L, -2, "autograd");
+    luaL_requiref(L, "ganlua.nn_c", luaopen_ganlua_nn, 0);
+    lua_setfield(L, -2, "nn");
     lua_pushliteral(L, GL_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -360,6 +360,23 @@ static int t_from(lua_State *L)
     return 1;
 }
 
+/* one_hot(idx, n_classes): idx a tensor or table of 1-based classes */
+static int t_one_hot(lua_State *L)
+{
+    gl_tensor *idx = gl_lua_test(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    if (!idx) {
+        lua_pushcfunction(L, t_from);
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 1);
+        idx = gl_lua_check(L, -1);
+    }
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_tensor_one_hot(&u->t, idx, n));
+    gl_lua_account(L);
+    return 1;
+}
+
 /* --------------------------------------------------------------- info */
 
 static int m_size(lua_State *L)
@@ -1416,7 +1433,7 @@ static const luaL_Reg metamethods[] = {
 static const luaL_Reg module_fns[] = {
     {"empty", t_empty}, {"zeros", t_zeros}, {"ones", t_ones}, {"full", t_full}, {"rand", t_rand},
     {"randn", t_randn}, {"randint", t_randint}, {"arange", t_arange}, {"linspace", t_linspace},
-    {"eye", t_eye}, {"from", t_from}, {"cat", t_cat}, {"stack", t_stack},
+    {"eye", t_eye}, {"from", t_from}, {"one_hot", t_one_hot}, {"cat", t_cat}, {"stack", t_stack},
     {"manual_seed", t_manual_seed}, {"get_rng_state", t_get_rng_state}, {"set_rng_state", t_set_rng_state},
     {"is_tensor", t_is_tensor}, {"set_num_threads", t_set_num_threads}, {"get_num_threads", t_get_num_threads},
     {"memory", t_memory}, {"_get", t_get}, {"_set", t_set}, {"_dot", t_dot}, {NULL, NULL}};

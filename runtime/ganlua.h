@@ -120,6 +120,9 @@ const char *gl_tensor_shape_str(const gl_tensor *t, char *buf, size_t n);
 /* Resolve a possibly negative dim against ndim; GL_ERR_ARG if outside. */
 gl_status gl_dim(const char *fn, int dim, int ndim, int *out);
 
+/* idx holds 1-based class numbers; out has idx's shape plus n_classes. */
+gl_status gl_tensor_one_hot(gl_tensor **out, const gl_tensor *idx, int64_t n_classes);
+
 /* In-place writes (not recorded by autograd; bump the version). */
 void gl_tensor_fill_(gl_tensor *t, float v);
 gl_status gl_tensor_copy_(gl_tensor *dst, const gl_tensor *src); /* broadcast */
@@ -270,8 +273,48 @@ gl_status gl_op_matmul(gl_tensor **out, gl_tensor *a, gl_tensor *b);
 gl_status gl_op_matmul_t(gl_tensor **out, gl_tensor *a, gl_tensor *b, int ta,
                          int tb);
 
+/* Layers. linear: y = x W^T + b, x: N x I, W: O x I, b: O or NULL. */
+gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b);
+
+/* Convolution (no bias: add it as a broadcast). Three ops, each other's
+ * adjoints, so every order of derivative exists:
+ *   conv2d(x: N x C x H x W, w: O x C x KH x KW) -> N x O x HO x WO
+ *   conv2d_tr(g: N x O x HO x WO, w, H, W) -> N x C x H x W (the adjoint
+ *     in x; nn.ConvTranspose2d's forward with w: C_in x C_out x KH x KW)
+ *   conv2d_wgrad(x, g, KH, KW) -> O x C x KH x KW (the adjoint in w) */
+typedef struct {
+    int64_t stride[2], padding[2], dilation[2];
+} gl_conv_params;
+gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p);
+gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *g, gl_tensor *w, int64_t H, int64_t W,
+                          const gl_conv_params *p);
+gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *g, int64_t KH, int64_t KW,
+                             const gl_conv_params *p);
+
 /* Copy (differentiable identity with its own storage). */
 gl_status gl_op_clone(gl_tensor **out, gl_tensor *x);
+
+/* ------------------------------------------------------------ optimizers
+ * Fused in-place updates with PyTorch's rules; state tensors (NULL when
+ * the option is off) have the parameter's number of elements. */
+typedef struct {
+    float lr, momentum, dampening, weight_decay;
+    int nesterov;
+} gl_sgd_opts;
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+} gl_adam_opts;
+typedef struct {
+    float lr, alpha, eps, weight_decay, momentum;
+} gl_rmsprop_opts;
+/* first: the momentum buffer is initialised from this step's gradient */
+gl_status gl_sgd_step(gl_tensor *p, const gl_tensor *g, gl_tensor *buf, const gl_sgd_opts *o, int first);
+/* step counts from 1; vmax non-NULL means amsgrad */
+gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m, gl_tensor *v, gl_tensor *vmax,
+                       const gl_adam_opts *o, int64_t step);
+/* buf non-NULL: momentum; gavg non-NULL: centered */
+gl_status gl_rmsprop_step(gl_tensor *p, const gl_tensor *g, gl_tensor *sq, gl_tensor *buf, gl_tensor *gavg,
+                          const gl_rmsprop_opts *o);
 
 /* ----------------------------------------------------------- threading */
 void gl_set_num_threads(int n);

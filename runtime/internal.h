@@ -54,6 +54,10 @@ typedef enum {
     GL_OP_CAT,
     GL_OP_MATMUL,
     GL_OP_CLONE,
+    GL_OP_LINEAR,
+    GL_OP_CONV2D,
+    GL_OP_CONV2D_TR,
+    GL_OP_CONV2D_WGRAD,
     GL_OP_COUNT
 } gl_op;
 

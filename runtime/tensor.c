@@ -345,3 +345,21 @@ void gl_set_num_threads(int n)
 }
 
 int gl_get_num_threads(void) { return openblas_get_num_threads(); }
+
+gl_status gl_tensor_one_hot(gl_tensor **out, const gl_tensor *idx, int64_t n_classes)
+{
+    if (n_classes < 1) return gl_fail(GL_ERR_ARG, "one_hot: %lld classes", (long long)n_classes);
+    if (idx->ndim >= GL_MAX_DIMS) return gl_fail(GL_ERR_ARG, "one_hot: too many dims");
+    int64_t shape[GL_MAX_DIMS];
+    memcpy(shape, idx->shape, sizeof(int64_t) * (size_t)idx->ndim);
+    shape[idx->ndim] = n_classes;
+    for (int64_t i = 0; i < idx->numel; i++) {
+        float v = idx->data[i];
+        if (!(v >= 1.0f && v <= (float)n_classes && v == floorf(v)))
+            return gl_fail(GL_ERR_ARG, "one_hot: class %g at position %lld is not an integer in 1..%lld", v,
+                           (long long)i + 1, (long long)n_classes);
+    }
+    GL_TRY(gl_tensor_zeros(out, idx->ndim + 1, shape));
+    for (int64_t i = 0; i < idx->numel; i++) (*out)->data[i * n_classes + (int64_t)idx->data[i] - 1] = 1.0f;
+    return GL_OK;
+}

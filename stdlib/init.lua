@@ -7,9 +7,12 @@ local M = {
   version = core.version,
   tensor = require "ganlua.tensor",
   autograd = require "ganlua.autograd",
+  nn = require "ganlua.nn",
+  losses = require "ganlua.losses",
+  optim = require "ganlua.optim",
 }
 
-local globals = { "tensor", "autograd" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim" }
 
 function M.install_globals(env)
   env = env or _G

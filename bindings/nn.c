@@ -1,0 +1,145 @@
+/* bindings/nn.c — the C half of `nn` and `optim`: fused layer ops and the
+ * optimizer updates. The module classes around them are stdlib/nn.lua and
+ * stdlib/optim.lua. */
+#include "bindings.h"
+
+#include <string.h>
+
+/* A number or a pair {h, w} from opts[key] (default def). */
+static void pair_opt(lua_State *L, int opts, const char *key, int64_t def, int64_t out[2], int64_t min)
+{
+    out[0] = out[1] = def;
+    if (!lua_istable(L, opts)) return;
+    int t = lua_getfield(L, opts, key);
+    if (t == LUA_TNUMBER) {
+        out[0] = out[1] = lua_tointeger(L, -1);
+    } else if (t == LUA_TTABLE) {
+        for (int i = 0; i < 2; i++) {
+            lua_geti(L, -1, i + 1);
+            if (!lua_isinteger(L, -1)) luaL_error(L, "%s must be an integer or a pair of integers", key);
+            out[i] = lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "%s must be an integer or a pair of integers, got %s", key, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    if (out[0] < min || out[1] < min) luaL_error(L, "%s must be >= %d", key, (int)min);
+}
+
+static gl_conv_params conv_opts(lua_State *L, int opts)
+{
+    gl_conv_params p;
+    pair_opt(L, opts, "stride", 1, p.stride, 1);
+    pair_opt(L, opts, "padding", 0, p.padding, 0);
+    pair_opt(L, opts, "dilation", 1, p.dilation, 1);
+    return p;
+}
+
+/* linear(x, W [, b]) */
+static int n_linear(lua_State *L)
+{
+    gl_tensor *x = gl_lua_check(L, 1), *w = gl_lua_check(L, 2);
+    gl_tensor *b = lua_isnoneornil(L, 3) ? NULL : gl_lua_check(L, 3);
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_op_linear(&u->t, x, w, b));
+    gl_lua_account(L);
+    return 1;
+}
+
+/* conv2d(x, W [, opts]) — no bias */
+static int n_conv2d(lua_State *L)
+{
+    gl_tensor *x = gl_lua_check(L, 1), *w = gl_lua_check(L, 2);
+    gl_conv_params p = conv_opts(L, 3);
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_op_conv2d(&u->t, x, w, &p));
+    gl_lua_account(L);
+    return 1;
+}
+
+/* conv_transpose2d(x, W [, opts with output_padding]) — no bias;
+ * W: C_in x C_out x KH x KW */
+static int n_conv_transpose2d(lua_State *L)
+{
+    gl_tensor *x = gl_lua_check(L, 1), *w = gl_lua_check(L, 2);
+    gl_conv_params p = conv_opts(L, 3);
+    int64_t op[2];
+    pair_opt(L, 3, "output_padding", 0, op, 0);
+    if (x->ndim != 4 || w->ndim != 4) {
+        char b1[96], b2[96];
+        return luaL_error(L, "conv_transpose2d: input %s and weight %s must both be 4-D", gl_tensor_shape_str(x, b1, sizeof b1),
+                          gl_tensor_shape_str(w, b2, sizeof b2));
+    }
+    for (int i = 0; i < 2; i++)
+        if (op[i] >= p.stride[i] && op[i] >= p.dilation[i])
+            return luaL_error(L, "conv_transpose2d: output_padding must be smaller than stride or dilation");
+    int64_t H = (x->shape[2] - 1) * p.stride[0] - 2 * p.padding[0] + p.dilation[0] * (w->shape[2] - 1) + 1 + op[0];
+    int64_t W = (x->shape[3] - 1) * p.stride[1] - 2 * p.padding[1] + p.dilation[1] * (w->shape[3] - 1) + 1 + op[1];
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_op_conv2d_tr(&u->t, x, w, H, W, &p));
+    gl_lua_account(L);
+    return 1;
+}
+
+static float numopt(lua_State *L, int t, const char *k, float def)
+{
+    float v = def;
+    if (lua_getfield(L, t, k) != LUA_TNIL) v = (float)luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static gl_tensor *opt_tensor(lua_State *L, int idx) { return lua_isnoneornil(L, idx) ? NULL : gl_lua_check(L, idx); }
+
+/* The update writes parameters in place: it must not be recorded, and a
+ * parameter is a leaf that requires grad, so the runtime's in-place guard
+ * does not apply here (this is the optimizer's job). */
+
+/* sgd_step(p, g, buf|nil, {lr, momentum, dampening, weight_decay, nesterov}, first) */
+static int n_sgd_step(lua_State *L)
+{
+    gl_tensor *p = gl_lua_check(L, 1), *g = gl_lua_check(L, 2), *buf = opt_tensor(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    gl_sgd_opts o = {numopt(L, 4, "lr", 0), numopt(L, 4, "momentum", 0), numopt(L, 4, "dampening", 0),
+                     numopt(L, 4, "weight_decay", 0), 0};
+    lua_getfield(L, 4, "nesterov");
+    o.nesterov = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    gl_lua_check_status(L, gl_sgd_step(p, g, buf, &o, lua_toboolean(L, 5)));
+    return 0;
+}
+
+/* adam_step(p, g, m, v, vmax|nil, {lr, beta1, beta2, eps, weight_decay}, step) */
+static int n_adam_step(lua_State *L)
+{
+    gl_tensor *p = gl_lua_check(L, 1), *g = gl_lua_check(L, 2), *m = gl_lua_check(L, 3), *v = gl_lua_check(L, 4);
+    gl_tensor *vmax = opt_tensor(L, 5);
+    luaL_checktype(L, 6, LUA_TTABLE);
+    gl_adam_opts o = {numopt(L, 6, "lr", 1e-3f), numopt(L, 6, "beta1", 0.9f), numopt(L, 6, "beta2", 0.999f),
+                      numopt(L, 6, "eps", 1e-8f), numopt(L, 6, "weight_decay", 0)};
+    gl_lua_check_status(L, gl_adam_step(p, g, m, v, vmax, &o, luaL_checkinteger(L, 7)));
+    return 0;
+}
+
+/* rmsprop_step(p, g, sq, buf|nil, gavg|nil, {lr, alpha, eps, weight_decay, momentum}) */
+static int n_rmsprop_step(lua_State *L)
+{
+    gl_tensor *p = gl_lua_check(L, 1), *g = gl_lua_check(L, 2), *sq = gl_lua_check(L, 3);
+    gl_tensor *buf = opt_tensor(L, 4), *gavg = opt_tensor(L, 5);
+    luaL_checktype(L, 6, LUA_TTABLE);
+    gl_rmsprop_opts o = {numopt(L, 6, "lr", 1e-2f), numopt(L, 6, "alpha", 0.99f), numopt(L, 6, "eps", 1e-8f),
+                         numopt(L, 6, "weight_decay", 0), numopt(L, 6, "momentum", 0)};
+    gl_lua_check_status(L, gl_rmsprop_step(p, g, sq, buf, gavg, &o));
+    return 0;
+}
+
+static const luaL_Reg fns[] = {
+    {"linear", n_linear}, {"conv2d", n_conv2d}, {"conv_transpose2d", n_conv_transpose2d},
+    {"sgd_step", n_sgd_step}, {"adam_step", n_adam_step}, {"rmsprop_step", n_rmsprop_step}, {NULL, NULL}};
+
+int luaopen_ganlua_nn(lua_State *L)
+{
+    luaL_newlib(L, fns);
+    return 1;
+}

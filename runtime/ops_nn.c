@@ -1,0 +1,347 @@
+/* ops_nn.c — the fused layer primitives: linear, and the convolution
+ * family on im2col/col2im + sgemm.
+ *
+ * Convolution is three ops that are each other's adjoints (same stride,
+ * padding, dilation), which is what makes every order of derivative work:
+ *   A  conv2d(x, W)            x: N x C x H x W,  W: O x C x KH x KW
+ *   B  conv2d_tr(g, W, H, W)   g: N x O x HO x WO -> N x C x H x W
+ *   C  conv2d_wgrad(x, g)      -> O x C x KH x KW
+ * with  dA/dx = B(G, W), dA/dW = C(x, G);  dB/dg = A(Y, W), dB/dW = C(Y, g);
+ *       dC/dx = B(g, Z), dC/dg = A(x, Z).
+ * nn.ConvTranspose2d's forward is B (its weight is C_in x C_out x KH x KW,
+ * the layout of A's W with O = C_in). Scratch buffers come from the
+ * allocator's cache, so a training loop does not call malloc. */
+#include "internal.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- linear */
+
+/* y = x W^T + b;  x: N x IN, W: O x IN, b: O (or NULL) -> N x O
+ * dx = g W,  dW = g^T x,  db = sum_rows g */
+static gl_status linear_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    gl_tensor *x = NULL, *w = NULL;
+    gl_status st;
+    if ((st = gl_node_saved(n, 0, &x)) || (st = gl_node_saved(n, 1, &w))) goto out;
+    if (needs[0] && (st = gl_op_matmul_t(&gin[0], g, w, 0, 0))) goto out;
+    if (needs[1] && (st = gl_op_matmul_t(&gin[1], g, x, 1, 0))) goto out;
+    if (n->n_in > 2 && needs[2]) st = gl_op_sum_dim(&gin[2], g, 0, 0);
+out:
+    gl_tensor_release(x);
+    gl_tensor_release(w);
+    return st;
+}
+
+gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b)
+{
+    char b1[96], b2[96];
+    if (w->ndim != 2)
+        return gl_fail(GL_ERR_SHAPE, "linear: weight must be 2-D (out x in), got %s", gl_tensor_shape_str(w, b1, sizeof b1));
+    if (x->ndim != 2 || x->shape[1] != w->shape[1])
+        return gl_fail(GL_ERR_SHAPE, "linear: input %s has %lld features, weight %s expects %lld",
+                       gl_tensor_shape_str(x, b1, sizeof b1), (long long)(x->ndim ? x->shape[x->ndim - 1] : 0),
+                       gl_tensor_shape_str(w, b2, sizeof b2), (long long)w->shape[1]);
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
+        return gl_fail(GL_ERR_SHAPE, "linear: bias %s does not match %lld outputs", gl_tensor_shape_str(b, b1, sizeof b1),
+                       (long long)w->shape[0]);
+    int64_t N = x->shape[0], IN = x->shape[1], O = w->shape[0];
+    int64_t shape[2] = {N, O};
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new(&o, 2, shape));
+    float beta = 0.0f;
+    if (b) {
+        for (int64_t r = 0; r < N; r++) memcpy(o->data + r * O, b->data, sizeof(float) * (size_t)O);
+        beta = 1.0f;
+    }
+    if (N && O) {
+        if (IN) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)O, (int)IN, 1.0f, x->data, (int)IN, w->data,
+                            (int)IN, beta, o->data, (int)O);
+        else if (!b) memset(o->data, 0, sizeof(float) * (size_t)(N * O));
+    }
+    gl_status st;
+    gl_tensor *ins[3] = {x, w, b};
+    gl_node *nd = gl_record(&st, GL_OP_LINEAR, linear_backward, o, b ? 3 : 2, ins);
+    if (st) { gl_tensor_release(o); return st; }
+    if (nd) {
+        gl_node_save(nd, x, 0);
+        gl_node_save(nd, w, 0);
+    }
+    *out = o;
+    return GL_OK;
+}
+
+/* ----------------------------------------------------------- convolution */
+
+typedef struct {
+    int64_t N, C, H, W;   /* image side */
+    int64_t O, KH, KW;    /* filters */
+    int64_t HO, WO;       /* map side */
+    int64_t sh, sw, ph, pw, dh, dw;
+} geom;
+
+static gl_status conv_params_check(const char *fn, const gl_conv_params *p)
+{
+    if (p->stride[0] < 1 || p->stride[1] < 1 || p->dilation[0] < 1 || p->dilation[1] < 1 || p->padding[0] < 0 ||
+        p->padding[1] < 0)
+        return gl_fail(GL_ERR_ARG, "%s: stride and dilation must be >= 1 and padding >= 0", fn);
+    return GL_OK;
+}
+
+static void set_params(geom *g, const gl_conv_params *p)
+{
+    g->sh = p->stride[0]; g->sw = p->stride[1];
+    g->ph = p->padding[0]; g->pw = p->padding[1];
+    g->dh = p->dilation[0]; g->dw = p->dilation[1];
+}
+
+/* cols[(c*KH + i)*KW + j][n*P + oh*WO + ow] = x[n][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] */
+static void im2col(const geom *g, const float *x, float *cols)
+{
+    int64_t P = g->HO * g->WO, NP = g->N * P;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t i = 0; i < g->KH; i++)
+            for (int64_t j = 0; j < g->KW; j++) {
+                float *row = cols + ((c * g->KH + i) * g->KW + j) * NP;
+                for (int64_t n = 0; n < g->N; n++) {
+                    const float *img = x + (n * g->C + c) * g->H * g->W;
+                    float *dst = row + n * P;
+                    for (int64_t oh = 0; oh < g->HO; oh++) {
+                        int64_t ih = oh * g->sh - g->ph + i * g->dh;
+                        float *d = dst + oh * g->WO;
+                        if (ih < 0 || ih >= g->H) {
+                            memset(d, 0, sizeof(float) * (size_t)g->WO);
+                            continue;
+                        }
+                        const float *src = img + ih * g->W;
+                        int64_t off = j * g->dw - g->pw;
+                        if (g->sw == 1 && off >= 0 && off + g->WO <= g->W) {
+                            memcpy(d, src + off, sizeof(float) * (size_t)g->WO);
+                            continue;
+                        }
+                        for (int64_t ow = 0; ow < g->WO; ow++) {
+                            int64_t iw = ow * g->sw + off;
+                            d[ow] = (iw >= 0 && iw < g->W) ? src[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+/* the adjoint: x[...] += cols[...] (x zeroed by the caller) */
+static void col2im(const geom *g, const float *cols, float *x)
+{
+    int64_t P = g->HO * g->WO, NP = g->N * P;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t i = 0; i < g->KH; i++)
+            for (int64_t j = 0; j < g->KW; j++) {
+                const float *row = cols + ((c * g->KH + i) * g->KW + j) * NP;
+                for (int64_t n = 0; n < g->N; n++) {
+                    float *img = x + (n * g->C + c) * g->H * g->W;
+                    const float *srcp = row + n * P;
+                    for (int64_t oh = 0; oh < g->HO; oh++) {
+                        int64_t ih = oh * g->sh - g->ph + i * g->dh;
+                        if (ih < 0 || ih >= g->H) continue;
+                        float *d = img + ih * g->W;
+                        const float *s = srcp + oh * g->WO;
+                        int64_t off = j * g->dw - g->pw;
+                        for (int64_t ow = 0; ow < g->WO; ow++) {
+                            int64_t iw = ow * g->sw + off;
+                            if (iw >= 0 && iw < g->W) d[iw] += s[ow];
+                        }
+                    }
+                }
+            }
+}
+
+/* maps[n][o][p] <-> flat[o][n*P + p] */
+static void nchw_to_cnp(const float *src, float *dst, int64_t N, int64_t O, int64_t P)
+{
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++) memcpy(dst + o * N * P + n * P, src + (n * O + o) * P, sizeof(float) * (size_t)P);
+}
+static void cnp_to_nchw(const float *src, float *dst, int64_t N, int64_t O, int64_t P)
+{
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++) memcpy(dst + (n * O + o) * P, src + o * N * P + n * P, sizeof(float) * (size_t)P);
+}
+
+static gl_status scratch(float **p, size_t n, const char *fn)
+{
+    *p = gl_alloc_floats(n);
+    return *p ? GL_OK : gl_fail(GL_ERR_NOMEM, "%s: out of memory for a %zu-float buffer", fn, n);
+}
+
+static void set_node_params(gl_node *nd, const gl_conv_params *p)
+{
+    nd->i[0] = p->stride[0]; nd->i[1] = p->stride[1];
+    nd->i[2] = p->padding[0]; nd->i[3] = p->padding[1];
+    nd->extra_shape[0] = p->dilation[0];
+    nd->extra_shape[1] = p->dilation[1];
+}
+
+static gl_conv_params node_params(const gl_node *nd)
+{
+    gl_conv_params p = {{nd->i[0], nd->i[1]}, {nd->i[2], nd->i[3]}, {nd->extra_shape[0], nd->extra_shape[1]}};
+    return p;
+}
+
+static gl_status conv_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs);
+
+static gl_status record_conv(gl_tensor **out, gl_tensor *o, gl_op op, gl_tensor *a, gl_tensor *b,
+                             const gl_conv_params *p)
+{
+    gl_status st;
+    gl_tensor *ins[2] = {a, b};
+    gl_node *nd = gl_record(&st, op, conv_backward, o, 2, ins);
+    if (st) { gl_tensor_release(o); return st; }
+    if (nd) {
+        set_node_params(nd, p);
+        gl_node_save(nd, a, 0);
+        gl_node_save(nd, b, 0);
+    }
+    *out = o;
+    return GL_OK;
+}
+
+gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p)
+{
+    char b1[96], b2[96];
+    GL_TRY(conv_params_check("conv2d", p));
+    if (x->ndim != 4 || w->ndim != 4)
+        return gl_fail(GL_ERR_SHAPE, "conv2d: input %s and weight %s must both be 4-D (N x C x H x W, O x C x KH x KW)",
+                       gl_tensor_shape_str(x, b1, sizeof b1), gl_tensor_shape_str(w, b2, sizeof b2));
+    if (x->shape[1] != w->shape[1])
+        return gl_fail(GL_ERR_SHAPE, "conv2d: input %s has %lld channels, weight %s expects %lld",
+                       gl_tensor_shape_str(x, b1, sizeof b1), (long long)x->shape[1],
+                       gl_tensor_shape_str(w, b2, sizeof b2), (long long)w->shape[1]);
+    geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
+    set_params(&g, p);
+    int64_t eh = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
+    if (eh < 0 || ew < 0)
+        return gl_fail(GL_ERR_SHAPE, "conv2d: input %s is smaller than the %lldx%lld kernel (with padding and dilation)",
+                       gl_tensor_shape_str(x, b1, sizeof b1), (long long)g.KH, (long long)g.KW);
+    g.HO = eh / g.sh + 1;
+    g.WO = ew / g.sw + 1;
+    int64_t shape[4] = {g.N, g.O, g.HO, g.WO};
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new(&o, 4, shape));
+    int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
+    float *cols = NULL, *tmp = NULL;
+    gl_status st;
+    if ((st = scratch(&cols, (size_t)(K * NP), "conv2d")) || (st = scratch(&tmp, (size_t)(g.O * NP), "conv2d"))) {
+        gl_free_floats(cols, (size_t)(K * NP));
+        gl_tensor_release(o);
+        return st;
+    }
+    im2col(&g, x->data, cols);
+    /* tmp (O x NP) = W (O x K) @ cols (K x NP) */
+    if (g.O && NP && K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.O, (int)NP, (int)K, 1.0f, w->data, (int)K, cols, (int)NP, 0.0f, tmp, (int)NP);
+    else memset(tmp, 0, sizeof(float) * (size_t)(g.O * NP));
+    cnp_to_nchw(tmp, o->data, g.N, g.O, P);
+    gl_free_floats(cols, (size_t)(K * NP));
+    gl_free_floats(tmp, (size_t)(g.O * NP));
+    return record_conv(out, o, GL_OP_CONV2D, x, w, p);
+}
+
+/* B: y (N x C x H x W) = adjoint of conv2d applied to gm (N x O x HO x WO) */
+gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *gm, gl_tensor *w, int64_t H, int64_t W, const gl_conv_params *p)
+{
+    char b1[96], b2[96];
+    GL_TRY(conv_params_check("conv_transpose2d", p));
+    if (gm->ndim != 4 || w->ndim != 4)
+        return gl_fail(GL_ERR_SHAPE, "conv_transpose2d: input %s and weight %s must both be 4-D",
+                       gl_tensor_shape_str(gm, b1, sizeof b1), gl_tensor_shape_str(w, b2, sizeof b2));
+    if (gm->shape[1] != w->shape[0])
+        return gl_fail(GL_ERR_SHAPE, "conv_transpose2d: input %s has %lld channels, weight %s expects %lld",
+                       gl_tensor_shape_str(gm, b1, sizeof b1), (long long)gm->shape[1],
+                       gl_tensor_shape_str(w, b2, sizeof b2), (long long)w->shape[0]);
+    geom g = {gm->shape[0], w->shape[1], H, W, w->shape[0], w->shape[2], w->shape[3], gm->shape[2], gm->shape[3], 0, 0, 0, 0, 0, 0};
+    set_params(&g, p);
+    /* the map size H, W must be one that conv2d takes to HO, WO */
+    int64_t eh = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
+    if (H < 1 || W < 1 || eh < 0 || ew < 0 || eh / g.sh + 1 != g.HO || ew / g.sw + 1 != g.WO)
+        return gl_fail(GL_ERR_SHAPE, "conv_transpose2d: output size %lldx%lld is not reachable from input %s",
+                       (long long)H, (long long)W, gl_tensor_shape_str(gm, b1, sizeof b1));
+    int64_t shape[4] = {g.N, g.C, H, W};
+    gl_tensor *o;
+    GL_TRY(gl_tensor_zeros(&o, 4, shape));
+    int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
+    float *cols = NULL, *gp = NULL;
+    gl_status st;
+    if ((st = scratch(&cols, (size_t)(K * NP), "conv_transpose2d")) || (st = scratch(&gp, (size_t)(g.O * NP), "conv_transpose2d"))) {
+        gl_free_floats(cols, (size_t)(K * NP));
+        gl_tensor_release(o);
+        return st;
+    }
+    nchw_to_cnp(gm->data, gp, g.N, g.O, P);
+    /* cols (K x NP) = W^T (K x O) @ gp (O x NP) */
+    if (K && NP && g.O) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, (int)g.O, 1.0f, w->data, (int)K, gp, (int)NP, 0.0f, cols, (int)NP);
+    else memset(cols, 0, sizeof(float) * (size_t)(K * NP));
+    col2im(&g, cols, o->data);
+    gl_free_floats(cols, (size_t)(K * NP));
+    gl_free_floats(gp, (size_t)(g.O * NP));
+    return record_conv(out, o, GL_OP_CONV2D_TR, gm, w, p);
+}
+
+/* C: dW (O x C x KH x KW) from images x (N x C x H x W) and maps gm (N x O x HO x WO) */
+gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64_t KH, int64_t KW, const gl_conv_params *p)
+{
+    char b1[96], b2[96];
+    GL_TRY(conv_params_check("conv2d_wgrad", p));
+    if (x->ndim != 4 || gm->ndim != 4 || x->shape[0] != gm->shape[0])
+        return gl_fail(GL_ERR_SHAPE, "conv2d_wgrad: images %s and maps %s do not match",
+                       gl_tensor_shape_str(x, b1, sizeof b1), gl_tensor_shape_str(gm, b2, sizeof b2));
+    geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], gm->shape[1], KH, KW, gm->shape[2], gm->shape[3], 0, 0, 0, 0, 0, 0};
+    set_params(&g, p);
+    int64_t eh = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
+    if (eh < 0 || ew < 0 || eh / g.sh + 1 != g.HO || ew / g.sw + 1 != g.WO)
+        return gl_fail(GL_ERR_SHAPE, "conv2d_wgrad: maps %s do not match images %s",
+                       gl_tensor_shape_str(gm, b1, sizeof b1), gl_tensor_shape_str(x, b2, sizeof b2));
+    int64_t shape[4] = {g.O, g.C, KH, KW};
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new(&o, 4, shape));
+    int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
+    float *cols = NULL, *gp = NULL;
+    gl_status st;
+    if ((st = scratch(&cols, (size_t)(K * NP), "conv2d")) || (st = scratch(&gp, (size_t)(g.O * NP), "conv2d"))) {
+        gl_free_floats(cols, (size_t)(K * NP));
+        gl_tensor_release(o);
+        return st;
+    }
+    im2col(&g, x->data, cols);
+    nchw_to_cnp(gm->data, gp, g.N, g.O, P);
+    /* dW (O x K) = gp (O x NP) @ cols^T (NP x K) */
+    if (g.O && K && NP) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.O, (int)K, (int)NP, 1.0f, gp, (int)NP, cols, (int)NP, 0.0f, o->data, (int)K);
+    else memset(o->data, 0, sizeof(float) * (size_t)(g.O * K));
+    gl_free_floats(cols, (size_t)(K * NP));
+    gl_free_floats(gp, (size_t)(g.O * NP));
+    return record_conv(out, o, GL_OP_CONV2D_WGRAD, x, gm, p);
+}
+
+static gl_status conv_backward(gl_node *n, gl_tensor *G, gl_tensor **gin, const unsigned char *needs)
+{
+    gl_conv_params p = node_params(n);
+    gl_tensor *a = NULL, *b = NULL;
+    gl_status st;
+    if ((st = gl_node_saved(n, 0, &a)) || (st = gl_node_saved(n, 1, &b))) goto out;
+    switch (n->op) {
+    case GL_OP_CONV2D: /* a = x, b = W */
+        if (needs[0] && (st = gl_op_conv2d_tr(&gin[0], G, b, a->shape[2], a->shape[3], &p))) goto out;
+        if (needs[1]) st = gl_op_conv2d_wgrad(&gin[1], a, G, b->shape[2], b->shape[3], &p);
+        break;
+    case GL_OP_CONV2D_TR: /* a = maps g, b = W; G has the image shape */
+        if (needs[0] && (st = gl_op_conv2d(&gin[0], G, b, &p))) goto out;
+        if (needs[1]) st = gl_op_conv2d_wgrad(&gin[1], G, a, b->shape[2], b->shape[3], &p);
+        break;
+    default: /* GL_OP_CONV2D_WGRAD: a = x, b = maps; G has the weight shape */
+        if (needs[0] && (st = gl_op_conv2d_tr(&gin[0], b, G, a->shape[2], a->shape[3], &p))) goto out;
+        if (needs[1]) st = gl_op_conv2d(&gin[1], a, G, &p);
+        break;
+    }
+out:
+    gl_tensor_release(a);
+    gl_tensor_release(b);
+    return st;
+}

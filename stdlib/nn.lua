@@ -1,0 +1,645 @@
+-- ganlua.nn: modules (layers) as thin Lua classes over the fused C ops.
+--
+-- Parameters keep PyTorch's names and layouts (Linear weight is out x in,
+-- Conv2d out x in x kh x kw, ConvTranspose2d in x out x kh x kw) and
+-- state-dict names ("0.weight", "body.2.bias"), so a checkpoint maps onto
+-- the same PyTorch architecture. Defaults (initialisation, eps, momentum)
+-- are PyTorch's.
+--
+-- A user module:
+--   local Critic = nn.Module:extend("Critic")
+--   function Critic:init(h) self.body = nn.Sequential{ nn.Linear(2, h), nn.ReLU() }
+--                           self.head = nn.Linear(h, 1) end
+--   function Critic:forward(x) return self.head(self.body(x)) end
+--   local D = Critic(128)
+local core = require "ganlua.core"
+local T, C, A = core.tensor, core.nn, core.autograd
+
+local nn = {}
+
+----------------------------------------------------------------- Module
+
+local Module = { __name = "Module" }
+nn.Module = Module
+
+local metamethods = { "__call", "__tostring", "__index", "__newindex", "__len" }
+
+-- Subclass: Name = Parent:extend("Name"); instances by Name(...), which
+-- calls init(...). Metamethods are copied, since Lua does not inherit them.
+function Module:extend(name)
+  local cls = { __name = name or "Module", super = self }
+  for _, k in ipairs(metamethods) do cls[k] = rawget(self, k) end
+  cls.__index = cls
+  return setmetatable(cls, {
+    __index = self,
+    __call = function(c, ...)
+      local obj = setmetatable({ _params = {}, _buffers = {}, _children = {}, training = true }, c)
+      if obj.init then obj:init(...) end
+      return obj
+    end,
+    __tostring = function(c) return "class " .. c.__name end,
+  })
+end
+
+-- Assigning a module or a parameter to a new field registers it, as in
+-- PyTorch: self.fc = nn.Linear(...) makes "fc.weight" a parameter.
+function Module.__newindex(self, k, v)
+  if type(v) == "table" and rawget(v, "_children") and rawget(v, "_params") then
+    self._children[#self._children + 1] = k
+  elseif T.is_tensor(v) and v:is_requires_grad() and v.is_leaf then
+    self._params[#self._params + 1] = k
+  end
+  rawset(self, k, v)
+end
+
+Module.__index = Module
+
+function Module.__call(self, ...) return self:forward(...) end
+
+function Module:forward()
+  error(self.__name .. ": forward is not defined", 2)
+end
+
+function Module:register_buffer(name, t)
+  self._buffers[#self._buffers + 1] = name
+  rawset(self, name, t)
+end
+
+function Module:register_parameter(name, t)
+  self._params[#self._params + 1] = name
+  rawset(self, name, t)
+end
+
+function Module:add_module(name, m)
+  self._children[#self._children + 1] = name
+  rawset(self, name, m)
+  return m
+end
+
+function Module:named_children()
+  local out = {}
+  for _, k in ipairs(self._children) do out[#out + 1] = { k, self[k] } end
+  return out
+end
+
+function Module:children()
+  local out = {}
+  for _, kv in ipairs(self:named_children()) do out[#out + 1] = kv[2] end
+  return out
+end
+
+local function walk(m, prefix, fn)
+  fn(prefix, m)
+  for _, kv in ipairs(m:named_children()) do walk(kv[2], prefix .. kv[1] .. ".", fn) end
+end
+
+function Module:modules()
+  local out = {}
+  walk(self, "", function(_, m) out[#out + 1] = m end)
+  return out
+end
+
+-- {{"0.weight", W}, {"0.bias", b}, ...}: own parameters first, then each
+-- child's, in registration order (PyTorch's order).
+function Module:named_parameters()
+  local out, seen = {}, {}
+  walk(self, "", function(prefix, m)
+    for _, k in ipairs(m._params) do
+      local p = m[k]
+      if p and not seen[p] then seen[p] = true; out[#out + 1] = { prefix .. k, p } end
+    end
+  end)
+  return out
+end
+
+function Module:parameters()
+  local out = {}
+  for _, kv in ipairs(self:named_parameters()) do out[#out + 1] = kv[2] end
+  return out
+end
+
+function Module:named_buffers()
+  local out = {}
+  walk(self, "", function(prefix, m)
+    for _, k in ipairs(m._buffers) do
+      if m[k] then out[#out + 1] = { prefix .. k, m[k] } end
+    end
+  end)
+  return out
+end
+
+function Module:num_parameters()
+  local n = 0
+  for _, p in ipairs(self:parameters()) do n = n + p:numel() end
+  return n
+end
+
+-- name -> tensor (the live tensors, as PyTorch's state_dict returns them),
+-- plus an ordered list of names in `keys`.
+function Module:state_dict()
+  local sd, keys = {}, {}
+  for _, kv in ipairs(self:named_parameters()) do sd[kv[1]] = kv[2]; keys[#keys + 1] = kv[1] end
+  for _, kv in ipairs(self:named_buffers()) do sd[kv[1]] = kv[2]; keys[#keys + 1] = kv[1] end
+  return setmetatable(sd, { __index = { keys = function() return keys end } })
+end
+
+local function shape_str(t) return table.concat(t:size(), "x") end
+
+-- Copies values in place. strict (default): missing, unexpected or
+-- mis-shaped entries are an error that lists them; with strict = false
+-- they are skipped and returned as missing, unexpected.
+function Module:load_state_dict(sd, strict)
+  if strict == nil then strict = true end
+  local own = {}
+  for _, kv in ipairs(self:named_parameters()) do own[kv[1]] = kv[2] end
+  for _, kv in ipairs(self:named_buffers()) do own[kv[1]] = kv[2] end
+  local missing, unexpected, mismatched = {}, {}, {}
+  for k, t in pairs(own) do
+    local v = sd[k]
+    if v == nil then missing[#missing + 1] = k
+    elseif not T.is_tensor(v) or v:numel() ~= t:numel() or shape_str(v) ~= shape_str(t) then
+      mismatched[#mismatched + 1] = string.format("%s (expected %s, got %s)", k, shape_str(t),
+        T.is_tensor(v) and shape_str(v) or type(v))
+    end
+  end
+  for k in pairs(sd) do if type(k) == "string" and own[k] == nil then unexpected[#unexpected + 1] = k end end
+  table.sort(missing); table.sort(unexpected); table.sort(mismatched)
+  if strict and (#missing > 0 or #unexpected > 0 or #mismatched > 0) then
+    local parts = {}
+    if #missing > 0 then parts[#parts + 1] = "missing keys: " .. table.concat(missing, ", ") end
+    if #unexpected > 0 then parts[#parts + 1] = "unexpected keys: " .. table.concat(unexpected, ", ") end
+    if #mismatched > 0 then parts[#parts + 1] = "size mismatch: " .. table.concat(mismatched, ", ") end
+    error(string.format("load_state_dict (%s): %s", self.__name, table.concat(parts, "; ")), 2)
+  end
+  A.no_grad(function()
+    for k, t in pairs(own) do
+      local v = sd[k]
+      if T.is_tensor(v) and shape_str(v) == shape_str(t) then t:copy_(v) end
+    end
+  end)
+  return missing, unexpected
+end
+
+function Module:train(mode)
+  if mode == nil then mode = true end
+  for _, m in ipairs(self:modules()) do rawset(m, "training", mode) end
+  return self
+end
+
+function Module:eval() return self:train(false) end
+
+function Module:zero_grad()
+  for _, p in ipairs(self:parameters()) do p.grad = nil end
+end
+
+function Module:apply(fn)
+  for _, m in ipairs(self:modules()) do fn(m) end
+  return self
+end
+
+function Module:extra_repr() return "" end
+
+function Module.__tostring(self)
+  local kids = self:named_children()
+  if #kids == 0 then return self.__name .. "(" .. self:extra_repr() .. ")" end
+  local lines = { self.__name .. "(" }
+  for _, kv in ipairs(kids) do
+    local s = tostring(kv[2]):gsub("\n", "\n  ")
+    lines[#lines + 1] = "  (" .. kv[1] .. "): " .. s
+  end
+  lines[#lines + 1] = ")"
+  return table.concat(lines, "\n")
+end
+
+------------------------------------------------------------------- init
+
+local init = {}
+nn.init = init
+
+local function fans(t)
+  local s = t:size()
+  if #s < 2 then error("init: fan in/out need a tensor with at least 2 dims, got " .. #s, 3) end
+  local rf = 1
+  for i = 3, #s do rf = rf * s[i] end
+  return s[2] * rf, s[1] * rf
+end
+
+local function gain_of(nonlinearity, a)
+  if nonlinearity == "relu" then return math.sqrt(2) end
+  if nonlinearity == "leaky_relu" then a = a or 0.01; return math.sqrt(2 / (1 + a * a)) end
+  if nonlinearity == "tanh" then return 5 / 3 end
+  if nonlinearity == "selu" then return 0.75 end
+  return 1 -- linear, sigmoid, conv
+end
+init.calculate_gain = gain_of
+
+local function nograd(f) return A.no_grad(f) end
+
+function init.uniform_(t, a, b) return nograd(function() return t:uniform_(a or 0, b or 1) end) end
+function init.normal_(t, mean, std) return nograd(function() return t:normal_(mean or 0, std or 1) end) end
+function init.constant_(t, v) return nograd(function() return t:fill_(v) end) end
+function init.zeros_(t) return init.constant_(t, 0) end
+function init.ones_(t) return init.constant_(t, 1) end
+
+function init.xavier_uniform_(t, gain)
+  local fi, fo = fans(t)
+  local a = (gain or 1) * math.sqrt(6 / (fi + fo))
+  return init.uniform_(t, -a, a)
+end
+
+function init.xavier_normal_(t, gain)
+  local fi, fo = fans(t)
+  return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fi + fo)))
+end
+
+-- kaiming_*(t, {a = 0, mode = "fan_in", nonlinearity = "leaky_relu"})
+local function kaiming_std(t, o)
+  o = o or {}
+  local fi, fo = fans(t)
+  local fan = (o.mode or "fan_in") == "fan_in" and fi or fo
+  return gain_of(o.nonlinearity or "leaky_relu", o.a or 0) / math.sqrt(fan)
+end
+function init.kaiming_uniform_(t, o)
+  local b = math.sqrt(3) * kaiming_std(t, o)
+  return init.uniform_(t, -b, b)
+end
+function init.kaiming_normal_(t, o) return init.normal_(t, 0, kaiming_std(t, o)) end
+
+-- DCGAN's scheme for a whole model: conv/linear weights N(0, 0.02),
+-- batch-norm weights N(1, 0.02), batch-norm biases 0.
+function init.dcgan_(model)
+  return model:apply(function(m)
+    local n = m.__name
+    if n == "Conv2d" or n == "ConvTranspose2d" or n == "Linear" then
+      init.normal_(m.weight, 0, 0.02)
+      if m.bias then init.zeros_(m.bias) end
+    elseif n == "BatchNorm1d" or n == "BatchNorm2d" then
+      if m.weight then init.normal_(m.weight, 1, 0.02); init.zeros_(m.bias) end
+    end
+  end)
+end
+
+-- PyTorch's default for Linear/Conv: weight kaiming_uniform(a = sqrt 5),
+-- i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias the same bound.
+local function default_init(w, b)
+  local fi = fans(w)
+  local bound = 1 / math.sqrt(fi)
+  init.uniform_(w, -bound, bound)
+  if b then init.uniform_(b, -bound, bound) end
+end
+
+----------------------------------------------------------------- layers
+
+local function opts_of(t) return type(t) == "table" and t or {} end
+local function pyb(v) return v and "True" or "False" end
+
+local function check_int(name, v, what)
+  if math.type(v) ~= "integer" or v < 1 then
+    error(string.format("%s: %s must be a positive integer, got %s", name, what, tostring(v)), 3)
+  end
+end
+
+-- Linear(in, out [, {bias = true}])
+local Linear = Module:extend("Linear")
+nn.Linear = Linear
+function Linear:init(nin, nout, o)
+  check_int("Linear", nin, "in_features"); check_int("Linear", nout, "out_features")
+  o = opts_of(o)
+  self.in_features, self.out_features = nin, nout
+  self:register_parameter("weight", T.empty(nout, nin):requires_grad())
+  if o.bias ~= false then self:register_parameter("bias", T.empty(nout):requires_grad()) end
+  default_init(self.weight, self.bias)
+end
+function Linear:forward(x)
+  if not T.is_tensor(x) then error("Linear: expected a Tensor input, got " .. type(x), 2) end
+  local d = x:dim()
+  if d == 2 then return C.linear(x, self.weight, self.bias) end
+  if d < 1 or x:size(-1) ~= self.in_features then
+    error(string.format("Linear: input %s has %d features, weight expects %d",
+      table.concat(x:size(), "x"), d > 0 and x:size(-1) or 0, self.in_features), 2)
+  end
+  local s = x:size()
+  local y = C.linear(x:reshape(-1, self.in_features), self.weight, self.bias)
+  s[#s] = self.out_features
+  return y:reshape(s)
+end
+function Linear:extra_repr()
+  return string.format("in_features=%d, out_features=%d, bias=%s", self.in_features, self.out_features, pyb(self.bias))
+end
+
+local function pair(v) if type(v) == "table" then return v[1], v[2] end return v, v end
+local function pair_str(v) local a, b = pair(v); return "(" .. a .. ", " .. b .. ")" end
+
+local function check_image(name, x, channels)
+  if not T.is_tensor(x) or x:dim() ~= 4 then
+    error(string.format("%s: expected an N x C x H x W tensor, got %s", name,
+      T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 3)
+  end
+  if x:size(2) ~= channels then
+    error(string.format("%s: input %s has %d channels, the layer expects %d", name,
+      table.concat(x:size(), "x"), x:size(2), channels), 3)
+  end
+end
+
+-- Conv2d(in, out, kernel [, {stride = 1, padding = 0, dilation = 1, bias = true}])
+local Conv2d = Module:extend("Conv2d")
+nn.Conv2d = Conv2d
+function Conv2d:init(cin, cout, k, o)
+  check_int("Conv2d", cin, "in_channels"); check_int("Conv2d", cout, "out_channels")
+  o = opts_of(o)
+  local kh, kw = pair(k)
+  self.in_channels, self.out_channels, self.kernel_size = cin, cout, { kh, kw }
+  self.stride, self.padding, self.dilation = o.stride or 1, o.padding or 0, o.dilation or 1
+  self._opts = { stride = self.stride, padding = self.padding, dilation = self.dilation }
+  self:register_parameter("weight", T.empty(cout, cin, kh, kw):requires_grad())
+  if o.bias ~= false then self:register_parameter("bias", T.empty(cout):requires_grad()) end
+  default_init(self.weight, self.bias)
+end
+function Conv2d:forward(x)
+  check_image("Conv2d", x, self.in_channels)
+  local y = C.conv2d(x, self.weight, self._opts)
+  if self.bias then y = y + self.bias:view(1, self.out_channels, 1, 1) end
+  return y
+end
+function Conv2d:extra_repr()
+  local s = string.format("%d, %d, kernel_size=%s, stride=%s", self.in_channels, self.out_channels,
+    pair_str(self.kernel_size), pair_str(self.stride))
+  if self.padding ~= 0 then s = s .. ", padding=" .. pair_str(self.padding) end
+  if self.dilation ~= 1 then s = s .. ", dilation=" .. pair_str(self.dilation) end
+  if not self.bias then s = s .. ", bias=False" end
+  return s
+end
+
+-- ConvTranspose2d(in, out, kernel [, {stride, padding, output_padding, dilation, bias}])
+local ConvT = Module:extend("ConvTranspose2d")
+nn.ConvTranspose2d = ConvT
+function ConvT:init(cin, cout, k, o)
+  check_int("ConvTranspose2d", cin, "in_channels"); check_int("ConvTranspose2d", cout, "out_channels")
+  o = opts_of(o)
+  local kh, kw = pair(k)
+  self.in_channels, self.out_channels, self.kernel_size = cin, cout, { kh, kw }
+  self.stride, self.padding, self.dilation = o.stride or 1, o.padding or 0, o.dilation or 1
+  self.output_padding = o.output_padding or 0
+  self._opts = { stride = self.stride, padding = self.padding, dilation = self.dilation,
+                 output_padding = self.output_padding }
+  self:register_parameter("weight", T.empty(cin, cout, kh, kw):requires_grad())
+  if o.bias ~= false then self:register_parameter("bias", T.empty(cout):requires_grad()) end
+  -- PyTorch computes fan_in from weight dim 2 here: out_channels * kh * kw
+  default_init(self.weight, self.bias)
+end
+function ConvT:forward(x)
+  check_image("ConvTranspose2d", x, self.in_channels)
+  local y = C.conv_transpose2d(x, self.weight, self._opts)
+  if self.bias then y = y + self.bias:view(1, self.out_channels, 1, 1) end
+  return y
+end
+ConvT.extra_repr = Conv2d.extra_repr
+
+-- BatchNorm1d(C [, {eps = 1e-5, momentum = 0.1, affine = true,
+-- track_running_stats = true}]) on N x C or N x C x L; BatchNorm2d on
+-- N x C x H x W. Training normalises with the batch's biased variance and
+-- updates the running variance with the unbiased one, as PyTorch does.
+local function make_bn(name, dims)
+  local BN = Module:extend(name)
+  function BN:init(c, o)
+    check_int(name, c, "num_features")
+    o = opts_of(o)
+    self.num_features, self.eps = c, o.eps or 1e-5
+    self.momentum = o.momentum == nil and 0.1 or o.momentum
+    self.affine = o.affine ~= false
+    self.track_running_stats = o.track_running_stats ~= false
+    if self.affine then
+      self:register_parameter("weight", T.ones(c):requires_grad())
+      self:register_parameter("bias", T.zeros(c):requires_grad())
+    end
+    if self.track_running_stats then
+      self:register_buffer("running_mean", T.zeros(c))
+      self:register_buffer("running_var", T.ones(c))
+      self:register_buffer("num_batches_tracked", T.zeros({}))
+    end
+  end
+  function BN:forward(x)
+    local d = T.is_tensor(x) and x:dim() or 0
+    if not dims[d] or x:size(2) ~= self.num_features then
+      error(string.format("%s: expected %s with %d channels, got %s", name, dims.desc, self.num_features,
+        T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 2)
+    end
+    local c = self.num_features
+    local bshape = { 1, c }
+    for _ = 3, d do bshape[#bshape + 1] = 1 end
+    local mean, var
+    if self.training or not self.track_running_stats then
+      -- statistics over every dim but the channel dim
+      local n = x:numel() // c
+      if n <= 1 and self.training then
+        error(string.format("%s: expected more than 1 value per channel when training, got %s", name,
+          table.concat(x:size(), "x")), 2)
+      end
+      local s = x
+      for k = d, 3, -1 do s = s:sum(k, true) end
+      mean = s:sum(1, true) / n
+      local dx = x - mean
+      local q = dx * dx
+      for k = d, 3, -1 do q = q:sum(k, true) end
+      var = q:sum(1, true) / n
+      if self.training and self.track_running_stats then
+        local mom = self.momentum
+        A.no_grad(function()
+          self.num_batches_tracked:add_(1)
+          if mom == nil then mom = 1 / self.num_batches_tracked:item() end
+          self.running_mean:mul_(1 - mom):add_(mean:reshape(c), mom)
+          self.running_var:mul_(1 - mom):add_(var:reshape(c), mom * n / (n - 1))
+        end)
+      end
+      local y = dx / (var + self.eps):sqrt()
+      if self.affine then y = y * self.weight:view(bshape) + self.bias:view(bshape) end
+      return y
+    end
+    mean, var = self.running_mean:view(bshape), self.running_var:view(bshape)
+    local y = (x - mean) / (var + self.eps):sqrt()
+    if self.affine then y = y * self.weight:view(bshape) + self.bias:view(bshape) end
+    return y
+  end
+  function BN:extra_repr()
+    return string.format("%d, eps=%g, momentum=%s, affine=%s, track_running_stats=%s", self.num_features, self.eps,
+      tostring(self.momentum), pyb(self.affine), pyb(self.track_running_stats))
+  end
+  return BN
+end
+nn.BatchNorm1d = make_bn("BatchNorm1d", { [2] = true, [3] = true, desc = "an N x C or N x C x L tensor" })
+nn.BatchNorm2d = make_bn("BatchNorm2d", { [4] = true, desc = "an N x C x H x W tensor" })
+
+-- LayerNorm(shape [, {eps = 1e-5, elementwise_affine = true}]): normalises
+-- over the trailing dims given by shape.
+local LayerNorm = Module:extend("LayerNorm")
+nn.LayerNorm = LayerNorm
+function LayerNorm:init(shape, o)
+  o = opts_of(o)
+  if type(shape) == "number" then shape = { shape } end
+  self.normalized_shape, self.eps = shape, o.eps or 1e-5
+  self.elementwise_affine = o.elementwise_affine ~= false
+  if self.elementwise_affine then
+    self:register_parameter("weight", T.ones(shape):requires_grad())
+    self:register_parameter("bias", T.zeros(shape):requires_grad())
+  end
+end
+function LayerNorm:forward(x)
+  local k, d = #self.normalized_shape, x:dim()
+  for i = 1, k do
+    if x:size(d - k + i) ~= self.normalized_shape[i] then
+      error(string.format("LayerNorm: input %s does not end in %s", table.concat(x:size(), "x"),
+        table.concat(self.normalized_shape, "x")), 2)
+    end
+  end
+  local n = 1
+  for i = 1, k do n = n * self.normalized_shape[i] end
+  local s = x
+  for i = d, d - k + 1, -1 do s = s:sum(i, true) end
+  local mean = s / n
+  local dx = x - mean
+  local q = dx * dx
+  for i = d, d - k + 1, -1 do q = q:sum(i, true) end
+  local y = dx / (q / n + self.eps):sqrt()
+  if self.elementwise_affine then y = y * self.weight + self.bias end
+  return y
+end
+function LayerNorm:extra_repr()
+  return string.format("(%s,), eps=%g, elementwise_affine=%s", table.concat(self.normalized_shape, ", "), self.eps,
+    pyb(self.elementwise_affine))
+end
+
+-- Dropout(p = 0.5): zeroes with probability p in training, scales by 1/(1-p)
+local Dropout = Module:extend("Dropout")
+nn.Dropout = Dropout
+function Dropout:init(p)
+  p = p or 0.5
+  if p < 0 or p > 1 then error("Dropout: p must be in [0, 1], got " .. p, 3) end
+  self.p = p
+end
+function Dropout:forward(x)
+  if not self.training or self.p == 0 then return x end
+  if self.p == 1 then return x * 0 end
+  local keep = T.rand(x:size()):ge(self.p)
+  return x * keep / (1 - self.p)
+end
+function Dropout:extra_repr() return string.format("p=%g, inplace=False", self.p) end
+
+-- activations
+local function activation(name, fn, repr)
+  local cls = Module:extend(name)
+  cls.forward = fn
+  if repr then cls.extra_repr = repr end
+  nn[name] = cls
+  return cls
+end
+activation("ReLU", function(_, x) return x:relu() end)
+activation("Tanh", function(_, x) return x:tanh() end)
+activation("Sigmoid", function(_, x) return x:sigmoid() end)
+activation("Identity", function(_, x) return x end)
+local LeakyReLU = activation("LeakyReLU", function(self, x) return x:leaky_relu(self.negative_slope) end,
+  function(self) return "negative_slope=" .. self.negative_slope end)
+function LeakyReLU:init(slope) self.negative_slope = slope or 0.01 end
+local Softplus = activation("Softplus", function(self, x) return x:softplus(self.beta, self.threshold) end,
+  function(self) return string.format("beta=%g, threshold=%g", self.beta, self.threshold) end)
+function Softplus:init(beta, threshold) self.beta, self.threshold = beta or 1, threshold or 20 end
+
+-- Flatten(start_dim = 2, end_dim = -1): dims are 1-based, so PyTorch's
+-- default Flatten() (start_dim=1, 0-based) is Flatten(2) here
+local Flatten = Module:extend("Flatten")
+nn.Flatten = Flatten
+function Flatten:init(s, e) self.start_dim, self.end_dim = s or 2, e or -1 end
+function Flatten:forward(x) return x:flatten(self.start_dim, self.end_dim) end
+function Flatten:extra_repr() return string.format("start_dim=%d, end_dim=%d", self.start_dim, self.end_dim) end
+
+-- Reshape(...): x:reshape(N, ...) keeping the batch dim
+local Reshape = Module:extend("Reshape")
+nn.Reshape = Reshape
+function Reshape:init(...)
+  self.shape = type(...) == "table" and ... or { ... }
+end
+function Reshape:forward(x)
+  local s = { x:size(1) }
+  for i, v in ipairs(self.shape) do s[i + 1] = v end
+  return x:reshape(s)
+end
+function Reshape:extra_repr() return table.concat(self.shape, ", ") end
+
+-- Upsample{scale_factor = 2, mode = "nearest"} on N x C x H x W
+local Upsample = Module:extend("Upsample")
+nn.Upsample = Upsample
+function Upsample:init(o)
+  o = type(o) == "number" and { scale_factor = o } or opts_of(o)
+  self.scale_factor, self.mode = o.scale_factor or 2, o.mode or "nearest"
+  if self.mode ~= "nearest" then error("Upsample: only mode = \"nearest\" is supported", 3) end
+  if math.type(self.scale_factor) ~= "integer" or self.scale_factor < 1 then
+    error("Upsample: scale_factor must be a positive integer", 3)
+  end
+end
+function Upsample:forward(x)
+  local s = self.scale_factor
+  local function idx(n)
+    local t = {}
+    for i = 1, n * s do t[i] = (i - 1) // s + 1 end
+    return t
+  end
+  return x:index_select(3, idx(x:size(3))):index_select(4, idx(x:size(4)))
+end
+function Upsample:extra_repr() return string.format("scale_factor=%d, mode='%s'", self.scale_factor, self.mode) end
+
+-- Embedding(num, dim): rows of a N(0, 1) table, looked up by 1-based index
+local Embedding = Module:extend("Embedding")
+nn.Embedding = Embedding
+function Embedding:init(num, dim)
+  check_int("Embedding", num, "num_embeddings"); check_int("Embedding", dim, "embedding_dim")
+  self.num_embeddings, self.embedding_dim = num, dim
+  self:register_parameter("weight", T.randn(num, dim):requires_grad())
+end
+function Embedding:forward(idx)
+  if not T.is_tensor(idx) then idx = T.from(idx) end
+  local s = idx:size()
+  local rows = self.weight:index_select(1, idx:reshape(-1))
+  s[#s + 1] = self.embedding_dim
+  return rows:reshape(s)
+end
+function Embedding:extra_repr() return self.num_embeddings .. ", " .. self.embedding_dim end
+
+---------------------------------------------------------------- Sequential
+
+-- Sequential{ m1, m2, ... }: children named "0", "1", ... (PyTorch's
+-- state-dict names); seq[i] is the i-th module (1-based, like any Lua
+-- list), #seq the count, seq:slice(i, j) a Sequential sharing modules i..j.
+local Sequential = Module:extend("Sequential")
+nn.Sequential = Sequential
+function Sequential:init(list, ...)
+  if list == nil then list = {} elseif getmetatable(list) and list.forward then list = { list, ... } end
+  for i, m in ipairs(list) do
+    if type(m) ~= "table" or not m.forward then
+      error(string.format("Sequential: entry %d is not a module", i), 3)
+    end
+    self:add_module(tostring(i - 1), m)
+  end
+end
+function Sequential:forward(x)
+  for _, k in ipairs(self._children) do x = self[k](x) end
+  return x
+end
+function Sequential.__index(self, k)
+  if type(k) == "number" then
+    local name = self._children[k > 0 and k or #self._children + k + 1]
+    return name and rawget(self, name)
+  end
+  return Sequential[k]
+end
+function Sequential.__len(self) return #self._children end
+function Sequential:add(m) return self:add_module(tostring(#self._children), m) end
+function Sequential:slice(i, j)
+  local n = #self._children
+  j = j or n
+  if i < 0 then i = n + i + 1 end
+  if j < 0 then j = n + j + 1 end
+  local list = {}
+  for k = i, j do list[#list + 1] = self[k] end
+  return Sequential(list)
+end
+
+return nn

@@ -1,0 +1,168 @@
+-- ganlua.optim: SGD, Adam and RMSprop with PyTorch's update rules; each
+-- parameter's update is one fused C kernel (bindings/nn.c, runtime/optim.c).
+--   local opt = optim.Adam(G:parameters(), {lr = 2e-4, betas = {0.5, 0.999}})
+--   opt:zero_grad(); loss:backward(); opt:step()
+-- opt.lr can be changed at any time; state_dict/load_state_dict save and
+-- restore the step counts and moment buffers.
+local core = require "ganlua.core"
+local T, C, A = core.tensor, core.nn, core.autograd
+
+local optim = {}
+
+local Optimizer = {}
+Optimizer.__index = Optimizer
+
+local function param_list(name, params)
+  if type(params) == "table" and params.parameters and params._params then params = params:parameters() end
+  if T.is_tensor(params) then params = { params } end
+  if type(params) ~= "table" or #params == 0 then
+    error(name .. ": expected a list of parameters (e.g. model:parameters())", 3)
+  end
+  for i, p in ipairs(params) do
+    if not T.is_tensor(p) then error(string.format("%s: parameter %d is not a Tensor", name, i), 3) end
+    if not p.is_leaf then error(string.format("%s: parameter %d is not a leaf tensor", name, i), 3) end
+  end
+  return params
+end
+
+local function new(cls, name, params, defaults, o)
+  local self = setmetatable({ name = name, params = param_list(name, params), state = {} }, cls)
+  o = type(o) == "table" and o or {}
+  for k, v in pairs(defaults) do
+    if o[k] == nil then self[k] = v else self[k] = o[k] end
+  end
+  for k in pairs(o) do
+    if defaults[k] == nil then error(string.format("%s: unknown option '%s'", name, tostring(k)), 3) end
+  end
+  if type(self.lr) ~= "number" or self.lr < 0 then error(name .. ": lr must be a non-negative number", 3) end
+  for i, p in ipairs(self.params) do self.state[i] = { step = 0 } end
+  return self
+end
+
+function Optimizer:zero_grad()
+  for _, p in ipairs(self.params) do p.grad = nil end
+end
+
+function Optimizer:step()
+  for i, p in ipairs(self.params) do
+    local g = p.grad
+    if g then
+      local s = self.state[i]
+      s.step = s.step + 1
+      self:update(p, g, s)
+    end
+  end
+end
+
+local function zeros_like(p) return T.zeros(p:size()) end
+
+-- {state = {[i] = {step = n, <buffer> = Tensor, ...}}, options = {...}}
+function Optimizer:state_dict()
+  local st = {}
+  for i, s in ipairs(self.state) do
+    local c = {}
+    for k, v in pairs(s) do c[k] = T.is_tensor(v) and v:clone() or v end
+    st[i] = c
+  end
+  local opts = {}
+  for k, v in pairs(self) do
+    if k ~= "params" and k ~= "state" and k ~= "name" then opts[k] = v end
+  end
+  return { state = st, options = opts }
+end
+
+function Optimizer:load_state_dict(sd)
+  if type(sd) ~= "table" or type(sd.state) ~= "table" then
+    error(self.name .. ".load_state_dict: not an optimizer state", 2)
+  end
+  if #sd.state ~= #self.params then
+    error(string.format("%s.load_state_dict: state for %d parameters, optimizer has %d", self.name, #sd.state,
+      #self.params), 2)
+  end
+  for i, s in ipairs(sd.state) do
+    for k, v in pairs(s) do
+      if T.is_tensor(v) and v:numel() ~= self.params[i]:numel() then
+        error(string.format("%s.load_state_dict: %s of parameter %d has %d elements, expected %d", self.name, k, i,
+          v:numel(), self.params[i]:numel()), 2)
+      end
+    end
+  end
+  for i, s in ipairs(sd.state) do
+    local c = {}
+    for k, v in pairs(s) do c[k] = T.is_tensor(v) and v:clone():reshape(self.params[i]:size()) or v end
+    self.state[i] = c
+  end
+  for k, v in pairs(sd.options or {}) do self[k] = v end
+end
+
+-- SGD(params, {lr, momentum = 0, dampening = 0, nesterov = false, weight_decay = 0})
+local SGD = setmetatable({}, { __index = Optimizer })
+SGD.__index = SGD
+function optim.SGD(params, o)
+  local self = new(SGD, "SGD", params, { lr = 1e-3, momentum = 0, dampening = 0, nesterov = false,
+                                         weight_decay = 0 }, o)
+  if self.nesterov and (self.momentum <= 0 or self.dampening ~= 0) then
+    error("SGD: nesterov needs momentum > 0 and dampening = 0", 2)
+  end
+  return self
+end
+function SGD:update(p, g, s)
+  local first = false
+  if self.momentum ~= 0 and not s.momentum_buffer then s.momentum_buffer = zeros_like(p); first = true end
+  C.sgd_step(p, g, s.momentum_buffer, self, first)
+end
+
+-- Adam(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, amsgrad = false})
+local Adam = setmetatable({}, { __index = Optimizer })
+Adam.__index = Adam
+function optim.Adam(params, o)
+  local self = new(Adam, "Adam", params, { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0,
+                                           amsgrad = false }, o)
+  local b = self.betas
+  if type(b) ~= "table" or not (b[1] >= 0 and b[1] < 1 and b[2] >= 0 and b[2] < 1) then
+    error("Adam: betas must be a pair in [0, 1)", 2)
+  end
+  return self
+end
+function Adam:update(p, g, s)
+  if not s.exp_avg then
+    s.exp_avg, s.exp_avg_sq = zeros_like(p), zeros_like(p)
+    if self.amsgrad then s.max_exp_avg_sq = zeros_like(p) end
+  end
+  C.adam_step(p, g, s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq,
+    { lr = self.lr, beta1 = self.betas[1], beta2 = self.betas[2], eps = self.eps,
+      weight_decay = self.weight_decay }, s.step)
+end
+
+-- RMSprop(params, {lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0, centered = false})
+local RMSprop = setmetatable({}, { __index = Optimizer })
+RMSprop.__index = RMSprop
+function optim.RMSprop(params, o)
+  return new(RMSprop, "RMSprop", params, { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0,
+                                           centered = false }, o)
+end
+function RMSprop:update(p, g, s)
+  if not s.square_avg then
+    s.square_avg = zeros_like(p)
+    if self.momentum > 0 then s.momentum_buffer = zeros_like(p) end
+    if self.centered then s.grad_avg = zeros_like(p) end
+  end
+  C.rmsprop_step(p, g, s.square_avg, s.momentum_buffer, s.grad_avg, self)
+end
+
+-- WGAN's weight clipping: clamp the weights and biases of Linear and
+-- convolution layers to [-c, c], leaving normalisation layers' scale and
+-- shift alone (clamping a BatchNorm scale to 0.01 would cripple it).
+local clipped = { Linear = true, Conv2d = true, ConvTranspose2d = true, MinibatchDiscrimination = true }
+function optim.clip_weights(model, c)
+  if type(c) ~= "number" or c <= 0 then error("clip_weights: c must be a positive number", 2) end
+  A.no_grad(function()
+    for _, m in ipairs(model:modules()) do
+      if clipped[m.__name] then
+        for _, k in ipairs(m._params) do m[k]:clamp_(-c, c) end
+      end
+    end
+  end)
+end
+
+return optim
