@@ -1,0 +1,409 @@
+-- nn, losses, optim: gradient checks of every layer and loss (first order;
+-- second order for what can sit in a WGAN-GP critic), closed-form values,
+-- module plumbing (names, state dicts, train/eval), and error messages.
+
+local function rn(...) return tensor.randn(...) end
+
+-- Reference convolution by definition (slow loops over table values).
+local function conv_ref(x, w, stride, pad)
+  local N, C, H, W = table.unpack(x:size())
+  local O, _, KH, KW = table.unpack(w:size())
+  local HO, WO = (H + 2 * pad - KH) // stride + 1, (W + 2 * pad - KW) // stride + 1
+  local xt, wt = x:totable(), w:totable()
+  local out = {}
+  for n = 1, N do
+    out[n] = {}
+    for o = 1, O do
+      out[n][o] = {}
+      for i = 1, HO do
+        out[n][o][i] = {}
+        for j = 1, WO do
+          local s = 0
+          for c = 1, C do
+            for a = 1, KH do
+              for b = 1, KW do
+                local ih, iw = (i - 1) * stride - pad + a, (j - 1) * stride - pad + b
+                if ih >= 1 and ih <= H and iw >= 1 and iw <= W then s = s + xt[n][c][ih][iw] * wt[o][c][a][b] end
+              end
+            end
+          end
+          out[n][o][i][j] = s
+        end
+      end
+    end
+  end
+  return tensor.from(out)
+end
+
+test("Linear computes x W^T + b", function()
+  local m = nn.Linear(3, 2)
+  local x = rn(4, 3)
+  local want = x:matmul(m.weight:t()) + m.bias
+  check.allclose(m(x), want, 1e-5)
+  check.shape(m(rn(5, 7, 3)), { 5, 7, 2 })
+end)
+
+test("Conv2d matches the definition (stride 1 and 2, padding)", function()
+  for _, cfg in ipairs { { 1, 0 }, { 2, 1 }, { 1, 2 } } do
+    local m = nn.Conv2d(3, 4, 3, { stride = cfg[1], padding = cfg[2], bias = false })
+    local x = rn(2, 3, 7, 6)
+    check.allclose(m(x), conv_ref(x, m.weight, cfg[1], cfg[2]), 1e-4)
+  end
+end)
+
+test("ConvTranspose2d is the adjoint of Conv2d", function()
+  -- <conv(x, W), y> = <x, convT(y, W)> for the same weights
+  local W = rn(4, 3, 4, 4)
+  local x, y = rn(2, 3, 8, 8), rn(2, 4, 4, 4)
+  local c = nn.Conv2d(3, 4, 4, { stride = 2, padding = 1, bias = false })
+  local ct = nn.ConvTranspose2d(4, 3, 4, { stride = 2, padding = 1, bias = false })
+  autograd.no_grad(function() c.weight:copy_(W); ct.weight:copy_(W) end)
+  local lhs = (c(x) * y):sum():item()
+  local rhs = (x * ct(y)):sum():item()
+  check.near(lhs, rhs, 1e-4)
+  check.shape(ct(y), { 2, 3, 8, 8 })
+  local ct2 = nn.ConvTranspose2d(4, 3, 3, { stride = 2, padding = 1, output_padding = 1 })
+  check.shape(ct2(y), { 2, 3, 8, 8 })
+end)
+
+-- gradchecks of every layer, with its parameters among the inputs
+local function layer_check(name, m, x, second)
+  local params = m:parameters()
+  local inputs = { x:requires_grad() }
+  for _, p in ipairs(params) do inputs[#inputs + 1] = p end
+  local function f(xx, ...)
+    local ps = { ... }
+    -- swap in the perturbed parameters (same tensors, so nothing to do)
+    return m(xx)
+  end
+  test("gradcheck " .. name, function() check.gradcheck(f, inputs) end)
+  if second then test("gradgradcheck " .. name, function() check.gradgradcheck(f, inputs) end) end
+end
+
+layer_check("Linear", nn.Linear(4, 3), rn(5, 4), true)
+layer_check("Linear no bias", nn.Linear(4, 3, { bias = false }), rn(5, 4), true)
+layer_check("Conv2d", nn.Conv2d(2, 3, 3, { stride = 2, padding = 1 }), rn(2, 2, 5, 5), true)
+layer_check("Conv2d dilation", nn.Conv2d(2, 2, 2, { dilation = 2 }), rn(1, 2, 5, 5), true)
+layer_check("ConvTranspose2d", nn.ConvTranspose2d(3, 2, 4, { stride = 2, padding = 1 }), rn(2, 3, 3, 3), true)
+layer_check("BatchNorm1d", nn.BatchNorm1d(3), rn(6, 3), false)
+layer_check("BatchNorm1d eps 0.8", nn.BatchNorm1d(3, { eps = 0.8 }), rn(6, 3), false)
+layer_check("BatchNorm2d", nn.BatchNorm2d(2), rn(3, 2, 2, 2), false)
+layer_check("LayerNorm", nn.LayerNorm(4), rn(3, 4), true)
+layer_check("LeakyReLU", nn.LeakyReLU(0.2), rn(3, 4) + 0.05, true)
+layer_check("Tanh", nn.Tanh(), rn(3, 4), true)
+layer_check("Sigmoid", nn.Sigmoid(), rn(3, 4), true)
+layer_check("Softplus", nn.Softplus(), rn(3, 4), true)
+layer_check("Upsample", nn.Upsample(2), rn(1, 2, 2, 3), true)
+layer_check("Flatten+Reshape", nn.Sequential { nn.Flatten(), nn.Reshape(3, 2) }, rn(2, 2, 3), true)
+layer_check("Embedding-free Sequential", nn.Sequential { nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1) }, rn(5, 3), true)
+
+test("BatchNorm in eval mode uses running statistics", function()
+  local bn = nn.BatchNorm1d(2, { momentum = 0.5 })
+  local x = tensor.from { { 1, 10 }, { 3, 30 } }
+  bn(x)
+  -- running_mean = 0.5 * 0 + 0.5 * batch mean; running_var with unbiased var
+  check.allclose(bn.running_mean, { 1, 10 })
+  check.allclose(bn.running_var, { 0.5 + 0.5 * 2, 0.5 + 0.5 * 200 })
+  check.eq(bn.num_batches_tracked:item(), 1)
+  bn:eval()
+  local y = bn(tensor.from { { 2, 20 } })
+  check.allclose(y, { (2 - 1) / math.sqrt(1.5 + 1e-5), (20 - 10) / math.sqrt(100.5 + 1e-5) }, 1e-5)
+end)
+
+test("BatchNorm training output is normalised per channel", function()
+  local bn = nn.BatchNorm2d(3)
+  local y = bn(rn(4, 3, 5, 5) * 3 + 2)
+  local m = y:transpose(1, 2):reshape(3, -1)
+  check.allclose(m:mean(2), { 0, 0, 0 }, 1e-5)
+  check.allclose(m:var(2, false, { unbiased = false }), { 1, 1, 1 }, 1e-3)
+end)
+
+test("Dropout scales kept units and is the identity in eval", function()
+  local d = nn.Dropout(0.25)
+  local y = d(tensor.ones(10000))
+  local kept = y:gt(0):sum():item()
+  check.truthy(math.abs(kept / 10000 - 0.75) < 0.03, "keep rate " .. kept / 10000)
+  check.near(y:max():item(), 1 / 0.75, 1e-6)
+  d:eval()
+  check.allclose(d(tensor.ones(5)), 1)
+end)
+
+test("Embedding looks up rows by 1-based index", function()
+  local e = nn.Embedding(5, 3)
+  local y = e(tensor.from { { 1, 5 }, { 2, 2 } })
+  check.shape(y, { 2, 2, 3 })
+  check.allclose(y[1][2], e.weight[5])
+end)
+
+-- losses: closed forms and gradchecks
+test("bce_with_logits equals bce of the sigmoid", function()
+  local x, t = rn(8), tensor.rand(8)
+  check.near(losses.bce_with_logits(x, t):item(), losses.bce(x:sigmoid(), t):item(), 1e-5)
+  -- closed form at x = 0: log 2
+  check.near(losses.bce_with_logits(tensor.zeros(3), 1):item(), math.log(2), 1e-6)
+  -- stable at large logits
+  check.near(losses.bce_with_logits(tensor.from { 100 }, 0):item(), 100, 1e-4)
+  check.near(losses.bce_with_logits(tensor.from { -100 }, 0):item(), 0, 1e-6)
+  check.near(losses.bce(tensor.from { 0 }, 1):item(), 100, 1e-6) -- log clamped at -100
+end)
+
+test("cross_entropy and nll closed forms", function()
+  local logits = tensor.from { { 0, 0, 0 }, { 1, 2, 3 } }
+  local l = losses.cross_entropy(logits, { 1, 3 }, { reduction = "none" })
+  local lse = math.log(math.exp(1) + math.exp(2) + math.exp(3))
+  check.allclose(l, { math.log(3), lse - 3 }, 1e-5)
+  check.near(losses.nll(logits:log_softmax(2), tensor.from { 1, 3 }):item(), (math.log(3) + lse - 3) / 2, 1e-5)
+  local ls = losses.cross_entropy(logits, { 1, 3 }, { label_smoothing = 0.1, reduction = "sum" }):item()
+  local want = 0.9 * math.log(3) + 0.1 * math.log(3) + 0.9 * (lse - 3) + 0.1 / 3 * (3 * lse - 6)
+  check.near(ls, want, 1e-5)
+end)
+
+test("mse, l1, hinge, wasserstein, feature matching closed forms", function()
+  local a, b = tensor.from { 1, 2, 3 }, tensor.from { 1, 0, 5 }
+  check.near(losses.mse(a, b):item(), 8 / 3, 1e-6)
+  check.near(losses.l1(a, b, { reduction = "sum" }):item(), 4, 1e-6)
+  check.near(losses.hinge_d(tensor.from { 2, 0.5 }, tensor.from { -2, 0 }):item(), 0.25 + 0.5, 1e-6)
+  check.near(losses.hinge_g(tensor.from { 1, 3 }):item(), -2, 1e-6)
+  check.near(losses.wasserstein_d(tensor.from { 1, 3 }, tensor.from { 0, 0 }):item(), -2, 1e-6)
+  check.near(losses.wasserstein_g(tensor.from { 1, 3 }):item(), -2, 1e-6)
+  local fr, ff = tensor.from { { 1, 2 }, { 3, 4 } }, tensor.from { { 0, 0 }, { 0, 2 } }
+  check.near(losses.feature_matching(fr, ff):item(), 2 ^ 2 + 2 ^ 2, 1e-6)
+  check.near(losses.gaussian_nll(tensor.from { 1 }, tensor.from { 0 }, tensor.from { 2 }):item(),
+    0.5 * (math.log(2) + 0.5), 1e-6)
+  local p = tensor.from { { 0.5, 0.5, 0 } }
+  local q = tensor.from { { 0.25, 0.5, 0.25 } }
+  check.near(losses.kl_div(q:log(), p, { reduction = "sum" }):item(), 0.5 * math.log(2), 1e-6)
+end)
+
+local loss_cases = {
+  { "bce", function(x) return losses.bce(x:sigmoid(), tensor.from { 0, 1, 0.3, 1 }) end },
+  { "bce_with_logits", function(x) return losses.bce_with_logits(x, 1) end },
+  { "bce_with_logits t", function(x) return losses.bce_with_logits(x, tensor.from { 0, 1, 0.3, 1 }) end },
+  { "mse", function(x) return losses.mse(x, tensor.from { 1, 2, 3, 4 }) end },
+  { "l1", function(x) return losses.l1(x, tensor.from { 5, 5, -5, -5 }) end },
+  { "cross_entropy", function(x) return losses.cross_entropy(x:reshape(2, 2), { 2, 1 }) end },
+  { "cross_entropy ls", function(x) return losses.cross_entropy(x:reshape(2, 2), { 2, 1 }, { label_smoothing = 0.2 }) end },
+  { "nll", function(x) return losses.nll(x:reshape(2, 2):log_softmax(2), { 1, 1 }) end },
+  { "gaussian_nll", function(x) return losses.gaussian_nll(x, tensor.zeros(4), x:abs() + 0.5) end },
+  { "hinge_d", function(x) return losses.hinge_d(x:narrow(1, 1, 2) * 0.1, x:narrow(1, 3, 2) * 0.1) end },
+  { "hinge_g", function(x) return losses.hinge_g(x) end },
+  { "wasserstein_d", function(x) return losses.wasserstein_d(x:narrow(1, 1, 2), x:narrow(1, 3, 2)) end },
+  { "feature_matching", function(x) return losses.feature_matching(x:reshape(2, 2), x:reshape(2, 2):flip_like()) end },
+  { "kl_div", function(x) return losses.kl_div(x:reshape(2, 2):log_softmax(2), tensor.from { { 0.2, 0.8 }, { 0.5, 0.5 } }) end },
+}
+-- a fixed second argument for feature matching that still depends on x
+tensor.methods.flip_like = function(t) return t:index_select(1, { 2, 1 }) * 0.5 end
+
+for _, c in ipairs(loss_cases) do
+  test("gradcheck loss " .. c[1], function() check.gradcheck(c[2], tensor.randn(4)) end)
+end
+
+test("gradient_penalty: closed form for a linear critic", function()
+  -- D(x) = x w: the gradient is w everywhere, so gp = lambda (||w|| - 1)^2
+  local w = tensor.from { { 3 }, { 4 } }:requires_grad()
+  local D = function(x) return x:matmul(w) end
+  local gp = losses.gradient_penalty(D, rn(6, 2), rn(6, 2), { lambda = 10 })
+  check.near(gp:item(), 10 * (5 - 1) ^ 2, 1e-4)
+  gp:backward()
+  -- d/dw 10 (||w|| - 1)^2 = 20 (||w|| - 1) w / ||w||
+  check.allclose(w.grad, { { 20 * 4 * 3 / 5 }, { 20 * 4 * 4 / 5 } }, 1e-4)
+end)
+
+test("gradient_penalty of a Linear+Conv critic has weight gradients", function()
+  local D = nn.Sequential { nn.Conv2d(1, 2, 3, { padding = 1 }), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(32, 1) }
+  local gp = losses.gradient_penalty(D, rn(3, 1, 4, 4), rn(3, 1, 4, 4))
+  gp:backward()
+  -- the input gradient depends on the weights (biases only move the
+  -- piecewise-linear kinks, whose derivative is zero)
+  for _, kv in ipairs(D:named_parameters()) do
+    if kv[1]:find("weight") then
+      check.truthy(kv[2].grad and kv[2].grad:abs():sum():item() > 0, kv[1] .. " got no gradient")
+    end
+  end
+end)
+
+-- module plumbing
+test("named_parameters follow PyTorch's names and order", function()
+  local Net = nn.Module:extend("Net")
+  function Net:init()
+    self.body = nn.Sequential { nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3) }
+    self.head = nn.Linear(3, 1)
+    self.scale = tensor.ones(1):requires_grad()
+  end
+  function Net:forward(x) return self.head(self.body(x)) * self.scale end
+  local m = Net()
+  local names = {}
+  for _, kv in ipairs(m:named_parameters()) do names[#names + 1] = kv[1] end
+  check.eq(table.concat(names, " "), "scale body.0.weight body.0.bias body.2.weight body.2.bias head.weight head.bias")
+  check.eq(m:num_parameters(), 1 + 6 + 3 + 9 + 3 + 3 + 1)
+  check.shape(m(rn(4, 2)), { 4, 1 })
+  check.truthy(tostring(m):find("(body): Sequential(", 1, true))
+  check.truthy(tostring(m):find("(0): Linear(in_features=2, out_features=3, bias=True)", 1, true))
+end)
+
+test("state_dict round trip and strict errors", function()
+  local a = nn.Sequential { nn.Linear(2, 3), nn.BatchNorm1d(3) }
+  local b = nn.Sequential { nn.Linear(2, 3), nn.BatchNorm1d(3) }
+  a(rn(4, 2))
+  b:load_state_dict(a:state_dict())
+  check.allclose(b[1].weight, a[1].weight)
+  check.allclose(b[2].running_mean, a[2].running_mean)
+  local sd = a:state_dict()
+  sd["0.bias"] = nil
+  check.raises(function() b:load_state_dict(sd) end, "missing keys: 0.bias")
+  sd = a:state_dict()
+  sd["9.weight"] = tensor.ones(1)
+  check.raises(function() b:load_state_dict(sd) end, "unexpected keys: 9.weight")
+  local c = nn.Sequential { nn.Linear(2, 4), nn.BatchNorm1d(4) }
+  check.raises(function() c:load_state_dict(a:state_dict()) end, "0.weight (expected 4x2, got 3x2)")
+end)
+
+test("Sequential indexing, length and slicing", function()
+  local s = nn.Sequential { nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1) }
+  check.eq(#s, 3)
+  check.eq(s[2].__name, "ReLU")
+  check.eq(s[-1].__name, "Linear")
+  local body = s:slice(1, 2)
+  check.eq(#body, 2)
+  check.truthy(body[1] == s[1], "slices share modules")
+  check.shape(body(rn(5, 2)), { 5, 3 })
+end)
+
+test("train/eval propagate and zero_grad clears", function()
+  local s = nn.Sequential { nn.Linear(2, 2), nn.Dropout(0.5) }
+  s:eval()
+  check.eq(s[2].training, false)
+  s:train()
+  check.eq(s[2].training, true)
+  local l = s(rn(3, 2)):sum()
+  l:backward()
+  check.truthy(s[1].weight.grad)
+  s:zero_grad()
+  check.eq(s[1].weight.grad, nil)
+end)
+
+test("default init bounds match PyTorch (U(-1/sqrt(fan_in), +))", function()
+  local m = nn.Linear(400, 50)
+  local bound = 1 / math.sqrt(400)
+  check.truthy(m.weight:abs():max():item() <= bound)
+  check.truthy(m.weight:abs():max():item() > 0.9 * bound)
+  local c = nn.ConvTranspose2d(8, 4, 3)
+  local cb = 1 / math.sqrt(4 * 9)
+  check.truthy(c.weight:abs():max():item() <= cb and c.weight:abs():max():item() > 0.8 * cb)
+  nn.init.dcgan_(c)
+  check.near(c.weight:std():item(), 0.02, 0.3)
+end)
+
+-- optimizers against their update formulas on one parameter
+test("SGD with momentum and nesterov follows the formula", function()
+  local p = tensor.from { 1.0, -2.0 }:requires_grad()
+  local opt = optim.SGD({ p }, { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.01 })
+  local buf
+  local want = { 1.0, -2.0 }
+  for _ = 1, 3 do
+    opt:zero_grad()
+    local l = (p * p):sum()
+    l:backward()
+    local g = {}
+    for i = 1, 2 do g[i] = 2 * want[i] + 0.01 * want[i] end
+    if not buf then buf = { g[1], g[2] } else for i = 1, 2 do buf[i] = 0.9 * buf[i] + g[i] end end
+    for i = 1, 2 do want[i] = want[i] - 0.1 * (g[i] + 0.9 * buf[i]) end
+    opt:step()
+  end
+  check.allclose(p, want, 1e-5)
+end)
+
+test("Adam follows the formula (with bias correction) and amsgrad runs", function()
+  local p = tensor.from { 0.5 }:requires_grad()
+  local opt = optim.Adam({ p }, { lr = 0.01, betas = { 0.5, 0.999 } })
+  local x, m, v = 0.5, 0, 0
+  for t = 1, 5 do
+    opt:zero_grad()
+    local l = (p ^ 3):sum()
+    l:backward()
+    opt:step()
+    local g = 3 * x * x
+    m = 0.5 * m + 0.5 * g
+    v = 0.999 * v + 0.001 * g * g
+    x = x - 0.01 / (1 - 0.5 ^ t) * m / (math.sqrt(v) / math.sqrt(1 - 0.999 ^ t) + 1e-8)
+  end
+  check.near(p:item(), x, 1e-5)
+  local q = tensor.from { 1.0 }:requires_grad()
+  local o2 = optim.Adam({ q }, { amsgrad = true })
+  for _ = 1, 3 do o2:zero_grad(); (q * q):sum():backward(); o2:step() end
+  check.truthy(q:item() < 1.0)
+end)
+
+test("RMSprop (centered, momentum) follows the formula", function()
+  local p = tensor.from { 2.0 }:requires_grad()
+  local opt = optim.RMSprop({ p }, { lr = 0.01, momentum = 0.5, centered = true })
+  local x, sq, ga, buf = 2.0, 0, 0, 0
+  for _ = 1, 4 do
+    opt:zero_grad()
+    local l = (p * p):sum()
+    l:backward()
+    opt:step()
+    local g = 2 * x
+    sq = 0.99 * sq + 0.01 * g * g
+    ga = 0.99 * ga + 0.01 * g
+    local avg = math.sqrt(sq - ga * ga) + 1e-8
+    buf = 0.5 * buf + g / avg
+    x = x - 0.01 * buf
+  end
+  check.near(p:item(), x, 1e-4)
+end)
+
+test("optimizer state_dict round trip continues identically", function()
+  local function run(opt_state)
+    tensor.manual_seed(3)
+    local m = nn.Linear(3, 1)
+    local opt = optim.Adam(m:parameters(), { lr = 0.1 })
+    local x = rn(8, 3)
+    for i = 1, 6 do
+      if i == 4 and opt_state then
+        local sd, ms = opt:state_dict(), m:state_dict()
+        local m2 = nn.Linear(3, 1)
+        m2:load_state_dict(ms)
+        local o2 = optim.Adam(m2:parameters(), { lr = 0.1 })
+        o2:load_state_dict(sd)
+        m, opt = m2, o2
+      end
+      opt:zero_grad()
+      local l = (m(x) ^ 2):mean()
+      l:backward()
+      opt:step()
+    end
+    return m.weight
+  end
+  check.allclose(run(true), run(false), 0)
+end)
+
+test("lr can be changed between steps", function()
+  local p = tensor.from { 1.0 }:requires_grad()
+  local opt = optim.SGD({ p }, { lr = 0.5 })
+  local l = (p * 1):sum(); l:backward(); opt:step()
+  check.near(p:item(), 0.5, 1e-7)
+  opt.lr = 0.1
+  opt:zero_grad(); l = (p * 1):sum(); l:backward(); opt:step()
+  check.near(p:item(), 0.4, 1e-6)
+end)
+
+test("clip_weights clamps Linear/Conv but not BatchNorm", function()
+  local D = nn.Sequential { nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 1) }
+  optim.clip_weights(D, 0.01)
+  check.truthy(D[1].weight:abs():max():item() <= 0.01)
+  check.truthy(D[3].bias:abs():max():item() <= 0.01)
+  check.allclose(D[2].weight, 1) -- BatchNorm scale untouched
+end)
+
+-- bad input: a clear error naming the layer and the sizes
+test("errors name the layer and sizes", function()
+  check.raises(function() nn.Linear(3, 2)(rn(4, 5)) end, "input 4x5 has 5 features, weight 2x3 expects 3")
+  check.raises(function() nn.Conv2d(3, 8, 3)(rn(2, 1, 8, 8)) end, "Conv2d: input 2x1x8x8 has 1 channels, the layer expects 3")
+  check.raises(function() nn.Conv2d(1, 8, 5)(rn(1, 1, 3, 3)) end, "smaller than the 5x5 kernel")
+  check.raises(function() nn.BatchNorm2d(3)(rn(2, 3)) end, "BatchNorm2d: expected an N x C x H x W tensor")
+  check.raises(function() nn.Linear(0, 2) end, "in_features must be a positive integer")
+  check.raises(function() optim.Adam({ tensor.ones(1):requires_grad() }, { lr = 1, bogus = 2 }) end, "unknown option 'bogus'")
+  check.raises(function() losses.mse(rn(3), rn(4)) end, "mse: target 4 does not match input 3")
+  check.raises(function() losses.cross_entropy(rn(2, 3), { 1, 4 }) end, "class 4")
+end)
