@@ -88,7 +88,9 @@ void gl_lua_account(lua_State *L)
     full_threshold = s.live_bytes + (s.live_bytes / 2 > MIN_SLACK ? s.live_bytes / 2 : MIN_SLACK);
 }
 
-/* Run a runtime call into a fresh userdata and leave it on the stack. */
+/* Run a runtime call into a fresh userdata and leave it on the stack. The
+ * userdata is pushed first: read every argument before PUSH_OP, or the
+ * new slot can stand in for a missing one. */
 #define PUSH_OP(L, call_with_out)                                                                  \
     do {                                                                                           \
         gl_ud *u_ = gl_lua_newud(L);                                                               \
@@ -893,8 +895,13 @@ static int compare(lua_State *L, gl_cmp c)
     static const gl_cmp swapped[] = {GL_CMP_EQ, GL_CMP_NE, GL_CMP_GT, GL_CMP_GE, GL_CMP_LT, GL_CMP_LE};
     gl_tensor *a = gl_lua_test(L, 1), *b = gl_lua_test(L, 2);
     if (a && b) PUSH_OP(L, gl_op_compare(out, c, a, b));
-    else if (a) PUSH_OP(L, gl_op_compare_scalar(out, c, a, checkfloat(L, 2)));
-    else if (b) PUSH_OP(L, gl_op_compare_scalar(out, swapped[c], b, checkfloat(L, 1)));
+    else if (a) {
+        float v = checkfloat(L, 2);
+        PUSH_OP(L, gl_op_compare_scalar(out, c, a, v));
+    } else if (b) {
+        float v = checkfloat(L, 1);
+        PUSH_OP(L, gl_op_compare_scalar(out, swapped[c], b, v));
+    }
     else gl_lua_check(L, 1);
     return 1;
 }
@@ -915,7 +922,8 @@ static int m_sum(lua_State *L)
     if (lua_isnoneornil(L, 2)) PUSH_OP(L, gl_op_sum(out, t));
     else {
         int d = checkdim(L, 2, t->ndim);
-        PUSH_OP(L, gl_op_sum_dim(out, t, d, keepdim_arg(L, 3)));
+        int keep = keepdim_arg(L, 3);
+        PUSH_OP(L, gl_op_sum_dim(out, t, d, keep));
     }
     return 1;
 }
@@ -926,7 +934,8 @@ static int m_mean(lua_State *L)
     if (lua_isnoneornil(L, 2)) PUSH_OP(L, gl_op_mean(out, t));
     else {
         int d = checkdim(L, 2, t->ndim);
-        PUSH_OP(L, gl_op_mean_dim(out, t, d, keepdim_arg(L, 3)));
+        int keep = keepdim_arg(L, 3);
+        PUSH_OP(L, gl_op_mean_dim(out, t, d, keep));
     }
     return 1;
 }
@@ -939,10 +948,10 @@ static int maxmin(lua_State *L, int is_min)
         PUSH_OP(L, gl_op_max_all(out, t, is_min));
         return 1;
     }
-    int d = checkdim(L, 2, t->ndim);
+    int d = checkdim(L, 2, t->ndim), keep = keepdim_arg(L, 3);
     gl_ud *v = gl_lua_newud(L);
     gl_ud *ix = gl_lua_newud(L);
-    gl_lua_check_status(L, gl_op_max_dim(&v->t, &ix->t, t, d, keepdim_arg(L, 3), is_min));
+    gl_lua_check_status(L, gl_op_max_dim(&v->t, &ix->t, t, d, keep, is_min));
     for (int64_t i = 0; i < ix->t->numel; i++) ix->t->data[i] += 1.0f;
     gl_lua_account(L);
     return 2;
@@ -952,6 +961,7 @@ static int m_min(lua_State *L) { return maxmin(L, 1); }
 
 static int argmaxmin(lua_State *L, int is_min)
 {
+    lua_settop(L, 3); /* the result is created before the arguments are read */
     gl_tensor *t = gl_lua_check(L, 1);
     gl_ud *ix = gl_lua_newud(L);
     if (lua_isnoneornil(L, 2)) {
@@ -1007,7 +1017,8 @@ static int m_norm(lua_State *L)
     gl_tensor *t = gl_lua_check(L, 1);
     float p = (float)luaL_optnumber(L, 2, 2);
     int d = optdim(L, 3, t->ndim, -1);
-    PUSH_OP(L, gl_op_norm(out, t, p, d, keepdim_arg(L, 4)));
+    int keep = keepdim_arg(L, 4);
+    PUSH_OP(L, gl_op_norm(out, t, p, d, keep));
     return 1;
 }
 
@@ -1015,7 +1026,8 @@ static int m_logsumexp(lua_State *L)
 {
     gl_tensor *t = gl_lua_check(L, 1);
     int d = checkdim(L, 2, t->ndim);
-    PUSH_OP(L, gl_op_logsumexp(out, t, d, keepdim_arg(L, 3)));
+    int keep = keepdim_arg(L, 3);
+    PUSH_OP(L, gl_op_logsumexp(out, t, d, keep));
     return 1;
 }
 

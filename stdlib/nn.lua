@@ -603,6 +603,84 @@ function Embedding:forward(idx)
 end
 function Embedding:extra_repr() return self.num_embeddings .. ", " .. self.embedding_dim end
 
+-- MinibatchDiscrimination(in_features, B, C) (Salimans et al. 2016):
+-- M = x T reshaped to N x B x C, o_b(x_i) = sum_j exp(-||M_ib - M_jb||_1)
+-- (j runs over the whole batch, i included), output [x, o]: N x (in + B).
+-- T is in x B x C, initialised N(0, 1), as in the common PyTorch port.
+local MBD = Module:extend("MinibatchDiscrimination")
+nn.MinibatchDiscrimination = MBD
+function MBD:init(nin, B, Cdim)
+  check_int("MinibatchDiscrimination", nin, "in_features")
+  check_int("MinibatchDiscrimination", B, "out_features (B)")
+  check_int("MinibatchDiscrimination", Cdim, "kernel_dims (C)")
+  self.in_features, self.out_features, self.kernel_dims = nin, B, Cdim
+  self:register_parameter("T", T.randn(nin, B, Cdim):requires_grad())
+end
+function MBD:forward(x)
+  if not T.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= self.in_features then
+    error(string.format("MinibatchDiscrimination: expected N x %d input, got %s", self.in_features,
+      T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 2)
+  end
+  local n, B, Cd = x:size(1), self.out_features, self.kernel_dims
+  local M = x:matmul(self.T:reshape(self.in_features, B * Cd)):reshape(n, 1, B, Cd)
+  local d = (M - M:reshape(1, n, B, Cd)):abs():sum(4)      -- N x N x B
+  local o = (-d):exp():sum(2)                              -- N x B
+  return T.cat({ x, o }, 2)
+end
+function MBD:extra_repr()
+  return string.format("in_features=%d, out_features=%d, kernel_dims=%d", self.in_features, self.out_features,
+    self.kernel_dims)
+end
+
+-------------------------------------------------------------------- utils
+
+nn.utils = {}
+
+-- spectral_norm(module [, {name = "weight", n_power_iterations = 1, eps = 1e-12}])
+-- (Miyato et al. 2018): the weight is divided by its largest singular
+-- value, estimated by power iteration on buffers u, v that persist across
+-- steps. Like PyTorch, the parameter becomes <name>_orig and the buffers
+-- <name>_u, <name>_v; ConvTranspose2d is normalised over its dim 2.
+function nn.utils.spectral_norm(m, o)
+  o = opts_of(o)
+  local name, iters, eps = o.name or "weight", o.n_power_iterations or 1, o.eps or 1e-12
+  local w = rawget(m, name)
+  if not T.is_tensor(w) then error("spectral_norm: module has no parameter '" .. name .. "'", 2) end
+  local transposed = m.__name == "ConvTranspose2d"
+  local function as_matrix(t)
+    if transposed then t = t:transpose(1, 2) end
+    return t:reshape(t:size(1), -1)
+  end
+  local wm = as_matrix(w)
+  local function normalize(v) return v / (v:norm() + eps) end
+  local u = normalize(T.randn(wm:size(1)))
+  local v = normalize(T.randn(wm:size(2)))
+  -- rename the parameter, register the buffers
+  for i, k in ipairs(m._params) do if k == name then m._params[i] = name .. "_orig" end end
+  rawset(m, name .. "_orig", w)
+  m:register_buffer(name .. "_u", u)
+  m:register_buffer(name .. "_v", v)
+  local inner = m.forward
+  rawset(m, "forward", function(self, ...)
+    local W = rawget(self, name .. "_orig")
+    local Wm = as_matrix(W)
+    local uu, vv = rawget(self, name .. "_u"), rawget(self, name .. "_v")
+    if self.training then
+      A.no_grad(function()
+        for _ = 1, iters do
+          vv:copy_(normalize(Wm:t():matmul(uu)))
+          uu:copy_(normalize(Wm:matmul(vv)))
+        end
+      end)
+    end
+    local sigma = uu:matmul(Wm:matmul(vv))
+    rawset(self, name, W / sigma)
+    return inner(self, ...)
+  end)
+  rawset(m, name, w)
+  return m
+end
+
 ---------------------------------------------------------------- Sequential
 
 -- Sequential{ m1, m2, ... }: children named "0", "1", ... (PyTorch's

@@ -407,3 +407,61 @@ test("errors name the layer and sizes", function()
   check.raises(function() losses.mse(rn(3), rn(4)) end, "mse: target 4 does not match input 3")
   check.raises(function() losses.cross_entropy(rn(2, 3), { 1, 4 }) end, "class 4")
 end)
+
+-- minibatch discrimination against its formula on a tiny batch
+test("MinibatchDiscrimination matches o_b(x_i) = sum_j exp(-||M_ib - M_jb||_1)", function()
+  local m = nn.MinibatchDiscrimination(2, 2, 3)
+  local x = tensor.from { { 0.1, 0.2 }, { -0.3, 0.4 }, { 0.5, -0.6 } }
+  local y = m(x)
+  check.shape(y, { 3, 4 })
+  check.allclose(y:narrow(2, 1, 2), x)
+  local Tt, xt = m.T:totable(), x:totable()
+  local M = {}
+  for i = 1, 3 do
+    M[i] = {}
+    for b = 1, 2 do
+      M[i][b] = {}
+      for c = 1, 3 do M[i][b][c] = xt[i][1] * Tt[1][b][c] + xt[i][2] * Tt[2][b][c] end
+    end
+  end
+  for i = 1, 3 do
+    for b = 1, 2 do
+      local o = 0
+      for j = 1, 3 do
+        local d = 0
+        for c = 1, 3 do d = d + math.abs(M[i][b][c] - M[j][b][c]) end
+        o = o + math.exp(-d)
+      end
+      check.near(tensor._get(y, (i - 1) * 4 + 2 + b), o, 1e-5)
+    end
+  end
+end)
+
+layer_check("MinibatchDiscrimination", nn.MinibatchDiscrimination(3, 2, 2), tensor.randn(4, 3) * 0.3, true)
+
+test("keepdim is honoured by every reduction", function()
+  local x = rn(2, 3, 4)
+  check.shape(x:sum(2), { 2, 4 }); check.shape(x:sum(2, true), { 2, 1, 4 })
+  check.shape(x:mean(-1), { 2, 3 }); check.shape(x:mean(-1, true), { 2, 3, 1 })
+  check.shape((x:max(1)), { 3, 4 }); check.shape((x:min(1, true)), { 1, 3, 4 })
+  check.shape(x:argmax(3), { 2, 3 }); check.shape(x:argmax(3, true), { 2, 3, 1 })
+  check.shape(x:norm(2, 2), { 2, 4 }); check.shape(x:norm(2, 2, true), { 2, 1, 4 })
+  check.shape(x:logsumexp(1), { 3, 4 }); check.shape(x:logsumexp(1, true), { 1, 3, 4 })
+  check.shape(x:var(3), { 2, 3 }); check.shape(x:std(3, true), { 2, 3, 1 })
+end)
+
+test("spectral_norm keeps PyTorch's names and brings sigma to 1", function()
+  local m = nn.utils.spectral_norm(nn.Linear(6, 4))
+  local keys = table.concat(m:state_dict():keys(), " ")
+  check.eq(keys, "weight_orig bias weight_u weight_v")
+  for _ = 1, 50 do m(rn(2, 6)) end
+  local v = rn(6)
+  for _ = 1, 200 do v = m.weight:t():matmul(m.weight:matmul(v)); v = v / v:norm() end
+  check.near(m.weight:matmul(v):norm():item(), 1, 1e-3)
+  -- gradients reach weight_orig through the normalisation
+  local l = m(rn(3, 6)):sum()
+  l:backward()
+  check.truthy(m.weight_orig.grad)
+  local c = nn.utils.spectral_norm(nn.Conv2d(2, 3, 3))
+  check.shape(c(rn(1, 2, 5, 5)), { 1, 3, 3, 3 })
+end)
