@@ -403,17 +403,24 @@ static gl_status unary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const
     if (!gl_grad_enabled()) {
         /* fused: one loop, no temporaries */
         if ((st = gl_tensor_new_like(&t, g))) goto out;
-        const float *G = g->data, *S = s->data;
-        float *R = t->data;
+        const float *restrict G = g->data, *restrict S = s->data;
+        float *restrict R = t->data;
         int64_t N = g->numel;
         switch (u) {
         case GL_U_EXP: for (int64_t i = 0; i < N; i++) R[i] = G[i] * S[i]; break;
         case GL_U_LOG: for (int64_t i = 0; i < N; i++) R[i] = G[i] / S[i]; break;
         case GL_U_SQRT: for (int64_t i = 0; i < N; i++) R[i] = 0.5f * G[i] / S[i]; break;
-        case GL_U_ABS: for (int64_t i = 0; i < N; i++) R[i] = S[i] > 0 ? G[i] : (S[i] < 0 ? -G[i] : 0.0f); break;
+        case GL_U_ABS: /* branch-free: g sign(x) */
+            for (int64_t i = 0; i < N; i++) R[i] = G[i] * (float)((S[i] > 0.0f) - (S[i] < 0.0f));
+            break;
         case GL_U_SIGMOID: for (int64_t i = 0; i < N; i++) R[i] = G[i] * S[i] * (1.0f - S[i]); break;
         case GL_U_TANH: for (int64_t i = 0; i < N; i++) R[i] = G[i] * (1.0f - S[i] * S[i]); break;
-        case GL_U_RELU: for (int64_t i = 0; i < N; i++) R[i] = S[i] > 0 ? G[i] : 0.0f; break;
+        case GL_U_RELU: /* load g unconditionally so the select vectorises */
+            for (int64_t i = 0; i < N; i++) {
+                float gi = G[i];
+                R[i] = S[i] > 0.0f ? gi : 0.0f;
+            }
+            break;
         default: GL_ASSERT(0);
         }
         gin[0] = t;

@@ -22,8 +22,8 @@ gl_status gl_sgd_step(gl_tensor *p, const gl_tensor *g, gl_tensor *buf, const gl
 {
     GL_TRY(check_same("SGD", p, g, "gradient"));
     GL_TRY(check_same("SGD", p, buf, "momentum buffer"));
-    float *P = p->data, *B = buf ? buf->data : NULL;
-    const float *G = g->data;
+    float *restrict P = p->data, *restrict B = buf ? buf->data : NULL;
+    const float *restrict G = g->data;
     float lr = o->lr, wd = o->weight_decay, mu = o->momentum, damp = 1.0f - o->dampening;
     for (int64_t i = 0; i < p->numel; i++) {
         float d = G[i] + wd * P[i];
@@ -51,18 +51,28 @@ gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m, gl_tensor
     float b1 = o->beta1, b2 = o->beta2, eps = o->eps, wd = o->weight_decay;
     double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
     float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    float *P = p->data, *M = m->data, *V = v->data, *VM = vmax ? vmax->data : NULL;
-    const float *G = g->data;
-    for (int64_t i = 0; i < p->numel; i++) {
-        float gi = G[i] + wd * P[i];
-        M[i] = b1 * M[i] + (1.0f - b1) * gi;
-        V[i] = b2 * V[i] + (1.0f - b2) * gi * gi;
-        float vv = V[i];
-        if (VM) {
-            VM[i] = VM[i] > vv ? VM[i] : vv;
-            vv = VM[i];
+    float *restrict P = p->data, *restrict M = m->data, *restrict V = v->data;
+    float *restrict VM = vmax ? vmax->data : NULL;
+    const float *restrict G = g->data;
+    int64_t n = p->numel;
+    if (!VM) { /* the common case, as one vectorisable loop */
+        for (int64_t i = 0; i < n; i++) {
+            float gi = G[i] + wd * P[i];
+            float mi = b1 * M[i] + (1.0f - b1) * gi;
+            float vi = b2 * V[i] + (1.0f - b2) * gi * gi;
+            M[i] = mi;
+            V[i] = vi;
+            P[i] -= step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
         }
-        P[i] -= step_size * M[i] / (sqrtf(vv) / bc2_sqrt + eps);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            float gi = G[i] + wd * P[i];
+            M[i] = b1 * M[i] + (1.0f - b1) * gi;
+            V[i] = b2 * V[i] + (1.0f - b2) * gi * gi;
+            float vm = VM[i] > V[i] ? VM[i] : V[i];
+            VM[i] = vm;
+            P[i] -= step_size * M[i] / (sqrtf(vm) / bc2_sqrt + eps);
+        }
     }
     gl_tensor_bump(p);
     return GL_OK;
@@ -79,8 +89,9 @@ gl_status gl_rmsprop_step(gl_tensor *p, const gl_tensor *g, gl_tensor *sq, gl_te
     GL_TRY(check_same("RMSprop", p, buf, "momentum buffer"));
     GL_TRY(check_same("RMSprop", p, gavg, "gradient average"));
     float a = o->alpha, eps = o->eps, wd = o->weight_decay, mu = o->momentum, lr = o->lr;
-    float *P = p->data, *S = sq->data, *B = buf ? buf->data : NULL, *GA = gavg ? gavg->data : NULL;
-    const float *G = g->data;
+    float *restrict P = p->data, *restrict S = sq->data, *restrict B = buf ? buf->data : NULL;
+    float *restrict GA = gavg ? gavg->data : NULL;
+    const float *restrict G = g->data;
     for (int64_t i = 0; i < p->numel; i++) {
         float gi = G[i] + wd * P[i];
         S[i] = a * S[i] + (1.0f - a) * gi * gi;

@@ -2,9 +2,8 @@
  *
  * The state is a plain struct owned by the caller (the bindings keep one per
  * Lua state), so saving and restoring it is copying 32 bytes, and a run with
- * the same seed is bit-identical. Normals use Box-Muller on pairs; an odd
- * tail draws one more pair and drops half, so no hidden cached value lives
- * outside the state. */
+ * the same seed is bit-identical. Normals use the ziggurat method, which
+ * keeps no cached value outside the state. */
 #include "internal.h"
 
 #include <math.h>
@@ -52,15 +51,64 @@ void gl_tensor_uniform_(gl_tensor *t, gl_rng *r, float lo, float hi)
     gl_tensor_bump(t);
 }
 
+/* Normals by Marsaglia and Tsang's ziggurat (128 strips): a 32-bit draw
+ * picks a strip and a point; ~99% of draws are accepted by one compare and
+ * one multiply, the rest fall back to an exact test (or the tail). The
+ * strip index uses bits of the 64-bit output that the point does not, so
+ * the two are independent. */
+#define ZIG_N 128
+static uint32_t zig_k[ZIG_N];
+static float zig_w[ZIG_N], zig_f[ZIG_N];
+static int zig_ready;
+
+static void zig_setup(void)
+{
+    const double m1 = 2147483648.0, vn = 9.91256303526217e-3;
+    double dn = 3.442619855899, tn = dn;
+    double q = vn / exp(-0.5 * dn * dn);
+    zig_k[0] = (uint32_t)((dn / q) * m1);
+    zig_k[1] = 0;
+    zig_w[0] = (float)(q / m1);
+    zig_w[ZIG_N - 1] = (float)(dn / m1);
+    zig_f[0] = 1.0f;
+    zig_f[ZIG_N - 1] = (float)exp(-0.5 * dn * dn);
+    for (int i = ZIG_N - 2; i >= 1; i--) {
+        dn = sqrt(-2.0 * log(vn / dn + exp(-0.5 * dn * dn)));
+        zig_k[i + 1] = (uint32_t)((dn / tn) * m1);
+        tn = dn;
+        zig_f[i] = (float)exp(-0.5 * dn * dn);
+        zig_w[i] = (float)(dn / m1);
+    }
+    zig_ready = 1;
+}
+
+static float zig_normal(gl_rng *r)
+{
+    const double R = 3.442619855899;
+    for (;;) {
+        uint64_t u = gl_rng_next(r);
+        int32_t hz = (int32_t)(uint32_t)(u >> 32);
+        int iz = (int)(u & (ZIG_N - 1));
+        uint32_t ahz = hz < 0 ? (uint32_t)(-(int64_t)hz) : (uint32_t)hz;
+        if (ahz < zig_k[iz]) return (float)hz * zig_w[iz];
+        double x = (double)hz * zig_w[iz];
+        if (iz == 0) { /* the tail beyond R */
+            double y;
+            do {
+                x = -log(1.0 - gl_rng_uniform(r)) / R;
+                y = -log(1.0 - gl_rng_uniform(r));
+            } while (y + y < x * x);
+            return (float)(hz > 0 ? R + x : -R - x);
+        }
+        if (zig_f[iz] + gl_rng_uniform(r) * (zig_f[iz - 1] - zig_f[iz]) < exp(-0.5 * x * x)) return (float)x;
+    }
+}
+
 void gl_tensor_normal_(gl_tensor *t, gl_rng *r, float mean, float std)
 {
-    for (int64_t i = 0; i < t->numel; i += 2) {
-        double u1 = 1.0 - gl_rng_uniform(r); /* (0, 1] keeps log finite */
-        double u2 = gl_rng_uniform(r);
-        double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
-        t->data[i] = (float)(mean + std * rad * cos(th));
-        if (i + 1 < t->numel) t->data[i + 1] = (float)(mean + std * rad * sin(th));
-    }
+    if (!zig_ready) zig_setup();
+    float *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) p[i] = mean + std * zig_normal(r);
     gl_tensor_bump(t);
 }
 

@@ -164,6 +164,16 @@ static void test_rng(void)
     for (int64_t i = 0; i < n; i++) v += (t->data[i] - m) * (t->data[i] - m);
     v /= n;
     CHECK(fabs(m) < 0.01 && fabs(v - 1.0) < 0.02);
+    /* the shape, not only the moments: mass within 1, 2, 3 sigma and the
+     * fourth moment (3 for a normal) */
+    double in1 = 0, in2 = 0, in3 = 0, k4 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double a = fabs(t->data[i] - m);
+        in1 += a < 1; in2 += a < 2; in3 += a < 3;
+        k4 += pow(t->data[i] - m, 4);
+    }
+    CHECK(fabs(in1 / n - 0.6827) < 0.005 && fabs(in2 / n - 0.9545) < 0.003 && fabs(in3 / n - 0.9973) < 0.001);
+    CHECK(fabs(k4 / n / (v * v) - 3.0) < 0.1);
     CHECK(gl_tensor_randint_(t, &r1, 5, 5) == GL_ERR_ARG);
     CHECK(gl_tensor_randint_(t, &r1, -3, 4) == GL_OK);
     int ok = 1;
