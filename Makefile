@@ -9,7 +9,7 @@
 
 CC      ?= cc
 PKGS    := lua5.4 openblas
-CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
+CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -fno-trapping-math -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs openblas 2>/dev/null) -lm
 LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)

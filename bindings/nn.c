@@ -82,6 +82,16 @@ static int n_conv_transpose2d(lua_State *L)
     return 1;
 }
 
+/* minibatch_disc(M): M is N x B x C */
+static int n_minibatch_disc(lua_State *L)
+{
+    gl_tensor *m = gl_lua_check(L, 1);
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_op_minibatch_disc(&u->t, m));
+    gl_lua_account(L);
+    return 1;
+}
+
 static float numopt(lua_State *L, int t, const char *k, float def)
 {
     float v = def;
@@ -136,6 +146,7 @@ static int n_rmsprop_step(lua_State *L)
 
 static const luaL_Reg fns[] = {
     {"linear", n_linear}, {"conv2d", n_conv2d}, {"conv_transpose2d", n_conv_transpose2d},
+    {"minibatch_disc", n_minibatch_disc},
     {"sgd_step", n_sgd_step}, {"adam_step", n_adam_step}, {"rmsprop_step", n_rmsprop_step}, {NULL, NULL}};
 
 int luaopen_ganlua_nn(lua_State *L)

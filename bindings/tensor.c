@@ -1342,6 +1342,21 @@ static int t_set_rng_state(lua_State *L)
     return 0;
 }
 
+/* randperm(n): a random permutation of 1..n (floats) */
+static int t_randperm(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 0 && n <= (1 << 24), 1, "n must be in 0..2^24");
+    int64_t *idx = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)(n ? n : 1), 0);
+    gl_rng_permutation(gl_lua_rng(L), n, idx);
+    int64_t nn = n;
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_tensor_new(&u->t, 1, &nn));
+    for (int64_t i = 0; i < nn; i++) u->t->data[i] = (float)(idx[i] + 1);
+    gl_lua_account(L);
+    return 1;
+}
+
 static int t_is_tensor(lua_State *L)
 {
     lua_pushboolean(L, test_ud(L, 1) != NULL);
@@ -1444,7 +1459,7 @@ static const luaL_Reg metamethods[] = {
 
 static const luaL_Reg module_fns[] = {
     {"empty", t_empty}, {"zeros", t_zeros}, {"ones", t_ones}, {"full", t_full}, {"rand", t_rand},
-    {"randn", t_randn}, {"randint", t_randint}, {"arange", t_arange}, {"linspace", t_linspace},
+    {"randn", t_randn}, {"randint", t_randint}, {"randperm", t_randperm}, {"arange", t_arange}, {"linspace", t_linspace},
     {"eye", t_eye}, {"from", t_from}, {"one_hot", t_one_hot}, {"cat", t_cat}, {"stack", t_stack},
     {"manual_seed", t_manual_seed}, {"get_rng_state", t_get_rng_state}, {"set_rng_state", t_set_rng_state},
     {"is_tensor", t_is_tensor}, {"set_num_threads", t_set_num_threads}, {"get_num_threads", t_get_num_threads},

@@ -14,6 +14,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- linear */
@@ -344,4 +345,160 @@ out:
     gl_tensor_release(a);
     gl_tensor_release(b);
     return st;
+}
+
+/* ------------------------------------------- minibatch discrimination */
+
+/* exp(x) for x <= 0 in a form the compiler vectorises (libm's expf is a
+ * call per element): 2^k p(r) with x = k ln2 + r, |r| <= ln2/2, p a
+ * degree-6 Taylor polynomial (relative error < 2e-7 on that range). */
+static inline float exp_nonpos(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    /* round to nearest by the 1.5 * 2^23 trick: no libm call, so it vectorises */
+    float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    float r = x - k * 0.693145752f - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
+    union {
+        int32_t i;
+        float f;
+    } scale = {.i = ((int32_t)k + 127) * (1 << 23)};
+    return p * scale.f;
+}
+
+/* Sum with eight independent partial sums: a fixed association order the
+ * compiler may vectorise (a plain float reduction it must not reorder). */
+static float lane_sum(const float *x, int64_t n)
+{
+    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) a[l] += x[j + l];
+    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; j < n; j++) s += x[j];
+    return s;
+}
+
+/* o[i][b] = sum_j exp(-sum_c |M[i][b][c] - M[j][b][c]|), M: N x B x C.
+ * e[b][i][j] (saved) holds the exponentials; the backward is
+ * dM[k][b][c] = -sum_j (g[k][b] + g[j][b]) e[b][k][j] sign(M[k][b][c] - M[j][b][c]). */
+static gl_status mbd_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    (void)needs;
+    gl_tensor *M = NULL, *E = NULL;
+    gl_status st;
+    if ((st = gl_node_saved(n, 0, &M)) || (st = gl_node_saved(n, 1, &E))) goto out;
+    int64_t N = M->shape[0], B = M->shape[1], C = M->shape[2];
+    if (!gl_grad_enabled()) {
+        /* fused: one pass over the pairs */
+        if ((st = gl_tensor_zeros(&gin[0], 3, M->shape))) goto out;
+        float *dM = gin[0]->data;
+        const float *m = M->data, *e = E->data, *G = g->data;
+        float *w = gl_alloc_floats((size_t)N), *mt = gl_alloc_floats((size_t)(C * N)), *t = gl_alloc_floats((size_t)N);
+        if (!w || !mt || !t) {
+            gl_free_floats(w, (size_t)N);
+            gl_free_floats(t, (size_t)N);
+            gl_free_floats(mt, (size_t)(C * N));
+            st = gl_fail(GL_ERR_NOMEM, "minibatch discrimination: out of memory");
+            goto out;
+        }
+        for (int64_t b = 0; b < B; b++) {
+            for (int64_t j = 0; j < N; j++) /* mt[c][j] = M[j][b][c], as in the forward */
+                for (int64_t c = 0; c < C; c++) mt[c * N + j] = m[(j * B + b) * C + c];
+            for (int64_t k = 0; k < N; k++) {
+                const float *restrict ek = e + (b * N + k) * N;
+                float gk = G[k * B + b];
+                for (int64_t j = 0; j < N; j++) w[j] = (gk + G[j * B + b]) * ek[j];
+                for (int64_t c = 0; c < C; c++) {
+                    const float *restrict row = mt + c * N;
+                    float mk = row[k];
+                    for (int64_t j = 0; j < N; j++) {
+                        float dlt = mk - row[j];
+                        t[j] = w[j] * (float)((dlt > 0.0f) - (dlt < 0.0f));
+                    }
+                    dM[(k * B + b) * C + c] = -lane_sum(t, N);
+                }
+            }
+        }
+        gl_free_floats(mt, (size_t)(C * N));
+        gl_free_floats(t, (size_t)N);
+        gl_free_floats(w, (size_t)N);
+        goto out;
+    }
+    {
+        /* composite, so the gradient has a graph of its own:
+         * diff = M_i - M_j (N x N x B x C), e = exp(-sum_c |diff|),
+         * dM = -sum_j ((g_i + g_j) e)[..., None] sign(diff) */
+        gl_tensor *a = NULL, *bb = NULL, *diff = NULL, *sg = NULL, *ab = NULL, *d = NULL, *nd = NULL, *ee = NULL,
+                  *gi = NULL, *gj = NULL, *gs = NULL, *w = NULL, *w4 = NULL, *ws = NULL, *sum = NULL;
+        int64_t s4a[4] = {N, 1, B, C}, s4b[4] = {1, N, B, C}, s3a[3] = {N, 1, B}, s3b[3] = {1, N, B}, s4w[4] = {N, N, B, 1};
+        if (!(st = gl_op_reshape(&a, M, 4, s4a)) && !(st = gl_op_reshape(&bb, M, 4, s4b)) &&
+            !(st = gl_op_sub(&diff, a, bb)) && !(st = gl_op_unary(&sg, GL_U_SIGN, diff)) &&
+            !(st = gl_op_unary(&ab, GL_U_ABS, diff)) && !(st = gl_op_sum_dim(&d, ab, 3, 0)) &&
+            !(st = gl_op_affine(&nd, d, -1.0f, 0.0f)) && !(st = gl_op_unary(&ee, GL_U_EXP, nd)) &&
+            !(st = gl_op_reshape(&gi, g, 3, s3a)) && !(st = gl_op_reshape(&gj, g, 3, s3b)) &&
+            !(st = gl_op_add(&gs, gi, gj)) && !(st = gl_op_mul(&w, gs, ee)) &&
+            !(st = gl_op_reshape(&w4, w, 4, s4w)) && !(st = gl_op_mul(&ws, w4, sg)) &&
+            !(st = gl_op_sum_dim(&sum, ws, 1, 0)))
+            st = gl_op_affine(&gin[0], sum, -1.0f, 0.0f);
+        gl_tensor *all[] = {a, bb, diff, sg, ab, d, nd, ee, gi, gj, gs, w, w4, ws, sum};
+        gl_release_all(all, (int)(sizeof all / sizeof *all));
+    }
+out:
+    gl_tensor_release(M);
+    gl_tensor_release(E);
+    return st;
+}
+
+gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M)
+{
+    char b1[96];
+    if (M->ndim != 3)
+        return gl_fail(GL_ERR_SHAPE, "minibatch discrimination: expected N x B x C, got %s", gl_tensor_shape_str(M, b1, sizeof b1));
+    int64_t N = M->shape[0], B = M->shape[1], C = M->shape[2];
+    int64_t es[3] = {B, N, N}, os[2] = {N, B};
+    gl_tensor *o = NULL, *E = NULL;
+    GL_TRY(gl_tensor_new(&o, 2, os));
+    gl_status st;
+    if ((st = gl_tensor_new(&E, 3, es))) { gl_tensor_release(o); return st; }
+    float *mt = gl_alloc_floats((size_t)(C * N)), *acc = gl_alloc_floats((size_t)N);
+    if (!mt || !acc) {
+        gl_free_floats(mt, (size_t)(C * N));
+        gl_free_floats(acc, (size_t)N);
+        gl_tensor_release(o);
+        gl_tensor_release(E);
+        return gl_fail(GL_ERR_NOMEM, "minibatch discrimination: out of memory");
+    }
+    const float *m = M->data;
+    for (int64_t b = 0; b < B; b++) {
+        /* mt[c][j] = M[j][b][c]: the inner loop runs over j, contiguous */
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t c = 0; c < C; c++) mt[c * N + j] = m[(j * B + b) * C + c];
+        for (int64_t i = 0; i < N; i++) {
+            for (int64_t j = 0; j < N; j++) acc[j] = 0.0f;
+            for (int64_t c = 0; c < C; c++) {
+                float mi = mt[c * N + i];
+                const float *row = mt + c * N;
+                for (int64_t j = 0; j < N; j++) acc[j] += fabsf(row[j] - mi);
+            }
+            float *restrict ei = E->data + (b * N + i) * N;
+            for (int64_t j = 0; j < N; j++) ei[j] = exp_nonpos(-acc[j]);
+            o->data[i * B + b] = lane_sum(ei, N);
+        }
+    }
+    gl_free_floats(mt, (size_t)(C * N));
+    gl_free_floats(acc, (size_t)N);
+    gl_node *nd = gl_record(&st, GL_OP_MINIBATCH_DISC, mbd_backward, o, 1, &M);
+    if (st) {
+        gl_tensor_release(o);
+        gl_tensor_release(E);
+        return st;
+    }
+    if (nd) {
+        gl_node_save(nd, M, 0);
+        gl_node_save(nd, E, 0);
+    }
+    gl_tensor_release(E);
+    *out = o;
+    return GL_OK;
 }

@@ -622,10 +622,8 @@ function MBD:forward(x)
       T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 2)
   end
   local n, B, Cd = x:size(1), self.out_features, self.kernel_dims
-  local M = x:matmul(self.T:reshape(self.in_features, B * Cd)):reshape(n, 1, B, Cd)
-  local d = (M - M:reshape(1, n, B, Cd)):abs():sum(4)      -- N x N x B
-  local o = (-d):exp():sum(2)                              -- N x B
-  return T.cat({ x, o }, 2)
+  local M = x:matmul(self.T:reshape(self.in_features, B * Cd)):reshape(n, B, Cd)
+  return T.cat({ x, C.minibatch_disc(M) }, 2)                -- fused: no N x N x B x C tensor
 end
 function MBD:extra_repr()
   return string.format("in_features=%d, out_features=%d, kernel_dims=%d", self.in_features, self.out_features,
