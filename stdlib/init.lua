@@ -10,9 +10,11 @@ local M = {
   nn = require "ganlua.nn",
   losses = require "ganlua.losses",
   optim = require "ganlua.optim",
+  data = require "ganlua.data",
+  metrics = require "ganlua.metrics",
 }
 
-local globals = { "tensor", "autograd", "nn", "losses", "optim" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics" }
 
 function M.install_globals(env)
   env = env or _G

@@ -1,0 +1,157 @@
+-- ganlua.data: datasets and batching.
+--   local ds = data.gaussian_ring{ n = 10000, modes = 8, radius = 2, std = 0.02, normalize = true }
+--   for real in ds:batches(128, { shuffle = true }) do ... end
+-- A dataset holds its samples in ds.x (N x ...); toy mixtures also keep
+-- ds.centers (K x 2) and ds.sigma, scaled along with the data.
+local core = require "ganlua.core"
+local T = core.tensor
+
+local data = {}
+
+local Dataset = {}
+Dataset.__index = Dataset
+
+-- A dataset over a tensor whose first dim indexes samples (and optional
+-- labels, a tensor with the same first size).
+function data.dataset(x, labels)
+  if not T.is_tensor(x) or x:dim() < 1 then error("data.dataset: expected a Tensor of samples", 2) end
+  if labels ~= nil and (not T.is_tensor(labels) or labels:size(1) ~= x:size(1)) then
+    error("data.dataset: labels must be a Tensor with one entry per sample", 2)
+  end
+  return setmetatable({ x = x, labels = labels }, Dataset)
+end
+
+function Dataset:size() return self.x:size(1) end
+Dataset.__len = Dataset.size
+
+-- for x [, y] in ds:batches(batch [, {shuffle = false, drop_last = false}])
+-- Shuffling uses the run's RNG (tensor.manual_seed), a new permutation
+-- each call; batches are views (no copy) of the permuted samples.
+function Dataset:batches(batch, o)
+  if math.type(batch) ~= "integer" or batch < 1 then error("batches: batch size must be a positive integer", 2) end
+  o = o or {}
+  local n = self.x:size(1)
+  local x, y = self.x, self.labels
+  if o.shuffle then
+    local perm = T.randperm(n)
+    x = x:index_select(1, perm)
+    if y then y = y:index_select(1, perm) end
+  end
+  local last = o.drop_last and (n // batch) * batch or n
+  local i = 1
+  return function()
+    if i > last then return nil end
+    local len = math.min(batch, last - i + 1)
+    if o.drop_last and len < batch then return nil end
+    local bx = x:narrow(1, i, len)
+    local by = y and y:narrow(1, i, len)
+    i = i + len
+    return bx, by
+  end
+end
+
+-- Number of batches an epoch yields.
+function Dataset:num_batches(batch, o)
+  local n = self.x:size(1)
+  if o and o.drop_last then return n // batch end
+  return (n + batch - 1) // batch
+end
+
+-- Divide samples (and centres, sigma) by the largest absolute coordinate,
+-- putting the data in [-1, 1].
+function Dataset:normalize()
+  local m = self.x:abs():max():item()
+  if m > 0 then
+    self.x = self.x / m
+    if self.centers then self.centers = self.centers / m end
+    if self.sigma then self.sigma = self.sigma / m end
+    self.scale = (self.scale or 1) / m
+  end
+  return self
+end
+
+local function mixture(name, centers, o)
+  local n, std = o.n or 10000, o.std or 0.02
+  if math.type(n) ~= "integer" or n < 1 then error(name .. ": n must be a positive integer", 3) end
+  if type(std) ~= "number" or std < 0 then error(name .. ": std must be a non-negative number", 3) end
+  local k = centers:size(1)
+  local which = T.randint(1, k + 1, { n })
+  local x = centers:index_select(1, which) + T.randn(n, 2) * std
+  local ds = data.dataset(x, which)
+  ds.centers, ds.sigma = centers, std
+  if o.normalize then ds:normalize() end
+  return ds
+end
+
+-- gaussian_ring{n = 10000, modes = 8, radius = 2, std = 0.02, normalize = false}:
+-- equal-weight Gaussians centred on a circle; ds.labels holds each
+-- sample's mode (1-based).
+function data.gaussian_ring(o)
+  o = o or {}
+  local k, r = o.modes or 8, o.radius or 2
+  if math.type(k) ~= "integer" or k < 1 then error("gaussian_ring: modes must be a positive integer", 2) end
+  local c = {}
+  for i = 1, k do
+    local a = 2 * math.pi * (i - 1) / k
+    c[i] = { r * math.cos(a), r * math.sin(a) }
+  end
+  return mixture("gaussian_ring", T.from(c), o)
+end
+
+-- gaussian_grid{n = 10000, side = 5, spacing = 2, std = 0.02, normalize = false}:
+-- side x side Gaussians on a square grid centred at 0 (25 modes by default).
+function data.gaussian_grid(o)
+  o = o or {}
+  local side, sp = o.side or 5, o.spacing or 2
+  if math.type(side) ~= "integer" or side < 1 then error("gaussian_grid: side must be a positive integer", 2) end
+  local c = {}
+  for i = 0, side - 1 do
+    for j = 0, side - 1 do
+      c[#c + 1] = { (i - (side - 1) / 2) * sp, (j - (side - 1) / 2) * sp }
+    end
+  end
+  return mixture("gaussian_grid", T.from(c), o)
+end
+
+-- Write an N x 2 (or N x d) tensor as CSV, atomically.
+function data.write_csv(x, path, header)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then return nil, err end
+  if header then f:write(header, "\n") end
+  local rows = x:totable()
+  local buf = {}
+  for i, r in ipairs(rows) do
+    if type(r) == "number" then r = { r } end
+    for j, v in ipairs(r) do r[j] = string.format("%.7g", v) end
+    buf[#buf + 1] = table.concat(r, ",")
+    if #buf == 512 or i == #rows then f:write(table.concat(buf, "\n"), "\n"); buf = {} end
+  end
+  local ok, werr = f:close()
+  if not ok then os.remove(tmp); return nil, werr end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then os.remove(tmp); return nil, rerr end
+  return true
+end
+
+-- Read a CSV of numbers (an optional non-numeric header line is skipped).
+function data.read_csv(path)
+  local f, err = io.open(path, "r")
+  if not f then error("read_csv: " .. err, 2) end
+  local rows = {}
+  local lineno = 0
+  for line in f:lines() do
+    lineno = lineno + 1
+    local r = {}
+    for v in line:gmatch("[^,]+") do r[#r + 1] = tonumber(v) end
+    if #r > 0 and #r == select(2, line:gsub(",", "")) + 1 then rows[#rows + 1] = r
+    elseif lineno > 1 and line:match("%S") then
+      f:close()
+      error(string.format("read_csv: %s line %d is not a row of numbers", path, lineno), 2)
+    end
+  end
+  f:close()
+  return T.from(rows)
+end
+
+return data

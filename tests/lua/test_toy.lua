@@ -1,0 +1,101 @@
+-- Toy mixtures, batching, and the mode-coverage metric on constructed
+-- point sets.
+
+test("gaussian_ring: centres on the circle, normalised into [-1, 1]", function()
+  local ds = data.gaussian_ring { n = 4000, modes = 8, radius = 2, std = 0.02 }
+  check.shape(ds.x, { 4000, 2 })
+  check.shape(ds.centers, { 8, 2 })
+  check.allclose(ds.centers:norm(2, 2), 2, 1e-6)
+  check.near(ds.centers[3]:totable()[2], 2, 1e-6) -- mode 3 at 90 degrees
+  -- each sample is within a few std of its own centre
+  local own = ds.centers:index_select(1, ds.labels)
+  check.truthy((ds.x - own):abs():max():item() < 0.02 * 6)
+  local m = ds.x:abs():max():item()
+  ds:normalize()
+  check.near(ds.x:abs():max():item(), 1, 1e-6)
+  check.near(ds.sigma, 0.02 / m, 1e-9)
+  check.allclose(ds.centers:norm(2, 2), 2 / m, 1e-6)
+end)
+
+test("gaussian_grid has 25 modes on a 5 x 5 grid", function()
+  local ds = data.gaussian_grid { n = 1000 }
+  check.shape(ds.centers, { 25, 2 })
+  check.allclose(ds.centers:min(1), { -4, -4 })
+  check.allclose(ds.centers:max(1), { 4, 4 })
+end)
+
+test("batches: sizes, drop_last, shuffle covers every sample once", function()
+  local ds = data.dataset(tensor.arange(10):reshape(10, 1))
+  local sizes = {}
+  for b in ds:batches(4) do sizes[#sizes + 1] = b:size(1) end
+  check.eq(table.concat(sizes, ","), "4,4,2")
+  sizes = {}
+  for b in ds:batches(4, { drop_last = true }) do sizes[#sizes + 1] = b:size(1) end
+  check.eq(table.concat(sizes, ","), "4,4")
+  check.eq(ds:num_batches(4), 3)
+  local seen, order = {}, {}
+  for b in ds:batches(3, { shuffle = true }) do
+    for _, v in ipairs(b:reshape(-1):totable()) do seen[v] = (seen[v] or 0) + 1; order[#order + 1] = v end
+  end
+  for v = 0, 9 do check.eq(seen[v], 1) end
+  check.truthy(table.concat(order, ",") ~= "0,1,2,3,4,5,6,7,8,9", "shuffled")
+  -- the same seed gives the same order
+  local function first(seed)
+    tensor.manual_seed(seed)
+    local b = ds:batches(10, { shuffle = true })()
+    return table.concat(b:reshape(-1):totable(), ",")
+  end
+  check.eq(first(7), first(7))
+end)
+
+test("batches with labels keep pairs together", function()
+  local ds = data.dataset(tensor.arange(6):reshape(6, 1), tensor.arange(6) * 10)
+  for x, y in ds:batches(4, { shuffle = true }) do check.allclose(y, x:reshape(-1) * 10) end
+end)
+
+local centers = tensor.from { { 1, 0 }, { 0, 1 }, { -1, 0 }, { 0, -1 } }
+
+test("metrics.modes: all modes covered evenly", function()
+  local pts = {}
+  for i = 1, 400 do
+    local c = centers[(i - 1) % 4 + 1]:totable()
+    pts[i] = { c[1] + 0.01 * math.sin(i), c[2] + 0.01 * math.cos(i) }
+  end
+  local m = metrics.modes(tensor.from(pts), centers, 0.02)
+  check.eq(m.modes, 4)
+  check.near(m.hq, 100, 1e-9)
+  check.near(m.kl, 0, 1e-9)
+end)
+
+test("metrics.modes: collapse onto one mode", function()
+  local pts = {}
+  for i = 1, 100 do pts[i] = { 0.005 * math.sin(i), 1 + 0.005 * math.cos(i) } end
+  local m = metrics.modes(tensor.from(pts), centers, 0.02)
+  check.eq(m.modes, 1)
+  check.near(m.hq, 100, 1e-9)
+  check.near(m.kl, math.log(4), 1e-6) -- KL(one-hot || uniform over 4) = log 4
+end)
+
+test("metrics.modes: off-mode points are not high quality; 1% rule", function()
+  local pts = {}
+  for i = 1, 50 do pts[i] = { 0.5, 0.5 } end            -- between modes
+  for i = 51, 149 do pts[i] = { 1, 0 } end              -- 99 on mode 1
+  pts[150] = { 0, 1 }                                   -- 1 on mode 2 (1% of 100 HQ)
+  local m = metrics.modes(tensor.from(pts), centers, 0.02)
+  check.near(m.hq, 100 * 100 / 150, 1e-9)
+  check.eq(m.counts[1], 99)
+  check.eq(m.counts[2], 1)
+  check.eq(m.modes, 2)
+  local none = metrics.modes(tensor.from { { 5, 5 } }, centers, 0.02)
+  check.eq(none.modes, 0)
+  check.truthy(none.kl ~= none.kl, "KL is NaN without high-quality samples")
+  check.raises(function() metrics.modes(tensor.ones(3, 3), centers, 0.02) end, "centers must be a K x d Tensor")
+end)
+
+test("CSV round trip", function()
+  local x = tensor.randn(7, 2)
+  local path = os.tmpname()
+  assert(data.write_csv(x, path, "x,y"))
+  check.allclose(data.read_csv(path), x, 1e-6)
+  os.remove(path)
+end)
