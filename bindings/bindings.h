@@ -33,6 +33,7 @@ gl_rng *gl_lua_rng(lua_State *L);
 int luaopen_ganlua_tensor(lua_State *L);
 int luaopen_ganlua_autograd(lua_State *L);
 int luaopen_ganlua_nn(lua_State *L);
+int luaopen_ganlua_formats(lua_State *L);
 int luaopen_ganlua_core(lua_State *L);
 int luaopen_ganlua(lua_State *L);
 

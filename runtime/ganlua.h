@@ -322,6 +322,14 @@ gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m, gl_tensor
 gl_status gl_rmsprop_step(gl_tensor *p, const gl_tensor *g, gl_tensor *sq, gl_tensor *buf, gl_tensor *gavg,
                           const gl_rmsprop_opts *o);
 
+/* ------------------------------------------------------------ file formats */
+
+/* An IDX file (plain or .gz) of unsigned bytes -> a float tensor of the
+ * declared shape holding the raw values 0..255. GL_ERR_IO if it cannot be
+ * opened, GL_ERR_FORMAT for a wrong magic, a truncated body or trailing
+ * bytes; the message names the file. */
+gl_status gl_idx_load(gl_tensor **out, const char *path);
+
 /* ----------------------------------------------------------- threading */
 void gl_set_num_threads(int n);
 int gl_get_num_threads(void);

@@ -113,6 +113,66 @@ function data.gaussian_grid(o)
   return mixture("gaussian_grid", T.from(c), o)
 end
 
+------------------------------------------------------------------ MNIST
+
+local F = core.formats
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+-- The first of name, name.gz in the candidate directories.
+local function find_file(dirs, name)
+  for _, d in ipairs(dirs) do
+    for _, p in ipairs { d .. "/" .. name, d .. "/" .. name .. ".gz" } do
+      if exists(p) then return p end
+    end
+  end
+  return nil
+end
+
+-- data.mnist{split = "train" | "test", dir = ..., range = "tanh" | "unit"}
+-- Images N x 1 x 28 x 28 scaled to [-1, 1] ("tanh", the default) or
+-- [0, 1] ("unit"); labels are 1-based classes (digit d is class d + 1).
+-- dir defaults to $GANLUA_DATA/mnist, else data/mnist; a torchvision
+-- layout (dir/MNIST/raw, dir/raw) works too, and so do .gz files. Run
+-- `make data` to fetch the files.
+function data.mnist(o)
+  o = o or {}
+  local split = o.split or "train"
+  if split ~= "train" and split ~= "test" then error("data.mnist: split must be \"train\" or \"test\"", 2) end
+  local range = o.range or "tanh"
+  if range ~= "tanh" and range ~= "unit" then error("data.mnist: range must be \"tanh\" or \"unit\"", 2) end
+  local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/mnist") or "data/mnist")
+  local dirs = { root, root .. "/MNIST/raw", root .. "/raw" }
+  local prefix = split == "train" and "train" or "t10k"
+  local ipath = find_file(dirs, prefix .. "-images-idx3-ubyte")
+  local lpath = find_file(dirs, prefix .. "-labels-idx1-ubyte")
+  if not ipath or not lpath then
+    local missing = ipath and (prefix .. "-labels-idx1-ubyte") or (prefix .. "-images-idx3-ubyte")
+    error(string.format("data.mnist: %s not found in %s (run `make data`, or pass dir =)", missing, root), 2)
+  end
+  local imgs, ierr = F.load_idx(ipath)
+  if not imgs then error("data.mnist: " .. ierr, 2) end
+  local labels, lerr = F.load_idx(lpath)
+  if not labels then error("data.mnist: " .. lerr, 2) end
+  if imgs:dim() ~= 3 or imgs:size(2) ~= 28 or imgs:size(3) ~= 28 then
+    error(string.format("data.mnist: %s holds %s values, not N x 28 x 28 images", ipath, table.concat(imgs:size(), "x")), 2)
+  end
+  if labels:dim() ~= 1 or labels:size(1) ~= imgs:size(1) then
+    error(string.format("data.mnist: %s has %s labels for %d images in %s", lpath, table.concat(labels:size(), "x"),
+      imgs:size(1), ipath), 2)
+  end
+  if labels:max():item() > 9 then error("data.mnist: " .. lpath .. " holds a label above 9", 2) end
+  local x = imgs:reshape(imgs:size(1), 1, 28, 28)
+  if range == "tanh" then x = x * (2 / 255) - 1 else x = x / 255 end
+  local ds = data.dataset(x, labels + 1)
+  ds.files = { images = ipath, labels = lpath }
+  return ds
+end
+
 -- Write an N x 2 (or N x d) tensor as CSV, atomically.
 function data.write_csv(x, path, header)
   local tmp = path .. ".tmp"

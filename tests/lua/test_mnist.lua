@@ -1,0 +1,121 @@
+-- IDX loading and data.mnist: small files the test writes (good, gzipped,
+-- truncated, wrong magic, trailing bytes), and the real data when present.
+local F = require("ganlua.core").formats
+
+local function be32(n) return string.char((n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255) end
+
+local function write(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+end
+
+-- n images of 28 x 28 whose pixel (r, c) of image k is (k + r + c) % 256
+local function images(n)
+  local parts = { "\0\0\8\3", be32(n), be32(28), be32(28) }
+  for k = 0, n - 1 do
+    local row = {}
+    for r = 0, 27 do for c = 0, 27 do row[#row + 1] = string.char((k + r + c) % 256) end end
+    parts[#parts + 1] = table.concat(row)
+  end
+  return table.concat(parts)
+end
+
+local function labels(list)
+  local parts = { "\0\0\8\1", be32(#list) }
+  for _, v in ipairs(list) do parts[#parts + 1] = string.char(v) end
+  return table.concat(parts)
+end
+
+local function tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -p '" .. d .. "'"))
+  return d
+end
+
+test("load_idx reads the declared shape and values", function()
+  local d = tmpdir()
+  write(d .. "/a", images(3))
+  local t = assert(F.load_idx(d .. "/a"))
+  check.shape(t, { 3, 28, 28 })
+  check.eq(tensor._get(t, 1), 0)
+  check.eq(tensor._get(t, 28 * 28 * 2 + 28 + 2), (2 + 1 + 1) % 256)
+  os.execute("rm -rf '" .. d .. "'")
+end)
+
+test("load_idx: truncated, wrong magic, trailing bytes, wrong type, missing file", function()
+  local d = tmpdir()
+  local good = images(2)
+  write(d .. "/trunc", good:sub(1, #good - 10))
+  local t, err = F.load_idx(d .. "/trunc")
+  check.eq(t, nil)
+  check.truthy(err:find("truncated", 1, true) and err:find(d .. "/trunc", 1, true), err)
+  write(d .. "/magic", "\1\2\8\3" .. good:sub(5))
+  t, err = F.load_idx(d .. "/magic")
+  check.truthy(not t and err:find("not an IDX file", 1, true), err)
+  write(d .. "/trail", good .. "xx")
+  t, err = F.load_idx(d .. "/trail")
+  check.truthy(not t and err:find("trailing bytes", 1, true), err)
+  write(d .. "/type", "\0\0\13\3" .. good:sub(5))
+  t, err = F.load_idx(d .. "/type")
+  check.truthy(not t and err:find("not supported", 1, true), err)
+  write(d .. "/hdr", "\0\0\8\3" .. be32(2))
+  t, err = F.load_idx(d .. "/hdr")
+  check.truthy(not t and err:find("truncated in the IDX header", 1, true), err)
+  write(d .. "/empty", "")
+  t, err = F.load_idx(d .. "/empty")
+  check.truthy(not t and err:find("not an IDX file", 1, true), err)
+  t, err = F.load_idx(d .. "/missing")
+  check.truthy(not t and err:find("No such file", 1, true), err)
+  -- a header claiming 2^34 values fails on the missing data, not on memory
+  write(d .. "/huge", "\0\0\8\3" .. be32(65536) .. be32(65536) .. be32(4) .. "abc")
+  t, err = F.load_idx(d .. "/huge")
+  check.truthy(not t and err:find("truncated", 1, true), err)
+  os.execute("rm -rf '" .. d .. "'")
+end)
+
+test("data.mnist on a small generated set, plain and gzipped, torchvision layout", function()
+  local d = tmpdir()
+  write(d .. "/t10k-images-idx3-ubyte", images(4))
+  write(d .. "/t10k-labels-idx1-ubyte", labels { 7, 2, 1, 0 })
+  local ds = data.mnist { split = "test", dir = d }
+  check.shape(ds.x, { 4, 1, 28, 28 })
+  check.allclose(ds.labels, { 8, 3, 2, 1 })
+  check.near(ds.x:min():item(), -1, 1e-6)
+  check.near(tensor._get(ds.x, 2), 1 * 2 / 255 - 1, 1e-6)
+  local unit = data.mnist { split = "test", dir = d, range = "unit" }
+  check.near(tensor._get(unit.x, 2), 1 / 255, 1e-6)
+  -- gzipped, in a torchvision-style tree
+  assert(os.execute("mkdir -p '" .. d .. "/tv/MNIST/raw' && gzip -c '" .. d .. "/t10k-images-idx3-ubyte' > '" ..
+    d .. "/tv/MNIST/raw/t10k-images-idx3-ubyte.gz' && gzip -c '" .. d .. "/t10k-labels-idx1-ubyte' > '" ..
+    d .. "/tv/MNIST/raw/t10k-labels-idx1-ubyte.gz'"))
+  local gz = data.mnist { split = "test", dir = d .. "/tv" }
+  check.allclose(gz.x, ds.x)
+  check.truthy(gz.files.images:find("%.gz$"))
+  -- a corrupted gzip stream is an error naming the file
+  local f = assert(io.open(d .. "/tv/MNIST/raw/t10k-images-idx3-ubyte.gz", "r+b"))
+  f:seek("set", 40)
+  f:write(string.rep("\255", 64))
+  f:close()
+  check.raises(function() data.mnist { split = "test", dir = d .. "/tv" } end, "t10k-images-idx3-ubyte.gz")
+  -- labels that do not match the images
+  write(d .. "/t10k-labels-idx1-ubyte", labels { 1, 2 })
+  check.raises(function() data.mnist { split = "test", dir = d } end, "has 2 labels for 4 images")
+  check.raises(function() data.mnist { split = "train", dir = d } end, "train-images-idx3-ubyte not found")
+  check.raises(function() data.mnist { split = "val", dir = d } end, "split must be")
+  os.execute("rm -rf '" .. d .. "'")
+end)
+
+test("real MNIST (after make data): sizes, range, label histogram", function()
+  local f = io.open("data/mnist/t10k-labels-idx1-ubyte", "rb")
+  if not f then print("  (skipped: run make data)") return end
+  f:close()
+  local ds = data.mnist { split = "test" }
+  check.shape(ds.x, { 10000, 1, 28, 28 })
+  check.near(ds.x:min():item(), -1, 1e-6)
+  check.near(ds.x:max():item(), 1, 1e-6)
+  check.allclose(ds.labels:narrow(1, 1, 5), { 8, 3, 2, 1, 5 }) -- the digits 7 2 1 0 4
+  local ones = ds.labels:eq(2):sum():item()
+  check.eq(ones, 1135) -- test-set count of the digit 1
+end)
