@@ -10,8 +10,8 @@
 CC      ?= cc
 PKGS    := lua5.4 openblas
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -fno-trapping-math -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs openblas 2>/dev/null) -lz -lm
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
+LDLIBS  := $(shell pkg-config --libs openblas 2>/dev/null) -lstb -lgif -lz -lm
 LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)
 
 ifeq ($(SANITIZE),1)

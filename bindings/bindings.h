@@ -34,6 +34,7 @@ int luaopen_ganlua_tensor(lua_State *L);
 int luaopen_ganlua_autograd(lua_State *L);
 int luaopen_ganlua_nn(lua_State *L);
 int luaopen_ganlua_formats(lua_State *L);
+int luaopen_ganlua_image(lua_State *L);
 int luaopen_ganlua_core(lua_State *L);
 int luaopen_ganlua(lua_State *L);
 

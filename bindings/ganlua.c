@@ -28,6 +28,8 @@ int luaopen_ganlua_core(lua_State *L)
     lua_setfield(L, -2, "nn");
     luaL_requiref(L, "ganlua.formats_c", luaopen_ganlua_formats, 0);
     lua_setfield(L, -2, "formats");
+    luaL_requiref(L, "ganlua.image_c", luaopen_ganlua_image, 0);
+    lua_setfield(L, -2, "image");
     lua_pushliteral(L, GL_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

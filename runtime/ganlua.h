@@ -330,6 +330,22 @@ gl_status gl_rmsprop_step(gl_tensor *p, const gl_tensor *g, gl_tensor *sq, gl_te
  * bytes; the message names the file. */
 gl_status gl_idx_load(gl_tensor **out, const char *path);
 
+/* Images (torchvision's make_grid/save_image conventions). */
+typedef struct {
+    int64_t nrow, padding;
+    int normalize, scale_each;
+    float lo, hi; /* value range for normalize; NaN: the data's min/max */
+    float pad_value;
+} gl_grid_opts;
+/* N x C x H x W (or C x H x W, H x W), C in {1, 3} -> 3 x H' x W' in [0, 1] */
+gl_status gl_image_make_grid(gl_tensor **out, const gl_tensor *t, const gl_grid_opts *o);
+/* C x H x W in [0, 1], C in {1, 3, 4}; written atomically */
+gl_status gl_image_write_png(const char *path, const gl_tensor *t);
+/* PNG/JPEG/BMP... -> C x H x W in [0, 1]; channels 0 keeps the file's */
+gl_status gl_image_load(gl_tensor **out, const char *path, int channels);
+/* frames: C x H x W in [0, 1], same size; delay in 1/100 s; atomic */
+gl_status gl_image_write_gif(const char *path, gl_tensor *const *frames, int n, int delay_cs, int loop);
+
 /* ----------------------------------------------------------- threading */
 void gl_set_num_threads(int n);
 int gl_get_num_threads(void);

@@ -12,9 +12,10 @@ local M = {
   optim = require "ganlua.optim",
   data = require "ganlua.data",
   metrics = require "ganlua.metrics",
+  image = require "ganlua.image",
 }
 
-local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image" }
 
 function M.install_globals(env)
   env = env or _G

@@ -1,0 +1,103 @@
+/* bindings/image.c — core.image: grids, PNG, GIF. Writing and loading
+ * files return nil, message on failure (like io.open); bad arguments raise. */
+#include "bindings.h"
+
+#include <math.h>
+
+static int optint(lua_State *L, int t, const char *k, int def)
+{
+    int v = def;
+    if (lua_istable(L, t)) {
+        if (lua_getfield(L, t, k) != LUA_TNIL) v = (int)luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+    }
+    return v;
+}
+
+/* make_grid(t [, {nrow = 8, padding = 2, normalize = false, range = {lo, hi},
+ * scale_each = false, pad_value = 0}]) -> 3 x H x W */
+static int i_make_grid(lua_State *L)
+{
+    gl_tensor *t = gl_lua_check(L, 1);
+    gl_grid_opts o = {optint(L, 2, "nrow", 8), optint(L, 2, "padding", 2), 0, 0, NAN, NAN, 0.0f};
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "normalize");
+        o.normalize = lua_toboolean(L, -1);
+        lua_getfield(L, 2, "scale_each");
+        o.scale_each = lua_toboolean(L, -1);
+        lua_getfield(L, 2, "pad_value");
+        o.pad_value = (float)luaL_optnumber(L, -1, 0);
+        if (lua_getfield(L, 2, "range") == LUA_TTABLE) {
+            lua_geti(L, -1, 1);
+            lua_geti(L, -2, 2);
+            o.lo = (float)luaL_checknumber(L, -2);
+            o.hi = (float)luaL_checknumber(L, -1);
+            if (!(o.lo < o.hi)) return luaL_error(L, "make_grid: range must be {lo, hi} with lo < hi");
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 4);
+    }
+    if (o.nrow < 1) return luaL_error(L, "make_grid: nrow must be >= 1");
+    if (o.padding < 0) return luaL_error(L, "make_grid: padding must be >= 0");
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_image_make_grid(&u->t, t, &o));
+    gl_lua_account(L);
+    return 1;
+}
+
+static int fail(lua_State *L)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, gl_errmsg());
+    return 2;
+}
+
+/* write_png(path, image) -> true or nil, message */
+static int i_write_png(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    gl_tensor *t = gl_lua_check(L, 2);
+    if (gl_image_write_png(path, t) != GL_OK) return fail(L);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* load(path [, channels]) -> C x H x W in [0, 1], or nil, message */
+static int i_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int ch = (int)luaL_optinteger(L, 2, 0);
+    gl_ud *u = gl_lua_newud(L);
+    if (gl_image_load(&u->t, path, ch) != GL_OK) return fail(L);
+    gl_lua_account(L);
+    return 1;
+}
+
+/* write_gif(path, {frames...} [, delay_cs = 10 [, loop = true]]) */
+static int i_write_gif(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int delay = (int)luaL_optinteger(L, 3, 10), loop = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
+    luaL_argcheck(L, delay >= 0 && delay <= 65535, 3, "delay must be 0..65535 hundredths of a second");
+    int n = (int)luaL_len(L, 2);
+    gl_tensor **fs = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(n ? n : 1), 0);
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 2, i + 1);
+        fs[i] = gl_lua_test(L, -1);
+        if (!fs[i]) return luaL_argerror(L, 2, lua_pushfstring(L, "frame %d is not a live Tensor", i + 1));
+        lua_pop(L, 1);
+    }
+    if (gl_image_write_gif(path, fs, n, delay, loop) != GL_OK) return fail(L);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg fns[] = {{"make_grid", i_make_grid}, {"write_png", i_write_png}, {"load", i_load},
+                               {"write_gif", i_write_gif}, {NULL, NULL}};
+
+int luaopen_ganlua_image(lua_State *L)
+{
+    luaL_newlib(L, fns);
+    return 1;
+}
