@@ -26,25 +26,29 @@ Dataset.__len = Dataset.size
 
 -- for x [, y] in ds:batches(batch [, {shuffle = false, drop_last = false}])
 -- Shuffling uses the run's RNG (tensor.manual_seed), a new permutation
--- each call; batches are views (no copy) of the permuted samples.
+-- each call, and gathers each batch's rows (the dataset is never copied
+-- whole); unshuffled batches are views of the samples.
 function Dataset:batches(batch, o)
   if math.type(batch) ~= "integer" or batch < 1 then error("batches: batch size must be a positive integer", 2) end
   o = o or {}
   local n = self.x:size(1)
   local x, y = self.x, self.labels
-  if o.shuffle then
-    local perm = T.randperm(n)
-    x = x:index_select(1, perm)
-    if y then y = y:index_select(1, perm) end
-  end
+  local perm = o.shuffle and T.randperm(n) or nil
   local last = o.drop_last and (n // batch) * batch or n
   local i = 1
   return function()
     if i > last then return nil end
     local len = math.min(batch, last - i + 1)
     if o.drop_last and len < batch then return nil end
-    local bx = x:narrow(1, i, len)
-    local by = y and y:narrow(1, i, len)
+    local bx, by
+    if perm then
+      local idx = perm:narrow(1, i, len)
+      bx = x:index_select(1, idx)
+      by = y and y:index_select(1, idx)
+    else
+      bx = x:narrow(1, i, len)
+      by = y and y:narrow(1, i, len)
+    end
     i = i + len
     return bx, by
   end

@@ -1,0 +1,115 @@
+#!/usr/bin/env ganlua
+-- mnist_gan.lua — the classic fully connected GAN on MNIST (as in the
+-- PyTorch-GAN collection's gan.py): G: z(100) -> 128 -> 256 -> 512 -> 1024
+-- -> 784 (LeakyReLU 0.2, BatchNorm with eps 0.8 after the first layer,
+-- Tanh out); D: 784 -> 512 -> 256 -> 1 (LeakyReLU 0.2, Sigmoid out); BCE;
+-- Adam 2e-4 (0.5, 0.999); batch 64.
+--
+--   ganlua scripts/mnist_gan.lua --epochs 1 --gloss nonsaturating
+--
+-- --gloss picks the generator loss: saturating (min log(1 - D(G(z)))),
+-- nonsaturating (max log D(G(z)), the default) or hinge (hinge losses
+-- for D and G on D's logits). Every --sample-interval batches a 5 x 5 grid
+-- of samples from a fixed z is written; at the end, a loss-curve plot and
+-- a GIF of the grids. With --classifier (see mnist_classifier.lua) the
+-- classifier-based Inception Score is logged at each grid.
+local opt = cli.options {
+  epochs = { 1, "passes over the 60000 training images" },
+  batch = { 64, "batch size" },
+  zdim = { 100, "latent size" },
+  lr = { 2e-4, "Adam learning rate (both networks)" },
+  gloss = { "nonsaturating", "generator loss", choices = { "saturating", "nonsaturating", "hinge" } },
+  sample_interval = { 200, "batches between sample grids" },
+  max_iters = { 0, "stop after this many iterations (0: run every epoch)" },
+  classifier = { "", "checkpoint of mnist_classifier.lua for the Inception Score" },
+  data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
+}
+tensor.manual_seed(opt.seed)
+local run = log.run(opt)
+
+local ds = data.mnist { split = "train", dir = opt.data_dir ~= "" and opt.data_dir or nil }
+
+local function block(nin, nout, bn)
+  local layers = { nn.Linear(nin, nout) }
+  if bn then layers[#layers + 1] = nn.BatchNorm1d(nout, { eps = 0.8 }) end
+  layers[#layers + 1] = nn.LeakyReLU(0.2)
+  return layers
+end
+local layers = {}
+for _, b in ipairs { block(opt.zdim, 128, false), block(128, 256, true), block(256, 512, true), block(512, 1024, true) } do
+  for _, l in ipairs(b) do layers[#layers + 1] = l end
+end
+layers[#layers + 1] = nn.Linear(1024, 784)
+layers[#layers + 1] = nn.Tanh()
+layers[#layers + 1] = nn.Reshape(1, 28, 28)
+local G = nn.Sequential(layers)
+local D = nn.Sequential { nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2),
+                         nn.Linear(256, 1), nn.Sigmoid() }
+local D_logits = D:slice(1, -2) -- the same network without its Sigmoid, for the hinge loss
+
+local optG = optim.Adam(G:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
+local optD = optim.Adam(D:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
+
+local classifier = opt.classifier ~= "" and ckpt.load_module(opt.classifier) or nil
+local z_fixed = tensor.randn(25, opt.zdim)
+local anim = image.animation { nrow = 5, normalize = true, range = { -1, 1 } }
+local curves = { d = {}, g = {}, it = {} }
+
+local function sample_grid(it)
+  G:eval()
+  local s = autograd.no_grad(function() return G(z_fixed) end)
+  G:train()
+  assert(image.save_grid(s, string.format("%s/samples_%06d.png", opt.out, it), { nrow = 5, normalize = true, range = { -1, 1 } }))
+  anim:add(s)
+  if classifier then
+    local many = autograd.no_grad(function() G:eval(); local x = G(tensor.randn(1000, opt.zdim)); G:train(); return x end)
+    local is = metrics.inception_score(many, classifier)
+    run:scalar("inception_score", is)
+  end
+end
+
+local it, total = 0, opt.epochs * ds:num_batches(opt.batch)
+if opt.max_iters > 0 and opt.max_iters < total then total = opt.max_iters end
+run:set_total(total)
+for epoch = 1, opt.epochs do
+  for real in ds:batches(opt.batch, { shuffle = true }) do
+    if it >= total then break end
+    it = it + 1
+    local n = real:size(1)
+    -- discriminator
+    local fake = G(tensor.randn(n, opt.zdim))
+    optD:zero_grad()
+    local d_loss
+    if opt.gloss == "hinge" then
+      d_loss = losses.hinge_d(D_logits(real), D_logits(fake:detach()))
+    else
+      d_loss = (losses.bce(D(real), 1) + losses.bce(D(fake:detach()), 0)) / 2
+    end
+    d_loss:backward()
+    optD:step()
+    -- generator
+    optG:zero_grad()
+    local g_loss
+    if opt.gloss == "hinge" then g_loss = losses.hinge_g(D_logits(fake))
+    elseif opt.gloss == "saturating" then g_loss = -losses.bce(D(fake), 0) -- mean log(1 - D(G(z)))
+    else g_loss = losses.bce(D(fake), 1) end
+    g_loss:backward()
+    optG:step()
+
+    run:scalar("d_loss", d_loss:item())
+    run:scalar("g_loss", g_loss:item())
+    run:step(it, { epoch = epoch })
+    if it % 10 == 0 then
+      curves.it[#curves.it + 1] = it
+      curves.d[#curves.d + 1] = d_loss:item()
+      curves.g[#curves.g + 1] = g_loss:item()
+    end
+    if it % opt.sample_interval == 0 or it == total then sample_grid(it) end
+  end
+end
+
+plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g } },
+  opt.out .. "/losses.png", { title = "MNIST GAN (" .. opt.gloss .. ")", xlabel = "iteration", ylabel = "loss" })
+assert(anim:save(opt.out .. "/samples.gif", { delay = 0.25 }))
+run:print(string.format("%d iterations; samples, losses.png and samples.gif in %s", it, opt.out))
+run:close()
