@@ -330,6 +330,21 @@ gl_status gl_rmsprop_step(gl_tensor *p, const gl_tensor *g, gl_tensor *sq, gl_te
  * bytes; the message names the file. */
 gl_status gl_idx_load(gl_tensor **out, const char *path);
 
+/* safetensors: write float32 tensors under names, plus a JSON object of
+ * string metadata (or NULL); atomic (temp, fsync, rename). */
+gl_status gl_st_write(const char *path, const char *const *names, gl_tensor *const *ts, int n,
+                      const char *metadata_json);
+/* Reading: open validates the header length against the file size; the
+ * caller parses the JSON header and asks for each entry, whose offsets
+ * are validated against the data and its dtype x shape. F32/F64/F16/BF16
+ * and integer dtypes are converted to float32. */
+typedef struct gl_st_file gl_st_file;
+gl_status gl_st_open(gl_st_file **out, const char *path);
+const char *gl_st_header(const gl_st_file *sf, size_t *len);
+gl_status gl_st_tensor(gl_tensor **out, const gl_st_file *sf, const char *name, const char *dtype, int ndim,
+                       const int64_t *shape, uint64_t begin, uint64_t end);
+void gl_st_close(gl_st_file *sf);
+
 /* Images (torchvision's make_grid/save_image conventions). */
 typedef struct {
     int64_t nrow, padding;

@@ -13,9 +13,11 @@ local M = {
   data = require "ganlua.data",
   metrics = require "ganlua.metrics",
   image = require "ganlua.image",
+  json = require "ganlua.json",
+  ckpt = require "ganlua.ckpt",
 }
 
-local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt" }
 
 function M.install_globals(env)
   env = env or _G

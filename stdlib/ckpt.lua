@@ -1,0 +1,152 @@
+-- ganlua.ckpt: checkpoints in one safetensors file.
+--   ckpt.save(path, { G = G, D = D, optG = optG, optD = optD, step = step })
+--   local saved = ckpt.load(path, { G = G, D = D, optG = optG, optD = optD })
+--   -- saved.step, and the RNG is back where it was at the save
+-- Modules are stored under their state-dict names with the field as a
+-- prefix ("G.0.weight"), optimizer buffers as "optG.state.3.exp_avg", and
+-- everything else (numbers, strings, tables, optimizer step counts and
+-- options, the RNG state) as JSON in the file's metadata under "ganlua".
+-- A plain PyTorch reader sees ordinary float32 tensors.
+-- Writes are atomic (temp file, fsync, rename): a crash mid-save leaves
+-- the previous checkpoint. A truncated or corrupted file is an error.
+local core = require "ganlua.core"
+local json = require "ganlua.json"
+local T, F = core.tensor, core.formats
+
+local ckpt = {}
+
+local function is_module(v) return type(v) == "table" and rawget(v, "_params") ~= nil and v.state_dict end
+local function is_optim(v) return type(v) == "table" and v.params and v.state and v.state_dict and v.step end
+
+local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+local function unhex(h) return (h:gsub("%x%x", function(b) return string.char(tonumber(b, 16)) end)) end
+
+-- save(path, items [, {rng = true}]) -> true or nil, message
+function ckpt.save(path, items, o)
+  if type(path) ~= "string" then error("ckpt.save: path must be a string", 2) end
+  if type(items) ~= "table" then error("ckpt.save: expected a table of things to save", 2) end
+  o = o or {}
+  local names, tensors = {}, {}
+  local meta = { version = core.version, modules = {}, optimizers = {}, values = {} }
+  local keys = {}
+  for k in pairs(items) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = items[k]
+    if type(k) ~= "string" or k:find("%.") then error("ckpt.save: keys must be strings without dots, got " .. tostring(k), 2) end
+    if is_module(v) then
+      local sd = v:state_dict()
+      meta.modules[#meta.modules + 1] = k
+      for _, name in ipairs(sd:keys()) do names[#names + 1] = k .. "." .. name; tensors[#tensors + 1] = sd[name] end
+    elseif is_optim(v) then
+      local sd = v:state_dict()
+      local plain = { options = sd.options, state = {} }
+      for i, s in ipairs(sd.state) do
+        plain.state[i] = {}
+        for sk, sv in pairs(s) do
+          if T.is_tensor(sv) then
+            names[#names + 1] = string.format("%s.state.%d.%s", k, i, sk)
+            tensors[#tensors + 1] = sv
+          else
+            plain.state[i][sk] = sv
+          end
+        end
+      end
+      meta.optimizers[k] = plain
+    elseif T.is_tensor(v) then
+      names[#names + 1] = k
+      tensors[#tensors + 1] = v
+    else
+      meta.values[k] = v
+    end
+  end
+  if o.rng ~= false then meta.rng = hex(T.get_rng_state()) end
+  local md = json.encode { ganlua = json.encode(meta) }
+  return F.st_write(path, names, tensors, md)
+end
+
+-- read(path) -> {tensors = {name = Tensor}, names = {...}, metadata = {...}}
+-- or nil, message: the raw contents, for any safetensors file.
+function ckpt.read(path)
+  local f, err = F.st_open(path)
+  if not f then return nil, err end
+  local ok, header = pcall(json.decode, f:header())
+  if not ok then f:close(); return nil, path .. ": corrupt header: " .. tostring(header) end
+  if type(header) ~= "table" then f:close(); return nil, path .. ": the header is not a JSON object" end
+  local out = { tensors = {}, names = {}, metadata = header.__metadata__ or {} }
+  -- tensors in file order, so a checkpoint reads back in a stable order
+  local entries = {}
+  for name, e in pairs(header) do
+    if name ~= "__metadata__" then
+      if type(e) ~= "table" or type(e.dtype) ~= "string" or type(e.shape) ~= "table" or type(e.data_offsets) ~= "table"
+         or #e.data_offsets ~= 2 then
+        f:close()
+        return nil, string.format("%s: malformed header entry for '%s'", path, name)
+      end
+      entries[#entries + 1] = { name = name, e = e }
+    end
+  end
+  table.sort(entries, function(a, b) return a.e.data_offsets[1] < b.e.data_offsets[1] end)
+  for _, it in ipairs(entries) do
+    local e = it.e
+    local t, terr = f:tensor(it.name, e.dtype, e.shape, math.tointeger(e.data_offsets[1]) or -1,
+      math.tointeger(e.data_offsets[2]) or -1)
+    if not t then f:close(); return nil, terr end
+    out.tensors[it.name] = t
+    out.names[#out.names + 1] = it.name
+  end
+  f:close()
+  return out
+end
+
+-- load(path, targets [, {strict = true}]) -> the saved plain values (step
+-- and the like), after restoring every module and optimizer in targets
+-- and the RNG state. Errors (missing file, corruption, mismatched
+-- shapes) are raised with the file's name.
+function ckpt.load(path, targets, o)
+  o = o or {}
+  local c, err = ckpt.read(path)
+  if not c then error("ckpt.load: " .. err, 2) end
+  local meta = c.metadata.ganlua and json.decode(c.metadata.ganlua)
+  if type(meta) ~= "table" then error("ckpt.load: " .. path .. " is not a ganlua checkpoint (no ganlua metadata)", 2) end
+  targets = targets or {}
+  for k, v in pairs(targets) do
+    if is_module(v) then
+      local sd = {}
+      local prefix = k .. "."
+      for name, t in pairs(c.tensors) do
+        if name:sub(1, #prefix) == prefix then sd[name:sub(#prefix + 1)] = t end
+      end
+      if next(sd) == nil then error(string.format("ckpt.load: %s holds no module '%s'", path, k), 2) end
+      local ok, lerr = pcall(v.load_state_dict, v, sd, o.strict ~= false)
+      if not ok then error(string.format("ckpt.load: %s, module '%s': %s", path, k, tostring(lerr)), 2) end
+    elseif is_optim(v) then
+      local plain = meta.optimizers and meta.optimizers[k]
+      if not plain then error(string.format("ckpt.load: %s holds no optimizer '%s'", path, k), 2) end
+      local sd = { options = plain.options, state = {} }
+      for i = 1, #v.params do
+        local s = {}
+        for sk, sv in pairs(plain.state[i] or {}) do s[sk] = sv end
+        for name, t in pairs(c.tensors) do
+          local pre = string.format("%s.state.%d.", k, i)
+          if name:sub(1, #pre) == pre then s[name:sub(#pre + 1)] = t end
+        end
+        sd.state[i] = s
+      end
+      if #plain.state ~= #v.params then
+        error(string.format("ckpt.load: %s, optimizer '%s' has state for %d parameters, this one has %d", path, k,
+          #plain.state, #v.params), 2)
+      end
+      local ok, lerr = pcall(v.load_state_dict, v, sd)
+      if not ok then error(string.format("ckpt.load: %s, optimizer '%s': %s", path, k, tostring(lerr)), 2) end
+    end
+  end
+  if meta.rng and o.rng ~= false then T.set_rng_state(unhex(meta.rng)) end
+  local values = meta.values or {}
+  for name, t in pairs(c.tensors) do
+    if not name:find("%.") then values[name] = t end
+  end
+  return values
+end
+
+return ckpt
