@@ -92,6 +92,16 @@ static int n_minibatch_disc(lua_State *L)
     return 1;
 }
 
+/* frechet(mu1, S1, mu2, S2) -> number */
+static int n_frechet(lua_State *L)
+{
+    gl_tensor *m1 = gl_lua_check(L, 1), *s1 = gl_lua_check(L, 2), *m2 = gl_lua_check(L, 3), *s2 = gl_lua_check(L, 4);
+    double d = 0;
+    gl_lua_check_status(L, gl_frechet_distance(&d, m1, s1, m2, s2));
+    lua_pushnumber(L, d);
+    return 1;
+}
+
 static float numopt(lua_State *L, int t, const char *k, float def)
 {
     float v = def;
@@ -146,7 +156,7 @@ static int n_rmsprop_step(lua_State *L)
 
 static const luaL_Reg fns[] = {
     {"linear", n_linear}, {"conv2d", n_conv2d}, {"conv_transpose2d", n_conv_transpose2d},
-    {"minibatch_disc", n_minibatch_disc},
+    {"minibatch_disc", n_minibatch_disc}, {"frechet", n_frechet},
     {"sgd_step", n_sgd_step}, {"adam_step", n_adam_step}, {"rmsprop_step", n_rmsprop_step}, {NULL, NULL}};
 
 int luaopen_ganlua_nn(lua_State *L)

@@ -345,6 +345,11 @@ gl_status gl_st_tensor(gl_tensor **out, const gl_st_file *sf, const char *name, 
                        const int64_t *shape, uint64_t begin, uint64_t end);
 void gl_st_close(gl_st_file *sf);
 
+/* Fréchet distance between N(mu1, S1) and N(mu2, S2) (FID's formula);
+ * mu: d, S: d x d symmetric positive semi-definite. */
+gl_status gl_frechet_distance(double *out, const gl_tensor *mu1, const gl_tensor *s1, const gl_tensor *mu2,
+                              const gl_tensor *s2);
+
 /* Images (torchvision's make_grid/save_image conventions). */
 typedef struct {
     int64_t nrow, padding;

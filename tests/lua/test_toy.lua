@@ -99,3 +99,43 @@ test("CSV round trip", function()
   check.allclose(data.read_csv(path), x, 1e-6)
   os.remove(path)
 end)
+
+-- classifier-based scores on constructed inputs
+local C = require("ganlua.core").nn
+
+test("frechet distance: closed forms", function()
+  -- diagonal covariances: |mu1 - mu2|^2 + sum (sqrt a - sqrt b)^2
+  local d = C.frechet(tensor.from { 1, 2 }, tensor.from { { 4, 0 }, { 0, 9 } },
+                      tensor.from { 0, 0 }, tensor.from { { 1, 0 }, { 0, 1 } })
+  check.near(d, 5 + 1 + 4, 1e-9)
+  -- invariant under a common rotation
+  local c, s = math.cos(0.3), math.sin(0.3)
+  local R = tensor.from { { c, -s }, { s, c } }
+  local S1 = R:matmul(tensor.from { { 4, 0 }, { 0, 9 } }):matmul(R:t())
+  local S2 = R:matmul(tensor.from { { 1, 0 }, { 0, 2 } }):matmul(R:t())
+  local d2 = C.frechet(tensor.from { 0, 0 }, S1, tensor.from { 0, 0 }, S2)
+  check.near(d2, (2 - 1) ^ 2 + (3 - math.sqrt(2)) ^ 2, 1e-5)
+  check.raises(function() C.frechet(tensor.zeros(2), tensor.eye(3), tensor.zeros(2), tensor.eye(2)) end, "frechet")
+end)
+
+test("inception score of a stub classifier: k confident classes give k", function()
+  -- a "classifier" whose logits put all mass on class (i mod k) for sample i
+  local function stub(k)
+    return function(x)
+      local n = x:size(1)
+      local rows = {}
+      for i = 1, n do
+        local r = {}
+        for j = 1, 10 do r[j] = (j == (math.floor(tensor._get(x, (i - 1) * 784 + 1)) % k) + 1) and 50 or 0 end
+        rows[i] = r
+      end
+      return tensor.from(rows)
+    end
+  end
+  local x = tensor.zeros(200, 1, 28, 28)
+  for i = 1, 200 do tensor._set(x, (i - 1) * 784 + 1, i) end
+  local is4 = metrics.inception_score(x, stub(4))
+  check.near(is4, 4, 1e-3)
+  local is1 = metrics.inception_score(x, stub(1))
+  check.near(is1, 1, 1e-6)
+end)
