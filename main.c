@@ -79,107 +79,200 @@ static int dochunk(lua_State *L, int st)
     return report(L, st);
 }
 
-/* -------------------------------------------------------------- REPL */
+/* -------------------------------------------------------------- REPL
+ * The REPL itself is Lua (stdlib/repl.lua): one implementation for the
+ * top level, `ganlua -i`, repl() called from a script and Ctrl-\ during a
+ * run. This file gives it the terminal: readline with history and
+ * completion, and the signals. */
 
-#define PROMPT "> "
-#define PROMPT2 ">> "
-#define EOFMARK "<eof>"
+static int in_readline;
+static lua_State *main_L;
+static char history_path[4096];
 
-static int incomplete(lua_State *L, int st)
+static void on_sigint_prompt(int sig)
 {
-    if (st == LUA_ERRSYNTAX) {
-        size_t lmsg;
-        const char *msg = lua_tolstring(L, -1, &lmsg);
-        size_t lm = sizeof(EOFMARK) - 1;
-        if (lmsg >= lm && strcmp(msg + lmsg - lm, EOFMARK) == 0) {
-            lua_pop(L, 1);
-            return 1;
-        }
+    (void)sig;
+    /* at the prompt Ctrl-C abandons the line being typed */
+    rl_crlf();
+    rl_replace_line("", 0);
+    rl_on_new_line();
+    rl_redisplay();
+}
+
+/* term.readline(prompt) -> line, or nil at end of input */
+static int term_readline(lua_State *L)
+{
+    const char *prompt = luaL_optstring(L, 1, "> ");
+    in_readline = 1;
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint_prompt;
+    sigaction(SIGINT, &sa, &old);
+    char *line = readline(prompt);
+    sigaction(SIGINT, &old, NULL);
+    in_readline = 0;
+    if (!line) return 0;
+    lua_pushstring(L, line);
+    free(line);
+    return 1;
+}
+
+static int term_add_history(lua_State *L)
+{
+    const char *line = luaL_checkstring(L, 1);
+    if (*line) {
+        add_history(line);
+        if (history_path[0]) append_history(1, history_path);
     }
     return 0;
 }
 
-static int pushline(lua_State *L, int first)
+/* term.protect(f, ...) -> pcall(f, ...) with Ctrl-C raising "interrupted!"
+ * inside f instead of killing the process */
+static int term_protect(lua_State *L)
 {
-    char *b = readline(first ? PROMPT : PROMPT2);
-    if (!b) return 0;
-    size_t l = strlen(b);
-    if (first && b[0] == '=') lua_pushfstring(L, "return %s", b + 1); /* 5.2-style '=expr' */
-    else lua_pushlstring(L, b, l);
-    free(b);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    int n = lua_gettop(L) - 1;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, 1);
+    lua_State *prev = running_L;
+    running_L = L;
+    signal(SIGINT, on_sigint);
+    int st = lua_pcall(L, n, LUA_MULTRET, 1);
+    signal(SIGINT, SIG_DFL);
+    running_L = prev;
+    lua_pushboolean(L, st == LUA_OK);
+    lua_replace(L, 1);
+    return lua_gettop(L);
+}
+
+static int term_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
     return 1;
 }
 
-/* Try the line as an expression ("return line") first. */
-static int addreturn(lua_State *L)
+/* Completion asks stdlib's repl.complete(text, line_before) for words. */
+static char **completions;
+static int n_completions;
+
+static char *next_completion(const char *text, int state)
 {
-    const char *line = lua_tostring(L, -1);
-    const char *retline = lua_pushfstring(L, "return %s;", line);
-    int st = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
-    if (st == LUA_OK) {
-        lua_remove(L, -2);
-        if (line[0] != '\0') add_history(line);
-    } else {
-        lua_pop(L, 2);
-    }
-    return st;
+    (void)text;
+    static int i;
+    if (state == 0) i = 0;
+    return i < n_completions ? strdup(completions[i++]) : NULL;
 }
 
-static int multiline(lua_State *L)
+static char **attempt_completion(const char *text, int start, int end)
 {
-    for (;;) {
-        size_t len;
-        const char *line = lua_tolstring(L, 1, &len);
-        int st = luaL_loadbuffer(L, line, len, "=stdin");
-        if (!incomplete(L, st) || !pushline(L, 0)) {
-            add_history(line);
-            return st;
+    (void)end;
+    rl_attempted_completion_over = 1;
+    lua_State *L = main_L;
+    for (int i = 0; i < n_completions; i++) free(completions[i]);
+    free(completions);
+    completions = NULL;
+    n_completions = 0;
+    int top = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, "ganlua.completer");
+    if (lua_isfunction(L, -1)) {
+        lua_pushstring(L, text);
+        lua_pushlstring(L, rl_line_buffer, (size_t)start);
+        if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+            int n = (int)luaL_len(L, -1);
+            completions = calloc((size_t)(n ? n : 1), sizeof *completions);
+            for (int i = 0; completions && i < n; i++) {
+                lua_geti(L, -1, i + 1);
+                const char *w = lua_tostring(L, -1);
+                if (w) completions[n_completions++] = strdup(w);
+                lua_pop(L, 1);
+            }
         }
-        lua_pushliteral(L, "\n");
-        lua_insert(L, -2);
-        lua_concat(L, 3);
     }
+    lua_settop(L, top);
+    if (n_completions == 0) return NULL;
+    rl_completion_append_character = '\0';
+    return rl_completion_matches(text, next_completion);
 }
 
-static int loadline(lua_State *L)
+static int term_set_completer(lua_State *L)
 {
-    lua_settop(L, 0);
-    if (!pushline(L, 1)) return -1;
-    int st = addreturn(L);
-    if (st != LUA_OK) st = multiline(L);
-    lua_remove(L, 1);
-    return st;
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ganlua.completer");
+    return 0;
 }
 
-static void print_results(lua_State *L)
-{
-    int n = lua_gettop(L);
-    if (n > 0) {
-        luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-        lua_getglobal(L, "print");
-        lua_insert(L, 1);
-        if (lua_pcall(L, n, 0, 0) != LUA_OK)
-            fprintf(stderr, "%s: error calling 'print' (%s)\n", progname, lua_tostring(L, -1));
-    }
-}
+static const luaL_Reg term_fns[] = {{"readline", term_readline}, {"add_history", term_add_history},
+                                    {"protect", term_protect},   {"isatty", term_isatty},
+                                    {"set_completer", term_set_completer}, {NULL, NULL}};
 
-static void repl(lua_State *L)
+/* Ctrl-\ during a script: stop at the next Lua instruction and open the
+ * REPL there, with that function's locals (stdlib repl.break_in). */
+static int break_skip;
+
+static void break_hook(lua_State *L, lua_Debug *ar)
 {
-    const char *old = progname;
-    progname = NULL;
-    int st;
-    while ((st = loadline(L)) != -1) {
-        if (st == LUA_OK) st = docall(L, 0, LUA_MULTRET);
-        if (st == LUA_OK) print_results(L);
-        else {
-            const char *msg = lua_tostring(L, -1);
-            fprintf(stderr, "%s\n", msg ? msg : "(error object is not a string)");
+    (void)ar;
+    /* let one line event pass: a loop's back jump lands on its `for`
+     * line, where the loop variables are not in scope yet */
+    if (break_skip-- > 0) return;
+    lua_sethook(L, NULL, 0, 0);
+    lua_getglobal(L, "ganlua");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "break_in");
+        if (lua_isfunction(L, -1)) {
+            if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+                fprintf(stderr, "ganlua: %s\n", lua_tostring(L, -1));
+                lua_pop(L, 1);
+            }
             lua_pop(L, 1);
+            return;
         }
+        lua_pop(L, 1);
     }
-    lua_settop(L, 0);
-    fputc('\n', stdout);
-    progname = old;
+    lua_pop(L, 1);
+}
+
+static void on_sigquit(int sig)
+{
+    (void)sig;
+    if (running_L && !in_readline) {
+        break_skip = 1;
+        lua_sethook(running_L, break_hook, LUA_MASKLINE, 0);
+    }
+}
+
+static void install_term(lua_State *L)
+{
+    main_L = L;
+    rl_readline_name = "ganlua";
+    rl_attempted_completion_function = attempt_completion;
+    rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(,+-*/^%#~[]";
+    const char *home = getenv("HOME");
+    if (home && snprintf(history_path, sizeof history_path, "%s/.ganlua_history", home) < (int)sizeof history_path) {
+        FILE *f = fopen(history_path, "a"); /* create it so append_history works */
+        if (f) fclose(f);
+        read_history(history_path);
+    } else {
+        history_path[0] = 0;
+    }
+    lua_getglobal(L, "ganlua");
+    luaL_newlib(L, term_fns);
+    lua_setfield(L, -2, "term");
+    lua_pop(L, 1);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigquit;
+    sigaction(SIGQUIT, &sa, NULL);
+}
+
+static int repl(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "ganlua.repl");
+    if (docall(L, 1, 1) != LUA_OK) return report(L, LUA_ERRRUN);
+    lua_getfield(L, -1, "run");
+    lua_remove(L, -2);
+    return report(L, docall(L, 0, 0));
 }
 
 /* -------------------------------------------------------------- main */
@@ -301,12 +394,14 @@ static int pmain(lua_State *L)
             return 1;
         }
     }
+    install_term(L);
     create_arg_table(L, argv, argc, o.script);
     if (!run_e(L, argc, argv)) return 0;
     if (o.script && !run_script(L, argv, o.script, argc)) return 0;
     if (o.interactive || (!o.script && !o.ran_e && !o.version)) {
-        if (!o.interactive && !o.script && isatty(0)) printf("ganlua %s  (%s)  Ctrl-D exits\n", GL_VERSION, LUA_RELEASE);
-        repl(L);
+        if (!o.interactive && !o.script && isatty(0))
+            printf("ganlua %s  (%s)  help(x) explains, Ctrl-D exits\n", GL_VERSION, LUA_RELEASE);
+        if (repl(L) != LUA_OK) return 0;
     }
     lua_pushboolean(L, 1);
     return 1;

@@ -19,10 +19,16 @@ local M = {
 
 local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt" }
 
+local R = require "ganlua.repl"
+M.repl = R
+M.break_in = R.break_in -- what Ctrl-\ calls in the executable
+
 function M.install_globals(env)
   env = env or _G
   for _, name in ipairs(globals) do env[name] = M[name] end
   env.ganlua = M
+  env.repl = R.enter
+  env.help = require("ganlua.help").help
   return M
 end
 

@@ -40,6 +40,32 @@ for want in "3" "loop	1" "loop	2" "oops" "tensor(\[1., 1.\], size=2)"; do
   if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "repl: no '$want' in: $out"; fi
 done
 
+# repl() inside a script: locals readable and writable, `cont` resumes
+cat > "$tmp/r.lua" <<'LUA'
+local opt = { lambda = 10 }
+local lr = 0.1
+for i = 1, 2 do
+  if i == 2 then repl() end
+  print("iter", i, opt.lambda, lr)
+end
+LUA
+out=$(printf 'lr * 10\nopt.lambda = 5\nlr = 0.5\ncont\n' | "$GANLUA" "$tmp/r.lua" 2>&1)
+for want in "iter	1	10	0.1" "^1.0$" "iter	2	5	0.5"; do
+  if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "repl(): no '$want' in: $out"; fi
+done
+
+# Ctrl-\ (SIGQUIT) during a run opens the REPL at the running line
+cat > "$tmp/q.lua" <<'LUA'
+local total = 0
+for i = 1, 400000000 do total = total + i % 7 end
+print("done")
+LUA
+# (a background job's stdin would be /dev/null: hand it the pipe explicitly)
+out=$( (sleep 1; printf 'i > 0\ncont\n') | ( exec 3<&0; "$GANLUA" "$tmp/q.lua" <&3 & pid=$!; sleep 0.3; kill -QUIT $pid; wait $pid ) 2>&1)
+for want in "interrupted at" "^true$" "done"; do
+  if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "Ctrl-\\: no '$want' in: $out"; fi
+done
+
 # -i runs the script, then the REPL with its globals
 printf 'answer = 42\n' > "$tmp/g.lua"
 expect "-i keeps globals" 0 "42" -- sh -c "echo 'answer' | \"$GANLUA\" -i \"$tmp/g.lua\""

@@ -1,0 +1,162 @@
+-- ganlua.help: help(x) prints a one-line summary and the signature of a
+-- ganlua function, module or class; help() lists the modules.
+local core = require "ganlua.core"
+local T = core.tensor
+
+local docs = {
+  -- tensor
+  ["tensor.zeros"] = "tensor.zeros(d1, ..., dn [, {requires_grad=}]) / zeros({d1, ...}) -- a tensor of zeros",
+  ["tensor.ones"] = "tensor.ones(d1, ..., dn) -- a tensor of ones",
+  ["tensor.full"] = "tensor.full({d1, ...}, value) -- a tensor filled with value",
+  ["tensor.empty"] = "tensor.empty(d1, ..., dn) -- an uninitialised tensor",
+  ["tensor.rand"] = "tensor.rand(d1, ..., dn) -- uniform on [0, 1), from the seeded RNG",
+  ["tensor.randn"] = "tensor.randn(d1, ..., dn) -- standard normal, from the seeded RNG",
+  ["tensor.randint"] = "tensor.randint([low,] high, {size}) -- integers in [low, high) as floats",
+  ["tensor.randperm"] = "tensor.randperm(n) -- a random permutation of 1..n",
+  ["tensor.arange"] = "tensor.arange([start,] stop [, step]) -- start, start+step, ... below stop",
+  ["tensor.linspace"] = "tensor.linspace(a, b, steps) -- steps points from a to b inclusive",
+  ["tensor.eye"] = "tensor.eye(n [, m]) -- identity matrix",
+  ["tensor.from"] = "tensor.from(nested_table | number | tensor) -- a tensor from Lua values (copying a tensor)",
+  ["tensor.one_hot"] = "tensor.one_hot(classes, n) -- 1-based classes to N x n one-hot rows",
+  ["tensor.cat"] = "tensor.cat({t1, t2, ...} [, dim=1]) -- concatenate along dim",
+  ["tensor.stack"] = "tensor.stack({t1, t2, ...} [, dim=1]) -- stack along a new dim",
+  ["tensor.manual_seed"] = "tensor.manual_seed(n) -- seed the RNG (same seed, same run)",
+  ["tensor.get_rng_state"] = "tensor.get_rng_state() -> string -- the RNG's 32-byte state",
+  ["tensor.set_rng_state"] = "tensor.set_rng_state(s) -- restore a state from get_rng_state",
+  ["tensor.set_num_threads"] = "tensor.set_num_threads(n) -- BLAS threads",
+  ["tensor.memory"] = "tensor.memory() -> {live_bytes, cached_bytes, peak_bytes, mallocs, allocs}",
+  ["size"] = "x:size([dim]) -- the shape as a table, or one dim's size",
+  ["reshape"] = "x:reshape(d1, ..., dn) / x:view(...) -- same data, new shape (one -1 inferred)",
+  ["matmul"] = "a:matmul(b) -- matrix product: 2-D, batched 3-D, 3-D @ 2-D, vectors",
+  ["sum"] = "x:sum([dim [, keepdim]]) -- sum of all elements (0-dim) or over dim",
+  ["mean"] = "x:mean([dim [, keepdim]]) -- mean of all elements or over dim",
+  ["max"] = "x:max([dim [, keepdim]]) -- largest element, or values and 1-based indices over dim",
+  ["norm"] = "x:norm([p=2 [, dim [, keepdim]]]) -- p-norm of all elements or over dim",
+  ["softmax"] = "x:softmax([dim=-1]) -- exp(x) / sum exp(x) over dim",
+  ["backward"] = "y:backward([grad] [, {retain_graph=, create_graph=}]) -- accumulate dy/dx into x.grad",
+  ["requires_grad"] = "x:requires_grad([flag=true]) -> x -- make x a leaf that records gradients",
+  ["detach"] = "x:detach() -- the same values, cut from the graph",
+  ["narrow"] = "x:narrow(dim, start, length) -- a slice (shares storage along dim 1)",
+  ["select"] = "x:select(dim, index) -- one slice, the dim removed; x[i] is x:select(1, i)",
+  ["index_select"] = "x:index_select(dim, indices) -- rows at 1-based indices (table or tensor)",
+  -- autograd
+  ["autograd.grad"] = "autograd.grad(outputs, inputs [, {create_graph=, retain_graph=, grad_outputs=, allow_unused=}])"
+    .. " -- gradients of outputs w.r.t. inputs, in the form inputs was given",
+  ["autograd.no_grad"] = "autograd.no_grad(fn, ...) -- run fn without recording a graph",
+  ["autograd.backward"] = "autograd.backward(outputs [, grads] [, opts]) -- backward from several outputs",
+  ["autograd.gradcheck"] = "autograd.gradcheck(fn, inputs [, {eps, atol, rtol}]) -> ok, report -- vs central differences",
+  ["autograd.gradgradcheck"] = "autograd.gradgradcheck(fn, inputs [, opts]) -> ok, report -- second derivatives",
+  -- nn
+  ["nn.Module"] = "nn.Module:extend(\"Name\") -- a new module class; define init(...) and forward(x)",
+  ["nn.Sequential"] = "nn.Sequential{m1, m2, ...} -- modules in order; seq[i], #seq, seq:slice(i, j)",
+  ["nn.Linear"] = "nn.Linear(in, out [, {bias=true}]) -- y = x W^T + b",
+  ["nn.Conv2d"] = "nn.Conv2d(in, out, k [, {stride=1, padding=0, dilation=1, bias=true}])",
+  ["nn.ConvTranspose2d"] = "nn.ConvTranspose2d(in, out, k [, {stride, padding, output_padding, dilation, bias}])",
+  ["nn.BatchNorm1d"] = "nn.BatchNorm1d(C [, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true}])",
+  ["nn.BatchNorm2d"] = "nn.BatchNorm2d(C [, {eps, momentum, affine, track_running_stats}])",
+  ["nn.LayerNorm"] = "nn.LayerNorm(shape [, {eps=1e-5, elementwise_affine=true}])",
+  ["nn.Dropout"] = "nn.Dropout([p=0.5])",
+  ["nn.LeakyReLU"] = "nn.LeakyReLU([slope=0.01])",
+  ["nn.MinibatchDiscrimination"] = "nn.MinibatchDiscrimination(in, B, C) -- Salimans et al. 2016; output [x, o(x)]",
+  ["nn.Embedding"] = "nn.Embedding(num, dim) -- rows looked up by 1-based index",
+  ["nn.Upsample"] = "nn.Upsample({scale_factor=2, mode=\"nearest\"})",
+  ["nn.utils.spectral_norm"] = "nn.utils.spectral_norm(module [, {name=\"weight\", n_power_iterations=1}])",
+  ["nn.init.dcgan_"] = "nn.init.dcgan_(model) -- DCGAN init: conv/linear N(0, 0.02), batch norm N(1, 0.02)",
+  -- losses
+  ["losses.bce"] = "losses.bce(p, target [, {reduction=\"mean\"}]) -- binary cross-entropy of probabilities",
+  ["losses.bce_with_logits"] = "losses.bce_with_logits(logits, target [, opts]) -- stable BCE on logits",
+  ["losses.mse"] = "losses.mse(x, target [, opts])",
+  ["losses.l1"] = "losses.l1(x, target [, opts])",
+  ["losses.cross_entropy"] = "losses.cross_entropy(logits, classes [, {label_smoothing=0, reduction}]) -- 1-based classes",
+  ["losses.nll"] = "losses.nll(log_probs, classes [, opts])",
+  ["losses.gaussian_nll"] = "losses.gaussian_nll(mean, target, var [, {full=false, eps=1e-6}])",
+  ["losses.hinge_d"] = "losses.hinge_d(d_real, d_fake) -- E relu(1 - D(x)) + E relu(1 + D(G(z)))",
+  ["losses.hinge_g"] = "losses.hinge_g(d_fake) -- -E D(G(z))",
+  ["losses.wasserstein_d"] = "losses.wasserstein_d(d_real, d_fake) -- E D(G(z)) - E D(x)",
+  ["losses.wasserstein_g"] = "losses.wasserstein_g(d_fake) -- -E D(G(z))",
+  ["losses.feature_matching"] = "losses.feature_matching(f_real, f_fake) -- ||mean f(x) - mean f(G(z))||^2",
+  ["losses.gradient_penalty"] = "losses.gradient_penalty(D, real, fake [, {lambda=10}]) -- WGAN-GP",
+  ["losses.kl_div"] = "losses.kl_div(log_q, p [, {reduction, log_target}])",
+  -- optim
+  ["optim.SGD"] = "optim.SGD(params, {lr, momentum=0, dampening=0, nesterov=false, weight_decay=0})",
+  ["optim.Adam"] = "optim.Adam(params, {lr=1e-3, betas={0.9, 0.999}, eps=1e-8, weight_decay=0, amsgrad=false})",
+  ["optim.RMSprop"] = "optim.RMSprop(params, {lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=false})",
+  ["optim.clip_weights"] = "optim.clip_weights(model, c) -- WGAN clamp of Linear/Conv weights and biases",
+  -- data, metrics, image, ckpt
+  ["data.gaussian_ring"] = "data.gaussian_ring{n=10000, modes=8, radius=2, std=0.02, normalize=false}",
+  ["data.gaussian_grid"] = "data.gaussian_grid{n=10000, side=5, spacing=2, std=0.02, normalize=false}",
+  ["data.mnist"] = "data.mnist{split=\"train\"|\"test\", dir=, range=\"tanh\"|\"unit\"} -- N x 1 x 28 x 28, 1-based labels",
+  ["data.dataset"] = "data.dataset(x [, labels]) -- then ds:batches(n, {shuffle=, drop_last=})",
+  ["metrics.modes"] = "metrics.modes(samples, centers, sigma) -> {modes, hq, kl, counts}",
+  ["metrics.inception_score"] = "metrics.inception_score(samples, classifier [, {splits=10}]) -> mean, std (MNIST classifier)",
+  ["metrics.fid"] = "metrics.fid(real, fake, classifier) -- Frechet distance of classifier features (MNIST classifier)",
+  ["image.save_grid"] = "image.save_grid(images, path [, {nrow=8, padding=2, normalize=, range=, pad_value=}])",
+  ["image.animation"] = "image.animation([grid opts]) -- anim:add(images); anim:save(path, {delay=0.1})",
+  ["image.load"] = "image.load(path [, channels]) -> C x H x W in [0, 1], or nil, message",
+  ["ckpt.save"] = "ckpt.save(path, {G=G, optG=optG, step=n, ...}) -> true or nil, message (atomic safetensors)",
+  ["ckpt.load"] = "ckpt.load(path, {G=G, optG=optG}) -> saved values; restores modules, optimizers, RNG",
+  ["repl"] = "repl() -- a prompt inside the running script (locals as variables); `cont` resumes",
+}
+
+local help = {}
+
+-- names of every function/table reachable from the ganlua modules
+local function index()
+  local names = {}
+  local g = rawget(_G, "ganlua")
+  local mods = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "ckpt", "plot", "cli", "log" }
+  for _, m in ipairs(mods) do
+    local t = g and g[m] or rawget(_G, m)
+    if type(t) == "table" then
+      names[t] = m
+      for k, v in pairs(t) do
+        if type(k) == "string" and names[v] == nil then names[v] = m .. "." .. k end
+        if m == "nn" and type(v) == "table" and (k == "utils" or k == "init") then
+          for k2, v2 in pairs(v) do names[v2] = "nn." .. k .. "." .. k2 end
+        end
+      end
+    end
+  end
+  names[rawget(_G, "repl")] = "repl"
+  return names
+end
+
+function help.help(x)
+  if x == nil then
+    print("ganlua modules: tensor autograd nn losses optim data metrics image plot ckpt cli log json")
+    print("help(tensor.zeros), help(nn.Linear), help(x) for a tensor or module; help(\"matmul\") for a method")
+    return
+  end
+  if type(x) == "string" then
+    print(docs[x] or docs["tensor." .. x] or ("no help for '" .. x .. "'"))
+    return
+  end
+  if T.is_tensor(x) then
+    print(string.format("Tensor of size %s (float32)%s", table.concat(x:size(), "x"),
+      x.grad_fn and (", made by " .. x.grad_fn) or (x:is_requires_grad() and ", a leaf that requires grad" or "")))
+    local ms = {}
+    for k in pairs(T.methods) do ms[#ms + 1] = k end
+    table.sort(ms)
+    print("methods: " .. table.concat(ms, " "))
+    return
+  end
+  local name = index()[x]
+  if name and docs[name] then print(docs[name]) return end
+  if type(x) == "table" and rawget(x, "_params") then
+    print(string.format("%s module, %d parameters:", x.__name, x:num_parameters()))
+    print(tostring(x))
+    return
+  end
+  if type(x) == "table" and x.__name and docs["nn." .. x.__name] then print(docs["nn." .. x.__name]) return end
+  if type(x) == "table" and name then
+    local ks = {}
+    for k in pairs(x) do if type(k) == "string" and not k:match("^_") then ks[#ks + 1] = k end end
+    table.sort(ks)
+    print(name .. ": " .. table.concat(ks, " "))
+    return
+  end
+  print(name and (name .. ": no summary yet") or ("a " .. type(x) .. " (not a ganlua function)"))
+end
+
+help.docs = docs
+return help
