@@ -1,0 +1,61 @@
+-- bench/nn_bench.lua — layer and optimizer speed (run by bench/run.sh):
+--   linear    forward+backward of Linear on (128x100)(100x128), against the
+--             three matrix products it needs, timed as plain matmuls
+--   conv      Conv2d and ConvTranspose2d forward+backward at DCGAN-on-MNIST
+--             shapes (batch 64; 1 -> 64 -> 128 channels, 4x4, stride 2)
+--   adam      one Adam step over 1M parameters
+-- Prints "name  microseconds-per-iteration" lines for run.sh to compare.
+local clock = (ganlua.sys and ganlua.sys.time) or os.clock
+local function bench(name, iters, fn)
+  for _ = 1, math.max(3, iters // 10) do fn() end -- warm-up
+  collectgarbage()
+  local t0 = clock()
+  for _ = 1, iters do fn() end
+  local us = (clock() - t0) / iters * 1e6
+  print(string.format("%-28s %10.1f us", name, us))
+  return us
+end
+
+tensor.manual_seed(0)
+local lin = nn.Linear(100, 128)
+local x = tensor.randn(128, 100):requires_grad()
+local gy = tensor.randn(128, 128)
+bench("linear_fwd_bwd", 3000, function()
+  local y = lin(x)
+  y:backward(gy)
+  lin.weight.grad = nil; lin.bias.grad = nil; x.grad = nil
+end)
+-- the three products the layer needs: x W^T, g W, g^T x (same shapes)
+local W = lin.weight:detach()
+local xd = x:detach()
+local gt = gy:t()
+bench("linear_three_sgemm", 3000, function()
+  local _ = xd:matmul(W:t())
+  local _ = gy:matmul(W)
+  local _ = gt:matmul(xd)
+end)
+
+local c1 = nn.Conv2d(1, 64, 4, { stride = 2, padding = 1 })
+local c2 = nn.Conv2d(64, 128, 4, { stride = 2, padding = 1 })
+local img = tensor.randn(64, 1, 28, 28)
+bench("conv2d_fwd_bwd", 100, function()
+  local y = c2(c1(img):leaky_relu(0.2))
+  y:sum():backward()
+  for _, p in ipairs(c1:parameters()) do p.grad = nil end
+  for _, p in ipairs(c2:parameters()) do p.grad = nil end
+end)
+local t1 = nn.ConvTranspose2d(128, 64, 4, { stride = 2, padding = 1 })
+local t2 = nn.ConvTranspose2d(64, 1, 4, { stride = 2, padding = 1 })
+local code = tensor.randn(64, 128, 7, 7):requires_grad()
+bench("conv_transpose2d_fwd_bwd", 100, function()
+  local y = t2(t1(code):relu())
+  y:sum():backward()
+  for _, p in ipairs(t1:parameters()) do p.grad = nil end
+  for _, p in ipairs(t2:parameters()) do p.grad = nil end
+  code.grad = nil
+end)
+
+local p = tensor.randn(1000, 1000):requires_grad()
+p.grad = tensor.randn(1000, 1000)
+local adam = optim.Adam({ p }, { lr = 1e-3 })
+bench("adam_step_1M", 300, function() adam:step() end)
