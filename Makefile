@@ -8,10 +8,10 @@
 # Objects go to build/ (build/asan/ with SANITIZE=1).
 
 CC      ?= cc
-PKGS    := lua5.4 openblas
+PKGS    := lua5.4 openblas cairo
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -fno-trapping-math -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
-LDLIBS  := $(shell pkg-config --libs openblas 2>/dev/null) -lstb -lgif -lz -lm
+LDLIBS  := $(shell pkg-config --libs openblas cairo 2>/dev/null) -lstb -lgif -lz -lm
 LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)
 
 ifeq ($(SANITIZE),1)

@@ -92,10 +92,9 @@ def fm_loss(real, fake):
     return ((fr.mean(0) - features(fake).mean(0)) ** 2).sum()
 
 
-def d_step(real):
+def d_step(real, fake):
     n = real.shape[0]
-    with torch.no_grad():
-        fake = G(torch.randn(n, opt.zdim))
+    fake = fake.detach()
     optD.zero_grad()
     if v == "fm":
         loss = F.cross_entropy(D(real), torch.zeros(n, dtype=torch.long)) + \
@@ -120,9 +119,8 @@ def d_step(real):
                     m.bias.clamp_(-0.01, 0.01)
 
 
-def g_step(real):
+def g_step(real, fake):
     n = real.shape[0]
-    fake = G(torch.randn(n, opt.zdim))
     optG.zero_grad()
     if v == "fm":
         loss = fm_loss(real, fake)
@@ -158,9 +156,15 @@ for epoch in range(opt.epochs):
     for i in range(0, x.shape[0], opt.batch):
         real = x[perm[i:i + opt.batch]]
         it += 1
-        d_step(real)
+        n = real.shape[0]
         if not wgan or it % opt.n_critic == 0:
-            g_step(real)
+            fake = G(torch.randn(n, opt.zdim))
+            d_step(real, fake)
+            g_step(real, fake)
+        else:
+            with torch.no_grad():
+                fake = G(torch.randn(n, opt.zdim))
+            d_step(real, fake)
 seconds = time.time() - t0
 with torch.no_grad():
     s = G(torch.randn(opt.samples, opt.zdim))

@@ -35,6 +35,8 @@ int luaopen_ganlua_autograd(lua_State *L);
 int luaopen_ganlua_nn(lua_State *L);
 int luaopen_ganlua_formats(lua_State *L);
 int luaopen_ganlua_image(lua_State *L);
+int luaopen_ganlua_sys(lua_State *L);
+int luaopen_ganlua_canvas(lua_State *L);
 int luaopen_ganlua_core(lua_State *L);
 int luaopen_ganlua(lua_State *L);
 

@@ -30,6 +30,10 @@ int luaopen_ganlua_core(lua_State *L)
     lua_setfield(L, -2, "formats");
     luaL_requiref(L, "ganlua.image_c", luaopen_ganlua_image, 0);
     lua_setfield(L, -2, "image");
+    luaL_requiref(L, "ganlua.sys_c", luaopen_ganlua_sys, 0);
+    lua_setfield(L, -2, "sys");
+    luaL_requiref(L, "ganlua.canvas_c", luaopen_ganlua_canvas, 0);
+    lua_setfield(L, -2, "canvas");
     lua_pushliteral(L, GL_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -350,6 +350,19 @@ void gl_st_close(gl_st_file *sf);
 gl_status gl_frechet_distance(double *out, const gl_tensor *mu1, const gl_tensor *s1, const gl_tensor *mu2,
                               const gl_tensor *s2);
 
+/* Kernel density estimates (scipy's gaussian_kde, Scott's rule). */
+/* K (2 x 2, row-major) = covariance(samples) * n^(-1/3) */
+gl_status gl_kde2d_bandwidth(const gl_tensor *samples, double K[4]);
+/* density on a H x W grid of cell centres over [x0, x1] x [y0, y1]; row 0 is
+ * y0; kernel standard deviations below min_std are raised to it (0: none) */
+gl_status gl_kde2d(gl_tensor **out, const gl_tensor *samples, double x0, double x1, double y0, double y1, int W,
+                   int H, double min_std);
+/* 1-D: bandwidth std * n^(-1/5), evaluated at each grid value */
+gl_status gl_kde1d(gl_tensor **out, const gl_tensor *values, const gl_tensor *grid);
+/* grid values / vmax (max if vmax <= 0) through map 0 Blues, 1 Greens,
+ * 2 viridis -> rgb (3 bytes per value) */
+gl_status gl_colormap(unsigned char *rgb, const gl_tensor *grid, int cmap, float vmax);
+
 /* Images (torchvision's make_grid/save_image conventions). */
 typedef struct {
     int64_t nrow, padding;

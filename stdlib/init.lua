@@ -15,9 +15,13 @@ local M = {
   image = require "ganlua.image",
   json = require "ganlua.json",
   ckpt = require "ganlua.ckpt",
+  plot = require "ganlua.plot",
+  cli = require "ganlua.cli",
+  log = require "ganlua.log",
+  sys = core.sys,
 }
 
-local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt", "plot", "cli", "log", "sys" }
 
 local R = require "ganlua.repl"
 M.repl = R

@@ -1,0 +1,72 @@
+/* bindings/sys.c — core.sys: the few operating-system facts scripts need
+ * that Lua's standard library lacks: a wall clock, whether a stream is a
+ * terminal, mkdir -p. Failures return nil, message. */
+#define _POSIX_C_SOURCE 200809L
+#include "bindings.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* time() -> seconds on a monotonic clock (for rates and durations) */
+static int s_time(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+/* isatty(fd) -> boolean */
+static int s_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+/* mkdir(path) -> true, or nil, message; creates missing parents */
+static int s_mkdir(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checklstring(L, 1, &n);
+    luaL_argcheck(L, n > 0 && n < 4096, 1, "path must be 1 to 4095 bytes");
+    char buf[4096];
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            luaL_pushfail(L);
+            lua_pushfstring(L, "cannot create directory %s: %s", buf, strerror(e));
+            return 2;
+        }
+        buf[i] = c;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s exists and is not a directory", path);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int s_getpid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)getpid());
+    return 1;
+}
+
+static const luaL_Reg fns[] = {
+    {"time", s_time}, {"isatty", s_isatty}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {NULL, NULL}};
+
+int luaopen_ganlua_sys(lua_State *L)
+{
+    luaL_newlib(L, fns);
+    return 1;
+}

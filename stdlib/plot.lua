@@ -1,0 +1,314 @@
+-- ganlua.plot: the pictures GAN researchers reason with, drawn with cairo
+-- (anti-aliased lines, DejaVu Sans text) into PNG files written atomically.
+--
+--   plot.kde(samples, "kde.png", { centers = ds.centers, title = "vanilla" })
+--   plot.scatter(samples, "points.png", { centers = ds.centers })
+--   plot.lines({ { name = "D", y = d_losses }, { name = "G", y = g_losses } }, "losses.png")
+--   plot.panels({ { label = "vanilla", panels = { { samples = s1, title = "epoch 33" }, ... } } }, "fig.png")
+--
+-- Each returns true or nil, message (like io.open).
+local core = require "ganlua.core"
+local T, K = core.tensor, core.canvas
+
+local plot = {}
+
+-- matplotlib's tab10
+local palette = {
+  { 0.122, 0.467, 0.706 }, { 1.000, 0.498, 0.055 }, { 0.173, 0.627, 0.173 }, { 0.839, 0.153, 0.157 },
+  { 0.580, 0.404, 0.741 }, { 0.549, 0.337, 0.294 }, { 0.890, 0.467, 0.761 }, { 0.498, 0.498, 0.498 },
+  { 0.737, 0.741, 0.133 }, { 0.090, 0.745, 0.812 },
+}
+plot.palette = palette
+
+local function values(v, what)
+  if T.is_tensor(v) then return v:detach():reshape(-1):totable() end
+  if type(v) == "table" then return v end
+  error("plot: " .. what .. " must be a table of numbers or a Tensor", 3)
+end
+
+local function points(s, what)
+  if not T.is_tensor(s) or s:dim() ~= 2 or s:size(2) ~= 2 then
+    error(string.format("plot: %s must be an N x 2 Tensor, got %s", what,
+      T.is_tensor(s) and table.concat(s:size(), "x") or type(s)), 3)
+  end
+  return s:detach()
+end
+
+-- 1-2-5 ticks covering [lo, hi], about n of them
+function plot.ticks(lo, hi, n)
+  n = n or 5
+  if not (hi > lo) then return { lo }, 1 end
+  local raw = (hi - lo) / n
+  local mag = 10 ^ math.floor(math.log(raw, 10))
+  local step = mag
+  for _, m in ipairs { 1, 2, 2.5, 5, 10 } do
+    if m * mag >= raw then step = m * mag break end
+  end
+  local out = {}
+  local first = math.ceil(lo / step - 1e-9) * step
+  for k = 0, 1000 do
+    local v = first + k * step
+    if v > hi + step * 1e-9 then break end
+    out[#out + 1] = math.abs(v) < step * 1e-9 and 0 or v
+  end
+  return out, step
+end
+
+local function tick_label(v, step)
+  local decimals = math.max(0, -math.floor(math.log(step, 10) + 1e-9))
+  if step * 10 ^ decimals % 1 ~= 0 then decimals = decimals + 1 end
+  if math.abs(v) >= 1e5 or (math.abs(v) > 0 and math.abs(v) < 1e-4) then return string.format("%.1e", v) end
+  return string.format("%." .. decimals .. "f", v)
+end
+
+-- An axes rectangle in a canvas, mapping data to pixels.
+local Axes = {}
+Axes.__index = Axes
+
+local function axes(c, x, y, w, h, xlim, ylim)
+  return setmetatable({ c = c, x = x, y = y, w = w, h = h, xlim = xlim, ylim = ylim }, Axes)
+end
+
+function Axes:px(v) return self.x + (v - self.xlim[1]) / (self.xlim[2] - self.xlim[1]) * self.w end
+function Axes:py(v) return self.y + self.h - (v - self.ylim[1]) / (self.ylim[2] - self.ylim[1]) * self.h end
+
+-- frame, ticks, labels; o: {title, xlabel, ylabel, font = 11, ticks = true, ylog = false}
+function Axes:frame(o)
+  o = o or {}
+  local c, fs = self.c, o.font or 11
+  c:clip()
+  c:color(0.15, 0.15, 0.15)
+  c:line_width(1)
+  c:rect(self.x + 0.5, self.y + 0.5, self.w, self.h)
+  c:stroke()
+  if o.ticks ~= false then
+    local xt, xs = plot.ticks(self.xlim[1], self.xlim[2], o.nticks or 5)
+    for _, v in ipairs(xt) do
+      local p = math.floor(self:px(v)) + 0.5
+      c:move_to(p, self.y + self.h); c:line_to(p, self.y + self.h + 4); c:stroke()
+      c:text(p, self.y + self.h + 6, tick_label(v, xs), { size = fs, align = "center", valign = "top" })
+    end
+    local yt, ys = plot.ticks(self.ylim[1], self.ylim[2], o.nticks or 5)
+    for _, v in ipairs(yt) do
+      local p = math.floor(self:py(v)) + 0.5
+      c:move_to(self.x - 4, p); c:line_to(self.x, p); c:stroke()
+      local label = o.ylog and ("1e" .. tick_label(v, ys)) or tick_label(v, ys)
+      c:text(self.x - 7, p, label, { size = fs, align = "right", valign = "middle" })
+    end
+  end
+  if o.xlabel then
+    c:text(self.x + self.w / 2, self.y + self.h + 10 + 2 * fs, o.xlabel, { size = fs + 1, align = "center", valign = "top" })
+  end
+  if o.ylabel then
+    c:text(self.x - 14 - 4.2 * fs, self.y + self.h / 2, o.ylabel, { size = fs + 1, align = "center", valign = "bottom", angle = -90 })
+  end
+  if o.title then
+    c:text(self.x + self.w / 2, self.y - 10, o.title, { size = fs + 2, bold = true, align = "center", valign = "bottom" })
+  end
+end
+
+function Axes:clip() self.c:clip(self.x, self.y, self.w, self.h) end
+
+-- a square window around the samples and centres (or the given limits)
+local function limits(s, o)
+  if o.xlim and o.ylim then return o.xlim, o.ylim end
+  local m = s:abs():max():item()
+  if o.centers then m = math.max(m, o.centers:abs():max():item()) end
+  m = m * 1.15
+  if not (m > 0) or m ~= m or m == math.huge then m = 1 end
+  return o.xlim or { -m, m }, o.ylim or { -m, m }
+end
+
+local function draw_kde(ax, s, o)
+  local grid = o.grid or 200
+  -- kernels are kept at least 1.5 grid cells wide, so a collapsed cloud
+  -- still shows (the estimate of anything wider is unchanged)
+  local cell = (ax.xlim[2] - ax.xlim[1]) / grid
+  local dens = K.kde2d(s, ax.xlim[1], ax.xlim[2], ax.ylim[1], ax.ylim[2], grid, grid, o.min_std or 1.5 * cell)
+  ax.c:heatmap(dens, ax.x, ax.y, ax.w, ax.h, { cmap = o.cmap or "Greens" })
+end
+
+-- true mode centres: small open red circles, so a blob on a mode stays visible
+local function draw_centers(ax, centers, size)
+  if not centers then return end
+  local c = ax.c
+  ax:clip()
+  c:color(0.84, 0.15, 0.16, 0.85)
+  c:line_width(1.2)
+  size = size or 5
+  for _, p in ipairs(centers:totable()) do
+    c:new_path()
+    c:circle(ax:px(p[1]), ax:py(p[2]), size)
+    c:stroke()
+  end
+  c:clip()
+end
+
+local function figure(w, h) return K.new(w, h) end
+
+-- kde(samples, path [, {centers =, title =, xlim =, ylim =, size = {w, h},
+-- cmap = "Greens"|"Blues"|"viridis", grid = 200}]): a filled 2-D kernel
+-- density (Gaussian kernel, Scott's bandwidth as seaborn's kdeplot).
+function plot.kde(samples, path, o)
+  o = o or {}
+  local s = points(samples, "samples")
+  local size = o.size or { 560, 520 }
+  local c = figure(size[1], size[2])
+  local xlim, ylim = limits(s, o)
+  local ax = axes(c, 70, 40, size[1] - 100, size[2] - 95, xlim, ylim)
+  draw_kde(ax, s, o)
+  draw_centers(ax, o.centers)
+  ax:frame { title = o.title, xlabel = o.xlabel, ylabel = o.ylabel }
+  local ok, err = c:save(path)
+  c:close()
+  return ok, err
+end
+
+-- scatter(samples, path [, {centers =, title =, xlim =, ylim =, size =, alpha = 0.25, radius = 1.6}])
+function plot.scatter(samples, path, o)
+  o = o or {}
+  local s = points(samples, "samples")
+  local size = o.size or { 560, 520 }
+  local c = figure(size[1], size[2])
+  local xlim, ylim = limits(s, o)
+  local ax = axes(c, 70, 40, size[1] - 100, size[2] - 95, xlim, ylim)
+  ax:clip()
+  local col = palette[1]
+  c:color(col[1], col[2], col[3], o.alpha or 0.25)
+  for _, p in ipairs(s:totable()) do c:circle(ax:px(p[1]), ax:py(p[2]), o.radius or 1.6) end
+  c:fill()
+  c:clip()
+  draw_centers(ax, o.centers)
+  ax:frame { title = o.title, xlabel = o.xlabel, ylabel = o.ylabel }
+  local ok, err = c:save(path)
+  c:close()
+  return ok, err
+end
+
+-- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =}])
+-- series: a list of {name =, x = (optional), y = table or Tensor, color =}
+function plot.lines(series, path, o)
+  o = o or {}
+  if type(series) ~= "table" or #series == 0 then error("plot.lines: expected a list of series", 2) end
+  local data = {}
+  local x0, x1, y0, y1 = math.huge, -math.huge, math.huge, -math.huge
+  for i, sr in ipairs(series) do
+    local ys = values(sr.y, "y")
+    local xs = sr.x and values(sr.x, "x") or nil
+    local d = { name = sr.name or ("series " .. i), color = sr.color or palette[(i - 1) % #palette + 1], x = {}, y = {} }
+    for k, v in ipairs(ys) do
+      local xv = xs and xs[k] or k
+      local yv = v
+      if o.ylog then yv = v > 0 and math.log(v, 10) or nil end
+      if yv and yv == yv and math.abs(yv) ~= math.huge and xv then
+        d.x[#d.x + 1], d.y[#d.y + 1] = xv, yv
+        x0, x1 = math.min(x0, xv), math.max(x1, xv)
+        y0, y1 = math.min(y0, yv), math.max(y1, yv)
+      end
+    end
+    data[i] = d
+  end
+  if x0 == math.huge then x0, x1, y0, y1 = 0, 1, 0, 1 end
+  if x1 == x0 then x0, x1 = x0 - 1, x1 + 1 end
+  if y1 == y0 then y0, y1 = y0 - 1, y1 + 1 end
+  local pad = (y1 - y0) * 0.05
+  local xlim, ylim = o.xlim or { x0, x1 }, o.ylim or { y0 - pad, y1 + pad }
+  local size = o.size or { 720, 440 }
+  local c = figure(size[1], size[2])
+  local ax = axes(c, 80, 40, size[1] - 110, size[2] - 100, xlim, ylim)
+  -- light grid at the y ticks
+  c:color(0.9, 0.9, 0.9)
+  c:line_width(1)
+  for _, v in ipairs((plot.ticks(ylim[1], ylim[2], 5))) do
+    local p = math.floor(ax:py(v)) + 0.5
+    c:move_to(ax.x, p); c:line_to(ax.x + ax.w, p)
+  end
+  c:stroke()
+  ax:clip()
+  c:line_width(1.8)
+  for _, d in ipairs(data) do
+    c:color(d.color[1], d.color[2], d.color[3])
+    for k = 1, #d.x do
+      if k == 1 then c:move_to(ax:px(d.x[k]), ax:py(d.y[k])) else c:line_to(ax:px(d.x[k]), ax:py(d.y[k])) end
+    end
+    c:stroke()
+  end
+  c:clip()
+  ax:frame { title = o.title, xlabel = o.xlabel, ylabel = o.ylabel and (o.ylog and o.ylabel .. " (log10)" or o.ylabel), ylog = o.ylog }
+  -- legend, upper right
+  local lw = 0
+  for _, d in ipairs(data) do lw = math.max(lw, (c:text_size(d.name, { size = 11 }))) end
+  local bx, by = ax.x + ax.w - lw - 48, ax.y + 8
+  c:color(1, 1, 1, 0.85)
+  c:rect(bx, by, lw + 40, #data * 18 + 8)
+  c:fill()
+  c:color(0.7, 0.7, 0.7)
+  c:line_width(1)
+  c:rect(bx + 0.5, by + 0.5, lw + 40, #data * 18 + 8)
+  c:stroke()
+  for i, d in ipairs(data) do
+    local yy = by + 4 + (i - 0.5) * 18
+    c:color(d.color[1], d.color[2], d.color[3])
+    c:line_width(2.5)
+    c:move_to(bx + 6, yy); c:line_to(bx + 28, yy); c:stroke()
+    c:color(0.1, 0.1, 0.1)
+    c:text(bx + 34, yy, d.name, { size = 11, valign = "middle" })
+  end
+  local ok, err = c:save(path)
+  c:close()
+  return ok, err
+end
+
+-- panels(rows, path [, {centers =, xlim =, ylim =, panel = 150, title =, cmap =}]):
+-- a grid of KDE panels, one row per entry of rows ({label =, panels =
+-- {{samples =, title =}, ...}}), with shared limits.
+function plot.panels(rows, path, o)
+  o = o or {}
+  if type(rows) ~= "table" or #rows == 0 then error("plot.panels: expected a list of rows", 2) end
+  local ncol = 0
+  local all = {}
+  for _, r in ipairs(rows) do
+    ncol = math.max(ncol, #r.panels)
+    for _, p in ipairs(r.panels) do all[#all + 1] = points(p.samples, "panel samples") end
+  end
+  local xlim, ylim = o.xlim, o.ylim
+  if not (xlim and ylim) then
+    local m = 0
+    for _, s in ipairs(all) do m = math.max(m, s:abs():max():item()) end
+    if o.centers then m = math.max(m, o.centers:abs():max():item()) end
+    m = math.min(m * 1.15, o.centers and o.centers:abs():max():item() * 1.6 or math.huge)
+    if not (m > 0) then m = 1 end
+    xlim, ylim = xlim or { -m, m }, ylim or { -m, m }
+  end
+  local P, gap, left, top = o.panel or 150, 10, 34, (o.title and 58 or 30)
+  local W = left + ncol * (P + gap) + gap
+  local H = top + #rows * (P + gap + 18) + gap
+  local c = figure(W, H)
+  c:color(0.1, 0.1, 0.1)
+  if o.title then c:text(W / 2, 22, o.title, { size = 15, bold = true, align = "center", valign = "middle" }) end
+  for ri, r in ipairs(rows) do
+    local y = top + (ri - 1) * (P + gap + 18) + 18
+    c:color(0.1, 0.1, 0.1)
+    c:text(left - 10, y + P / 2, r.label or "", { size = 13, bold = true, align = "center", valign = "bottom", angle = -90 })
+    for ci, p in ipairs(r.panels) do
+      local x = left + gap + (ci - 1) * (P + gap)
+      local ax = axes(c, x, y, P, P, xlim, ylim)
+      local cell = (xlim[2] - xlim[1]) / 120
+      draw_kde(ax, points(p.samples, "panel samples"), { grid = 120, cmap = o.cmap, min_std = 2.5 * cell })
+      draw_centers(ax, o.centers, 4)
+      ax:frame { ticks = false }
+      if p.title then
+        c:color(0.1, 0.1, 0.1)
+        c:text(x + P / 2, y - 5, p.title, { size = 10, align = "center", valign = "bottom" })
+      end
+    end
+  end
+  local ok, err = c:save(path)
+  c:close()
+  return ok, err
+end
+
+-- a 1-D kernel density (Scott's rule) at the points of grid
+function plot.kde1d(values_t, grid) return K.kde1d(values_t, grid) end
+
+return plot
