@@ -1,0 +1,83 @@
+-- Plots: the KDE against Scott's rule, densities that integrate to one,
+-- PNG files written atomically, bad paths and inputs.
+local K = require("ganlua.core").canvas
+
+local function png_ok(path)
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local s = f:read("a")
+  f:close()
+  return s:sub(1, 8) == "\137PNG\r\n\26\n" and #s > 2000
+end
+
+test("KDE bandwidth is Scott's rule: covariance * n^(-1/3)", function()
+  local pts = tensor.from { { 0, 0 }, { 1, 2 }, { 2, 1 }, { 3, 5 }, { 4, 3 } }
+  local K4 = K.kde_bandwidth(pts)
+  -- unbiased covariance by hand
+  local mx, my = 2, 11 / 5
+  local cxx, cxy, cyy = 0, 0, 0
+  for _, p in ipairs(pts:totable()) do
+    cxx = cxx + (p[1] - mx) ^ 2; cxy = cxy + (p[1] - mx) * (p[2] - my); cyy = cyy + (p[2] - my) ^ 2
+  end
+  local f2 = 5 ^ (-1 / 3)
+  check.near(K4[1], cxx / 4 * f2, 1e-9); check.near(K4[2], cxy / 4 * f2, 1e-9); check.near(K4[4], cyy / 4 * f2, 1e-9)
+end)
+
+test("KDE density integrates to one and peaks at the data", function()
+  local pts = tensor.randn(400, 2) * 0.3 + tensor.from { { 0.5, -0.25 } }
+  local W = 160
+  local d = K.kde2d(pts, -3, 3, -3, 3, W, W)
+  local cell = (6 / W) ^ 2
+  check.near(d:sum():item() * cell, 1, 1e-3)
+  local _, idx = d:reshape(-1):max(1)
+  local k = math.floor(idx:item()) - 1
+  local row, col = k // W, k % W
+  local x, y = -3 + (col + 0.5) * 6 / W, -3 + (row + 0.5) * 6 / W
+  check.truthy(math.abs(x - 0.5) < 0.15 and math.abs(y + 0.25) < 0.15, string.format("peak at %.2f, %.2f", x, y))
+  -- identical samples (a collapsed generator) give a finite, non-empty picture
+  local same = K.kde2d(tensor.zeros(50, 2), -1, 1, -1, 1, 50, 50)
+  check.truthy(same:max():item() > 0 and same:max():item() == same:max():item())
+  check.raises(function() K.kde2d(tensor.zeros(5, 3), -1, 1, -1, 1, 10, 10) end, "expected N x 2 samples")
+  check.raises(function() K.kde2d(tensor.zeros(1, 2), -1, 1, -1, 1, 10, 10) end, "at least 2 samples")
+end)
+
+test("1-D KDE integrates to one", function()
+  local v = tensor.randn(500)
+  local grid = tensor.linspace(-6, 6, 600)
+  local d = plot.kde1d(v, grid)
+  check.near(d:sum():item() * 12 / 599, 1, 1e-2)
+end)
+
+test("kde, scatter, lines and panels write PNGs atomically", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(sys.mkdir(dir))
+  local ds = data.gaussian_ring { n = 600, normalize = true }
+  check.truthy(plot.kde(ds.x, dir .. "/k.png", { centers = ds.centers, title = "t" }))
+  check.truthy(plot.scatter(ds.x, dir .. "/s.png", { centers = ds.centers }))
+  check.truthy(plot.lines({ { name = "a", y = { 1, 2, 3 } }, { name = "b", x = { 1, 2, 3 }, y = tensor.from { 3, 1, 2 } } },
+    dir .. "/l.png", { title = "t", xlabel = "x", ylabel = "y" }))
+  check.truthy(plot.lines({ { name = "a", y = { 1, 10, 100 } } }, dir .. "/log.png", { ylog = true }))
+  check.truthy(plot.panels({ { label = "r", panels = { { samples = ds.x, title = "p" }, { samples = ds.x } } } },
+    dir .. "/p.png", { centers = ds.centers, title = "fig" }))
+  for _, f in ipairs { "k", "s", "l", "log", "p" } do check.truthy(png_ok(dir .. "/" .. f .. ".png"), f) end
+  local p = io.popen("ls " .. dir)
+  local listing = p:read("a")
+  p:close()
+  check.truthy(not listing:find("tmp", 1, true), "temporary files left: " .. listing)
+  local ok, err = plot.kde(ds.x, "/nonexistent-dir/k.png")
+  check.eq(ok, nil)
+  check.truthy(err:find("/nonexistent-dir/k.png", 1, true), err)
+  check.raises(function() plot.kde(tensor.zeros(5, 3), dir .. "/x.png") end, "samples must be an N x 2 Tensor")
+  check.raises(function() plot.lines({}, dir .. "/x.png") end, "expected a list of series")
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+test("ticks are 1-2-5 steps covering the range", function()
+  local t, step = plot.ticks(-1.15, 1.15, 5)
+  check.eq(step, 0.5)
+  check.eq(table.concat(t, ","), "-1.0,-0.5,0,0.5,1.0")
+  local t2, s2 = plot.ticks(0, 1580, 5)
+  check.eq(s2, 500)
+  check.eq(#t2, 4)
+end)
