@@ -259,6 +259,13 @@ static void install_term(lua_State *L)
     lua_getglobal(L, "ganlua");
     luaL_newlib(L, term_fns);
     lua_setfield(L, -2, "term");
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) { /* scripts that start ganlua again (toy_sweep.lua) use this */
+        exe[n] = 0;
+        lua_pushstring(L, exe);
+        lua_setfield(L, -2, "executable");
+    }
     lua_pop(L, 1);
     struct sigaction sa = {0};
     sa.sa_handler = on_sigquit;
