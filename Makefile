@@ -84,9 +84,12 @@ test: deps data
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/test_runtime
 	@GANLUA=$(CURDIR)/$(BIN) GANLUA_SO=$(CURDIR)/$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
 
+# The toy mode-collapse experiment: vanilla and minibatch discrimination,
+# seed 0, 200 epochs each (side by side, about two minutes on two cores).
 demo: deps
 	@$(MAKE) --no-print-directory all
-	./$(BIN) scripts/demo.lua
+	./$(BIN) scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0 --out runs/demo
+	@echo "pictures: runs/demo/sweep.png (KDE over training), runs/demo/*_seed0/final.png; table: runs/demo/results.md"
 
 bench: deps
 	@$(MAKE) --no-print-directory all
