@@ -1,0 +1,82 @@
+#!/bin/sh
+# bench/run.sh — what `make bench` runs: ganlua against OpenBLAS called
+# directly and against PyTorch (Debian's python3-torch, installed here when
+# missing; the tests never need it), on this machine, same thread counts.
+# Prints figures and ratios; takes a few minutes.
+set -u
+cd "$(dirname "$0")/.."
+G=./ganlua
+PY=/usr/bin/python3
+if ! $PY -c 'import torch' 2>/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "bench: installing python3-torch (for the PyTorch reference)"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-torch
+fi
+mkdir -p build/bench
+cc -O2 bench/sgemm_direct.c -o build/bench/sgemm_direct $(pkg-config --cflags --libs openblas) || exit 1
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+cpus=$(nproc)
+
+echo "== per-op overhead: 1e5 adds of 4x4 tensors (ops/s)"
+printf '%-8s %14s %14s %14s %14s %8s %8s\n' threads "ganlua" "ganlua+grad" "pytorch" "pytorch+grad" ratio ratio+grad
+for t in 1 $cpus; do
+  set -- $($G --threads $t bench/small_ops.lua ops); gp=$1; gg=$2
+  set -- $($PY bench/small_ops_torch.py $t ops); tp=$1; tg=$2
+  printf '%-8s %14s %14s %14s %14s %8s %8s\n' $t $gp $gg $tp $tg $(ratio $gp $tp) $(ratio $gg $tg)
+done
+
+echo "== matmul GFLOP/s (square): ganlua vs cblas_sgemm called directly (and PyTorch)"
+printf '%-8s %6s %10s %10s %10s %12s\n' threads N ganlua direct pytorch ganlua/direct
+for t in 1 $cpus; do
+  for n in 128 512 1024; do
+    gl=$($G --threads $t bench/small_ops.lua matmul $n)
+    d=$(build/bench/sgemm_direct $n $t)
+    tp=$($PY bench/small_ops_torch.py $t matmul $n)
+    printf '%-8s %6s %10s %10s %10s %12s\n' $t $n $gl $d $tp $(ratio $gl $d)
+  done
+done
+
+echo "== allocator: malloc calls in 1e4 repeated (64x64 matmul + add) after warm-up"
+echo "   $($G bench/small_ops.lua alloc)"
+
+echo "== layers and optimizers (microseconds per iteration; lower is better)"
+for t in 1 $cpus; do
+  echo "-- threads $t: ganlua, then PyTorch"
+  $G --threads $t bench/nn_bench.lua
+  $PY bench/nn_bench_torch.py $t
+done
+
+echo "== toy GAN, vanilla, 200 epochs (15800 iterations): iterations/s and peak RSS"
+printf '%-8s %12s %12s %10s %14s %14s\n' threads ganlua pytorch ratio "ganlua RSS kB" "pytorch RSS kB"
+for t in 1 $cpus; do
+  out=$(/usr/bin/time -f 'RSS %M' $G --threads $t scripts/toy_gan.lua --variant vanilla --out build/bench/toy_v$t 2>&1)
+  gi=$(printf '%s\n' "$out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1)
+  gr=$(printf '%s\n' "$out" | sed -n 's/^RSS //p')
+  tj=$(/usr/bin/time -f 'RSS %M' $PY bench/toy_gan_torch.py --variant vanilla --threads $t 2>&1)
+  ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
+  tr=$(printf '%s\n' "$tj" | sed -n 's/^RSS //p')
+  printf '%-8s %12s %12.0f %10s %14s %14s\n' $t "$gi" "$ti" $(ratio "$gi" "$ti") "$gr" "$tr"
+done
+
+echo "== toy GAN, minibatch discrimination: iterations/s (ganlua 200 epochs, PyTorch 10 epochs), 1 thread"
+out=$(/usr/bin/time -f 'RSS %M' $G --threads 1 scripts/toy_gan.lua --variant minibatch --out build/bench/toy_mb 2>&1)
+gi=$(printf '%s\n' "$out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1)
+gr=$(printf '%s\n' "$out" | sed -n 's/^RSS //p')
+tj=$(/usr/bin/time -f 'RSS %M' $PY bench/toy_gan_torch.py --variant minibatch --epochs 10 --threads 1 2>&1)
+ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
+tr=$(printf '%s\n' "$tj" | sed -n 's/^RSS //p')
+echo "   ganlua $gi it/s (peak RSS $gr kB), PyTorch $ti it/s (peak RSS $tr kB), ratio $(ratio "$gi" "$ti")"
+
+if [ -f data/mnist/train-images-idx3-ubyte ]; then
+  echo "== MNIST GAN (scripts/mnist_gan.lua model), batch 64: iterations/s over 300 iterations"
+  for t in 1 $cpus; do
+    s0=$(date +%s.%N)
+    $G --threads $t scripts/mnist_gan.lua --max-iters 320 --sample-interval 100000 --out build/bench/mnist$t >/dev/null 2>&1
+    s1=$(date +%s.%N)
+    tp=$($PY bench/mnist_gan_torch.py $t 300)
+    gi=$(awk -v a=$s0 -v b=$s1 'BEGIN { printf "%.1f", 320 / (b - a) }')
+    echo "   threads $t: ganlua $gi it/s (wall, including loading MNIST), PyTorch $tp it/s, ratio $(ratio $gi $tp)"
+  done
+else
+  echo "== MNIST GAN: skipped (run make data)"
+fi
