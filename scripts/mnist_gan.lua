@@ -12,7 +12,9 @@
 -- for D and G on D's logits). Every --sample-interval batches a 5 x 5 grid
 -- of samples from a fixed z is written; at the end, a loss-curve plot and
 -- a GIF of the grids. With --classifier (see mnist_classifier.lua) the
--- classifier-based Inception Score is logged at each grid.
+-- classifier-based Inception Score is logged at each grid. A checkpoint
+-- (modules, optimizers, RNG, counters) is written every --save-every
+-- epochs; --resume continues from one, bit-identical to an unbroken run.
 local opt = cli.options {
   epochs = { 1, "passes over the 60000 training images" },
   batch = { 64, "batch size" },
@@ -22,6 +24,8 @@ local opt = cli.options {
   sample_interval = { 200, "batches between sample grids" },
   max_iters = { 0, "stop after this many iterations (0: run every epoch)" },
   classifier = { "", "checkpoint of mnist_classifier.lua for the Inception Score" },
+  save_every = { 1, "epochs between checkpoints (out/ckpt.safetensors; 0: none)" },
+  resume = { "", "checkpoint to continue from (its epoch count carries on)" },
   data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
 }
 tensor.manual_seed(opt.seed)
@@ -68,12 +72,19 @@ local function sample_grid(it)
   end
 end
 
-local it, total = 0, opt.epochs * ds:num_batches(opt.batch)
+local it, first_epoch, total = 0, 1, opt.epochs * ds:num_batches(opt.batch)
 if opt.max_iters > 0 and opt.max_iters < total then total = opt.max_iters end
+if opt.resume ~= "" then
+  local saved = ckpt.load(opt.resume, { G = G, D = D, optG = optG, optD = optD })
+  it, first_epoch, z_fixed = saved.it, saved.epoch + 1, saved.z_fixed
+  run:print(string.format("resumed from %s at epoch %d (iteration %d)", opt.resume, saved.epoch, it))
+end
 run:set_total(total)
-for epoch = 1, opt.epochs do
+for epoch = first_epoch, opt.epochs do
+  if it >= total then break end
+  local cut = false
   for real in ds:batches(opt.batch, { shuffle = true }) do
-    if it >= total then break end
+    if it >= total then cut = true break end
     it = it + 1
     local n = real:size(1)
     -- discriminator
@@ -106,10 +117,16 @@ for epoch = 1, opt.epochs do
     end
     if it % opt.sample_interval == 0 or it == total then sample_grid(it) end
   end
+  if not cut and opt.save_every > 0 and epoch % opt.save_every == 0 then
+    assert(ckpt.save(opt.out .. "/ckpt.safetensors",
+      { G = G, D = D, optG = optG, optD = optD, epoch = epoch, it = it, z_fixed = z_fixed }))
+  end
 end
 
-plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g } },
-  opt.out .. "/losses.png", { title = "MNIST GAN (" .. opt.gloss .. ")", xlabel = "iteration", ylabel = "loss" })
-assert(anim:save(opt.out .. "/samples.gif", { delay = 0.25 }))
+if #curves.it > 1 then
+  plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g } },
+    opt.out .. "/losses.png", { title = "MNIST GAN (" .. opt.gloss .. ")", xlabel = "iteration", ylabel = "loss" })
+end
+if #anim.frames > 0 then assert(anim:save(opt.out .. "/samples.gif", { delay = 0.25 })) end
 run:print(string.format("%d iterations; samples, losses.png and samples.gif in %s", it, opt.out))
 run:close()
