@@ -68,6 +68,7 @@ local function classes(t, n) return t:narrow(1, 1, n) end
 
 -- one discriminator (critic) step on real and (detached) fake; returns its loss
 local function d_step(real, fake)
+  local n = real:size(1)
   fake = fake:detach()
   optD:zero_grad()
   local loss

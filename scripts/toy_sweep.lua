@@ -17,6 +17,7 @@ local opt = cli.options {
   reference = { false, "also run bench/toy_gan_torch.py (PyTorch) for each variant and seed" },
   reference_variants = { "", "variants for the reference (default: all of --variants)" },
   figure_seed = { 0, "seed whose panels go into the figure" },
+  keep = { false, "keep runs that already have results in --out (rerun only the missing ones)" },
 }
 local run = log.run(opt)
 
@@ -36,16 +37,28 @@ local cmds = {}
 for _, v in ipairs(variants) do
   for _, s in ipairs(seeds) do
     local dir = string.format("%s/%s_seed%s", opt.out, v, s)
-    -- OPENBLAS_NUM_THREADS=1: no idle BLAS worker spinning beside each run
-    cmds[#cmds + 1] = string.format("OPENBLAS_NUM_THREADS=1 %s --threads 1 %s --variant %s --seed %s --epochs %d --dataset %s --out %s > %s 2>&1",
-      q(exe), q(here .. "/toy_gan.lua"), v, s, opt.epochs, opt.dataset, q(dir), q(dir .. ".log"))
+    local done = opt.keep and io.open(dir .. "/summary.json")
+    if done then
+      done:close()
+    else -- OPENBLAS_NUM_THREADS=1: no idle BLAS worker spinning beside each run
+      cmds[#cmds + 1] = string.format("OPENBLAS_NUM_THREADS=1 %s --threads 1 %s --variant %s --seed %s --epochs %d "
+        .. "--dataset %s --out %s > %s 2>&1", q(exe), q(here .. "/toy_gan.lua"), v, s, opt.epochs, opt.dataset, q(dir),
+        q(dir .. ".log"))
+    end
   end
 end
 if opt.reference then
   for _, v in ipairs(ref_variants) do
     for _, s in ipairs(seeds) do
-      cmds[#cmds + 1] = string.format("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 %s --variant %s --seed %s --epochs %d --dataset %s --threads 1 > %s 2>&1",
-        q(here .. "/../bench/toy_gan_torch.py"), v, s, opt.epochs, opt.dataset, q(string.format("%s/torch_%s_seed%s.json", opt.out, v, s)))
+      local res = string.format("%s/torch_%s_seed%s.json", opt.out, v, s)
+      local done = opt.keep and io.open(res)
+      local ok = done and done:read("a"):find("it_per_s", 1, true)
+      if done then done:close() end
+      if not ok then
+        cmds[#cmds + 1] = string.format("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 %s --variant %s "
+          .. "--seed %s --epochs %d --dataset %s --threads 1 > %s 2>&1", q(here .. "/../bench/toy_gan_torch.py"), v, s,
+          opt.epochs, opt.dataset, q(res))
+      end
     end
   end
 end
