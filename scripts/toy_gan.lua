@@ -132,6 +132,10 @@ for epoch = 1, opt.epochs do
       local d_loss = d_step(real, fake)
       g_loss = g_step(real, fake)
       last_d = d_loss
+      if it % opt.log_every == 0 then
+        run:gan_stats { step = it, G = G, real = real, fake = fake, d_real = autograd.no_grad(function() return D(real) end),
+                        d_fake = autograd.no_grad(function() return D(fake) end) }
+      end
     else
       last_d = d_step(real, autograd.no_grad(function() return G(noise(n)) end))
     end

@@ -150,6 +150,39 @@ function Run:print(...)
   end
 end
 
+local function grad_norm(model)
+  local s = 0
+  for _, p in ipairs(model:parameters()) do
+    local g = p.grad
+    if g then s = s + (g * g):sum():item() end
+  end
+  return math.sqrt(s)
+end
+
+-- gan_stats{d_real =, d_fake =, G =, D =, real =, fake =, step =, warn_below = 0.1}
+-- records the usual training diagnostics as scalars of this step: mean of D
+-- on real and fake batches, each network's gradient norm (call it after
+-- backward, before zero_grad), and the diversity of the fake batch relative
+-- to the real one (metrics.diversity). Prints a one-line warning the first
+-- time diversity falls below warn_below: the generator is collapsing.
+function Run:gan_stats(o)
+  local metrics = require "ganlua.metrics"
+  if o.d_real then self:scalar("d_real", o.d_real:detach():mean():item()) end
+  if o.d_fake then self:scalar("d_fake", o.d_fake:detach():mean():item()) end
+  if o.G then self:scalar("grad_norm_G", grad_norm(o.G)) end
+  if o.D then self:scalar("grad_norm_D", grad_norm(o.D)) end
+  if o.real and o.fake then
+    local div = metrics.diversity(o.fake:detach(), o.real)
+    self:scalar("diversity", div)
+    local thr = o.warn_below or 0.1
+    if div < thr and not self.warned_collapse then
+      self.warned_collapse = true
+      self:print(string.format("warning: %sthe fake batch's diversity is %.3f of the real batch's "
+        .. "(below %.2f): the generator may be collapsing", o.step and ("step " .. o.step .. ": ") or "", div, thr))
+    end
+  end
+end
+
 function Run:close()
   if self.tty and self.shown then io.write("\n") end
   if self.file then self.file:close(); self.file = nil end

@@ -47,6 +47,27 @@ function metrics.modes(samples, centers, sigma, o)
   return { modes = covered, hq = 100 * hq / n, kl = kl, counts = counts, n = n }
 end
 
+-- mean pairwise Euclidean distance within a batch (rows flattened)
+function metrics.pairwise_distance(x)
+  return A.no_grad(function()
+    local f = x:reshape(x:size(1), -1)
+    local sq = (f * f):sum(2, true)
+    local d2 = (sq + sq:t() - f:matmul(f:t()) * 2):clamp(0)
+    local n = f:size(1)
+    if n < 2 then return 0 end
+    return d2:sqrt():sum():item() / (n * (n - 1))
+  end)
+end
+
+-- diversity(fake, real): the fake batch's mean pairwise distance relative
+-- to the real batch's; near 1 for a healthy generator, falling towards 0
+-- when it collapses.
+function metrics.diversity(fake, real)
+  local r = metrics.pairwise_distance(real)
+  if r == 0 then return 0 / 0 end
+  return metrics.pairwise_distance(fake) / r
+end
+
 ---------------------------------------------- MNIST-classifier scores
 
 -- These are the classifier-based scores MNIST GAN papers report: the

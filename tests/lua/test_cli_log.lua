@@ -123,3 +123,34 @@ test("progress lines when not on a terminal", function()
   check.truthy(out[2]:find("100%", 1, true) and out[2]:find("4/4", 1, true) and out[2]:find("loss 0.2500", 1, true), out[2])
   os.execute("rm -rf '" .. dir .. "'")
 end)
+
+test("gan_stats records D's means, gradient norms and diversity, and warns on collapse", function()
+  local real = tensor.randn(64, 2)
+  check.near(metrics.diversity(real, real), 1, 1e-6)
+  check.near(metrics.diversity(tensor.zeros(64, 2), real), 0, 1e-6)
+  -- mean pairwise distance of two points at distance 5
+  check.near(metrics.pairwise_distance(tensor.from { { 0, 0 }, { 3, 4 } }), 5, 1e-5)
+  local dir = os.tmpname()
+  os.remove(dir)
+  local run = log.run({ out = dir }, { quiet = true })
+  local G = nn.Linear(2, 2)
+  local l = G(real):sum()
+  l:backward()
+  local said = {}
+  local old = print
+  print = function(...) said[#said + 1] = table.concat({ ... }, " ") end
+  run:gan_stats { step = 7, G = G, real = real, fake = real * 0.01, d_real = tensor.ones(4), d_fake = tensor.zeros(4) }
+  run:gan_stats { step = 8, real = real, fake = real * 0.01 }
+  print = old
+  run:step(7)
+  run:close()
+  check.eq(#said, 1) -- warned once
+  check.truthy(said[1]:find("step 7", 1, true) and said[1]:find("collapsing", 1, true), said[1])
+  local line = json.decode(io.open(dir .. "/metrics.jsonl"):read("l"))
+  check.eq(line.d_real, 1); check.eq(line.d_fake, 0)
+  check.near(line.diversity, 0.01, 1e-4)
+  local want = 0
+  for _, p in ipairs(G:parameters()) do want = want + (p.grad * p.grad):sum():item() end
+  check.near(line.grad_norm_G, math.sqrt(want), 1e-6)
+  os.execute("rm -rf '" .. dir .. "'")
+end)
