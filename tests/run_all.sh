@@ -7,6 +7,10 @@ GANLUA=${GANLUA:-./ganlua}
 GANLUA_SO=${GANLUA_SO:-./ganlua.so}
 BUILD=${BUILD:-build}
 export GANLUA GANLUA_SO
+# third-party caches that are never freed (see the file); ganlua's own
+# allocations are still checked
+LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 total_p=0; total_f=0
 run_suite() { # name, command...
   name=$1; shift
