@@ -54,7 +54,7 @@ local D_logits = D:slice(1, -2) -- the same network without its Sigmoid, for the
 local optG = optim.Adam(G:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
 local optD = optim.Adam(D:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
 
-local classifier = opt.classifier ~= "" and ckpt.load_module(opt.classifier) or nil
+local classifier = opt.classifier ~= "" and metrics.load_mnist_classifier(opt.classifier) or nil
 local z_fixed = tensor.randn(25, opt.zdim)
 local anim = image.animation { nrow = 5, normalize = true, range = { -1, 1 } }
 local curves = { d = {}, g = {}, it = {} }
