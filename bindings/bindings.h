@@ -22,6 +22,9 @@ void gl_lua_push(lua_State *L, gl_tensor *t);
 /* The tensor at idx; raises if it is not a live Tensor. */
 gl_tensor *gl_lua_check(lua_State *L, int idx);
 gl_tensor *gl_lua_test(lua_State *L, int idx); /* NULL if not a Tensor */
+/* Push nil and the runtime's last message; returns 2 (the io.open style
+ * failure of calls a script may want to handle). */
+int gl_lua_fail(lua_State *L);
 /* Raise the runtime's message when st is not GL_OK. */
 void gl_lua_check_status(lua_State *L, gl_status st);
 /* Step the Lua GC when tensor memory has grown (tensor bytes are invisible

@@ -9,20 +9,9 @@ static int f_load_idx(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     gl_ud *u = gl_lua_newud(L);
     gl_status st = gl_idx_load(&u->t, path);
-    if (st != GL_OK) {
-        luaL_pushfail(L);
-        lua_pushstring(L, gl_errmsg());
-        return 2;
-    }
+    if (st != GL_OK) return gl_lua_fail(L);
     gl_lua_account(L);
     return 1;
-}
-
-static int fail(lua_State *L)
-{
-    luaL_pushfail(L);
-    lua_pushstring(L, gl_errmsg());
-    return 2;
 }
 
 /* st_write(path, {names}, {tensors}, metadata_json|nil) -> true or nil, message */
@@ -46,7 +35,7 @@ static int f_st_write(lua_State *L)
         if (!ts[i]) return luaL_argerror(L, 3, lua_pushfstring(L, "entry %d is not a live Tensor", i + 1));
         lua_pop(L, 1);
     }
-    if (gl_st_write(path, names, ts, n, meta) != GL_OK) return fail(L);
+    if (gl_st_write(path, names, ts, n, meta) != GL_OK) return gl_lua_fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -71,7 +60,7 @@ static int f_st_open(lua_State *L)
     st_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->f = NULL;
     luaL_setmetatable(L, ST_MT);
-    if (gl_st_open(&u->f, path) != GL_OK) return fail(L);
+    if (gl_st_open(&u->f, path) != GL_OK) return gl_lua_fail(L);
     return 1;
 }
 
@@ -112,7 +101,7 @@ static int st_tensor(lua_State *L)
         return 2;
     }
     gl_ud *t = gl_lua_newud(L);
-    if (gl_st_tensor(&t->t, u->f, name, dtype, nd, shape, (uint64_t)b, (uint64_t)e) != GL_OK) return fail(L);
+    if (gl_st_tensor(&t->t, u->f, name, dtype, nd, shape, (uint64_t)b, (uint64_t)e) != GL_OK) return gl_lua_fail(L);
     gl_lua_account(L);
     return 1;
 }

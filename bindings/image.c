@@ -45,19 +45,12 @@ static int i_make_grid(lua_State *L)
     return 1;
 }
 
-static int fail(lua_State *L)
-{
-    luaL_pushfail(L);
-    lua_pushstring(L, gl_errmsg());
-    return 2;
-}
-
 /* write_png(path, image) -> true or nil, message */
 static int i_write_png(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     gl_tensor *t = gl_lua_check(L, 2);
-    if (gl_image_write_png(path, t) != GL_OK) return fail(L);
+    if (gl_image_write_png(path, t) != GL_OK) return gl_lua_fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -68,7 +61,7 @@ static int i_load(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     int ch = (int)luaL_optinteger(L, 2, 0);
     gl_ud *u = gl_lua_newud(L);
-    if (gl_image_load(&u->t, path, ch) != GL_OK) return fail(L);
+    if (gl_image_load(&u->t, path, ch) != GL_OK) return gl_lua_fail(L);
     gl_lua_account(L);
     return 1;
 }
@@ -88,7 +81,7 @@ static int i_write_gif(lua_State *L)
         if (!fs[i]) return luaL_argerror(L, 2, lua_pushfstring(L, "frame %d is not a live Tensor", i + 1));
         lua_pop(L, 1);
     }
-    if (gl_image_write_gif(path, fs, n, delay, loop) != GL_OK) return fail(L);
+    if (gl_image_write_gif(path, fs, n, delay, loop) != GL_OK) return gl_lua_fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }

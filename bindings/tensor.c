@@ -57,6 +57,13 @@ gl_tensor *gl_lua_check(lua_State *L, int idx)
     return u->t;
 }
 
+int gl_lua_fail(lua_State *L)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, gl_errmsg());
+    return 2;
+}
+
 void gl_lua_check_status(lua_State *L, gl_status st)
 {
     if (st != GL_OK) luaL_error(L, "%s", gl_errmsg());

@@ -149,14 +149,16 @@ local function figure(w, h) return K.new(w, h) end
 -- kde(samples, path [, {centers =, title =, xlim =, ylim =, size = {w, h},
 -- cmap = "Greens"|"Blues"|"viridis", grid = 200}]): a filled 2-D kernel
 -- density (Gaussian kernel, Scott's bandwidth as seaborn's kdeplot).
-function plot.kde(samples, path, o)
-  o = o or {}
+-- a figure with one square-window axes around the samples
+local function sample_axes(samples, o)
   local s = points(samples, "samples")
   local size = o.size or { 560, 520 }
   local c = figure(size[1], size[2])
   local xlim, ylim = limits(s, o)
-  local ax = axes(c, 70, 40, size[1] - 100, size[2] - 95, xlim, ylim)
-  draw_kde(ax, s, o)
+  return s, c, axes(c, 70, 40, size[1] - 100, size[2] - 95, xlim, ylim)
+end
+
+local function finish(c, ax, o, path)
   draw_centers(ax, o.centers)
   ax:frame { title = o.title, xlabel = o.xlabel, ylabel = o.ylabel }
   local ok, err = c:save(path)
@@ -164,25 +166,24 @@ function plot.kde(samples, path, o)
   return ok, err
 end
 
+function plot.kde(samples, path, o)
+  o = o or {}
+  local s, _, ax = sample_axes(samples, o)
+  draw_kde(ax, s, o)
+  return finish(ax.c, ax, o, path)
+end
+
 -- scatter(samples, path [, {centers =, title =, xlim =, ylim =, size =, alpha = 0.25, radius = 1.6}])
 function plot.scatter(samples, path, o)
   o = o or {}
-  local s = points(samples, "samples")
-  local size = o.size or { 560, 520 }
-  local c = figure(size[1], size[2])
-  local xlim, ylim = limits(s, o)
-  local ax = axes(c, 70, 40, size[1] - 100, size[2] - 95, xlim, ylim)
+  local s, c, ax = sample_axes(samples, o)
   ax:clip()
   local col = palette[1]
   c:color(col[1], col[2], col[3], o.alpha or 0.25)
   for _, p in ipairs(s:totable()) do c:circle(ax:px(p[1]), ax:py(p[2]), o.radius or 1.6) end
   c:fill()
   c:clip()
-  draw_centers(ax, o.centers)
-  ax:frame { title = o.title, xlabel = o.xlabel, ylabel = o.ylabel }
-  local ok, err = c:save(path)
-  c:close()
-  return ok, err
+  return finish(c, ax, o, path)
 end
 
 -- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =}])
