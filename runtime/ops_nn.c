@@ -168,10 +168,31 @@ static void cnp_to_nchw(const float *src, float *dst, int64_t N, int64_t O, int6
         for (int64_t o = 0; o < O; o++) memcpy(dst + (n * O + o) * P, src + o * N * P + n * P, sizeof(float) * (size_t)P);
 }
 
-static gl_status scratch(float **p, size_t n, const char *fn)
+/* The two work buffers every convolution op needs, from the allocator's
+ * cache: cols (C*KH*KW x N*HO*WO) and maps in channel-major order
+ * (O x N*HO*WO). */
+typedef struct {
+    float *cols, *maps;
+    size_t ncols, nmaps;
+} work;
+
+static gl_status work_get(work *w, const geom *g, const char *fn)
 {
-    *p = gl_alloc_floats(n);
-    return *p ? GL_OK : gl_fail(GL_ERR_NOMEM, "%s: out of memory for a %zu-float buffer", fn, n);
+    size_t np = (size_t)(g->N * g->HO * g->WO);
+    w->ncols = (size_t)(g->C * g->KH * g->KW) * np;
+    w->nmaps = (size_t)g->O * np;
+    w->cols = gl_alloc_floats(w->ncols);
+    w->maps = gl_alloc_floats(w->nmaps);
+    if (w->cols && w->maps) return GL_OK;
+    gl_free_floats(w->cols, w->ncols);
+    gl_free_floats(w->maps, w->nmaps);
+    return gl_fail(GL_ERR_NOMEM, "%s: out of memory for its work buffers", fn);
+}
+
+static void work_put(work *w)
+{
+    gl_free_floats(w->cols, w->ncols);
+    gl_free_floats(w->maps, w->nmaps);
 }
 
 static void set_node_params(gl_node *nd, const gl_conv_params *p)
@@ -229,20 +250,18 @@ gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_con
     gl_tensor *o;
     GL_TRY(gl_tensor_new(&o, 4, shape));
     int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
-    float *cols = NULL, *tmp = NULL;
+    work wk;
     gl_status st;
-    if ((st = scratch(&cols, (size_t)(K * NP), "conv2d")) || (st = scratch(&tmp, (size_t)(g.O * NP), "conv2d"))) {
-        gl_free_floats(cols, (size_t)(K * NP));
+    if ((st = work_get(&wk, &g, "conv2d"))) {
         gl_tensor_release(o);
         return st;
     }
-    im2col(&g, x->data, cols);
-    /* tmp (O x NP) = W (O x K) @ cols (K x NP) */
-    if (g.O && NP && K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.O, (int)NP, (int)K, 1.0f, w->data, (int)K, cols, (int)NP, 0.0f, tmp, (int)NP);
-    else memset(tmp, 0, sizeof(float) * (size_t)(g.O * NP));
-    cnp_to_nchw(tmp, o->data, g.N, g.O, P);
-    gl_free_floats(cols, (size_t)(K * NP));
-    gl_free_floats(tmp, (size_t)(g.O * NP));
+    im2col(&g, x->data, wk.cols);
+    /* maps (O x NP) = W (O x K) @ cols (K x NP) */
+    if (g.O && NP && K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.O, (int)NP, (int)K, 1.0f, w->data, (int)K, wk.cols, (int)NP, 0.0f, wk.maps, (int)NP);
+    else memset(wk.maps, 0, sizeof(float) * wk.nmaps);
+    cnp_to_nchw(wk.maps, o->data, g.N, g.O, P);
+    work_put(&wk);
     return record_conv(out, o, GL_OP_CONV2D, x, w, p);
 }
 
@@ -269,20 +288,18 @@ gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *gm, gl_tensor *w, int64_t 
     gl_tensor *o;
     GL_TRY(gl_tensor_zeros(&o, 4, shape));
     int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
-    float *cols = NULL, *gp = NULL;
+    work wk;
     gl_status st;
-    if ((st = scratch(&cols, (size_t)(K * NP), "conv_transpose2d")) || (st = scratch(&gp, (size_t)(g.O * NP), "conv_transpose2d"))) {
-        gl_free_floats(cols, (size_t)(K * NP));
+    if ((st = work_get(&wk, &g, "conv_transpose2d"))) {
         gl_tensor_release(o);
         return st;
     }
-    nchw_to_cnp(gm->data, gp, g.N, g.O, P);
-    /* cols (K x NP) = W^T (K x O) @ gp (O x NP) */
-    if (K && NP && g.O) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, (int)g.O, 1.0f, w->data, (int)K, gp, (int)NP, 0.0f, cols, (int)NP);
-    else memset(cols, 0, sizeof(float) * (size_t)(K * NP));
-    col2im(&g, cols, o->data);
-    gl_free_floats(cols, (size_t)(K * NP));
-    gl_free_floats(gp, (size_t)(g.O * NP));
+    nchw_to_cnp(gm->data, wk.maps, g.N, g.O, P);
+    /* cols (K x NP) = W^T (K x O) @ maps (O x NP) */
+    if (K && NP && g.O) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, (int)g.O, 1.0f, w->data, (int)K, wk.maps, (int)NP, 0.0f, wk.cols, (int)NP);
+    else memset(wk.cols, 0, sizeof(float) * wk.ncols);
+    col2im(&g, wk.cols, o->data);
+    work_put(&wk);
     return record_conv(out, o, GL_OP_CONV2D_TR, gm, w, p);
 }
 
@@ -304,20 +321,18 @@ gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64
     gl_tensor *o;
     GL_TRY(gl_tensor_new(&o, 4, shape));
     int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
-    float *cols = NULL, *gp = NULL;
+    work wk;
     gl_status st;
-    if ((st = scratch(&cols, (size_t)(K * NP), "conv2d")) || (st = scratch(&gp, (size_t)(g.O * NP), "conv2d"))) {
-        gl_free_floats(cols, (size_t)(K * NP));
+    if ((st = work_get(&wk, &g, "conv2d_wgrad"))) {
         gl_tensor_release(o);
         return st;
     }
-    im2col(&g, x->data, cols);
-    nchw_to_cnp(gm->data, gp, g.N, g.O, P);
-    /* dW (O x K) = gp (O x NP) @ cols^T (NP x K) */
-    if (g.O && K && NP) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.O, (int)K, (int)NP, 1.0f, gp, (int)NP, cols, (int)NP, 0.0f, o->data, (int)K);
+    im2col(&g, x->data, wk.cols);
+    nchw_to_cnp(gm->data, wk.maps, g.N, g.O, P);
+    /* dW (O x K) = maps (O x NP) @ cols^T (NP x K) */
+    if (g.O && K && NP) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.O, (int)K, (int)NP, 1.0f, wk.maps, (int)NP, wk.cols, (int)NP, 0.0f, o->data, (int)K);
     else memset(o->data, 0, sizeof(float) * (size_t)(g.O * K));
-    gl_free_floats(cols, (size_t)(K * NP));
-    gl_free_floats(gp, (size_t)(g.O * NP));
+    work_put(&wk);
     return record_conv(out, o, GL_OP_CONV2D_WGRAD, x, gm, p);
 }
 
