@@ -107,6 +107,7 @@ for epoch = first_epoch, opt.epochs do
     g_loss:backward()
     optG:step()
 
+    if it % opt.sample_interval == 0 or it == total then sample_grid(it) end
     run:scalar("d_loss", d_loss:item())
     run:scalar("g_loss", g_loss:item())
     run:step(it, { epoch = epoch })
@@ -115,7 +116,6 @@ for epoch = first_epoch, opt.epochs do
       curves.d[#curves.d + 1] = d_loss:item()
       curves.g[#curves.g + 1] = g_loss:item()
     end
-    if it % opt.sample_interval == 0 or it == total then sample_grid(it) end
   end
   if not cut and opt.save_every > 0 and epoch % opt.save_every == 0 then
     assert(ckpt.save(opt.out .. "/ckpt.safetensors",
