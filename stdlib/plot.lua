@@ -40,9 +40,10 @@ function plot.ticks(lo, hi, n)
   if not (hi > lo) then return { lo }, 1 end
   local raw = (hi - lo) / n
   local mag = 10 ^ math.floor(math.log(raw, 10))
-  local step = mag
-  for _, m in ipairs { 1, 2, 2.5, 5, 10 } do
-    if m * mag >= raw then step = m * mag break end
+  local step, best = mag, math.huge
+  for _, m in ipairs { 1, 2, 2.5, 5, 10 } do -- the nicest step nearest the raw one
+    local d = math.abs(math.log(m * mag / raw))
+    if d < best then step, best = m * mag, d end
   end
   local out = {}
   local first = math.ceil(lo / step - 1e-9) * step
@@ -113,8 +114,13 @@ function Axes:clip() self.c:clip(self.x, self.y, self.w, self.h) end
 local function limits(s, o)
   if o.xlim and o.ylim then return o.xlim, o.ylim end
   local m = s:abs():max():item()
-  if o.centers then m = math.max(m, o.centers:abs():max():item()) end
-  m = m * 1.15
+  if o.centers then
+    -- frame the true modes; a few far-off samples should not shrink them to a dot
+    local c = o.centers:abs():max():item()
+    m = math.min(math.max(m, c) * 1.15, c * 1.6)
+  else
+    m = m * 1.15
+  end
   if not (m > 0) or m ~= m or m == math.huge then m = 1 end
   return o.xlim or { -m, m }, o.ylim or { -m, m }
 end
