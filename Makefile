@@ -33,7 +33,7 @@ LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC) $(BINDINGS_SRC)) $(BUILD)/
 HEADERS := $(wildcard runtime/*.h bindings/*.h)
 
 DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-dev libstb-dev libcairo2-dev \
-        fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev python3
+        fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev python3 procps
 
 .PHONY: all deps data test demo bench clean format
 all: $(BIN) $(SO)

@@ -66,6 +66,12 @@ for want in "interrupted at" "^true$" "done"; do
   if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "Ctrl-\\: no '$want' in: $out"; fi
 done
 
+# Ctrl-C (SIGINT) stops a running expression; the REPL goes on
+out=$( (sleep 1.2; printf 'print("after")\n') | ( exec 3<&0; (printf 'while true do end\n'; cat <&3) | "$GANLUA" & sleep 0.8; pkill -INT -f "^$GANLUA\$" ; wait ) 2>&1)
+for want in "interrupted!" "^after$"; do
+  if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "Ctrl-C: no '$want' in: $out"; fi
+done
+
 # -i runs the script, then the REPL with its globals
 printf 'answer = 42\n' > "$tmp/g.lua"
 expect "-i keeps globals" 0 "42" -- sh -c "echo 'answer' | \"$GANLUA\" -i \"$tmp/g.lua\""
