@@ -394,6 +394,79 @@ static float lane_sum(const float *x, int64_t n)
     return s;
 }
 
+/* The pair loops, compiled twice (AVX2 and baseline x86-64) and picked at
+ * load time by the CPU: they are where minibatch discrimination spends
+ * its time. Both use the symmetry of the pair distances, visiting each
+ * unordered pair once. mt holds one feature plane transposed, mt[c][j] =
+ * M[j][b][c], so the inner loops run over contiguous j. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define GL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define GL_CLONES
+#endif
+
+static void transpose_plane(const float *m, float *mt, int64_t N, int64_t B, int64_t C, int64_t b)
+{
+    for (int64_t j = 0; j < N; j++)
+        for (int64_t c = 0; c < C; c++) mt[c * N + j] = m[(j * B + b) * C + c];
+}
+
+/* E[b][i][j] = exp(-sum_c |M[i][b][c] - M[j][b][c]|), o[i][b] = sum_j E[b][i][j] */
+GL_CLONES static void mbd_forward_kernel(const float *m, float *E, float *o, int64_t N, int64_t B, int64_t C,
+                                         float *mt, float *acc)
+{
+    for (int64_t b = 0; b < B; b++) {
+        transpose_plane(m, mt, N, B, C, b);
+        float *Eb = E + b * N * N;
+        for (int64_t i = 0; i < N; i++) {
+            int64_t len = N - i - 1; /* pairs (i, j > i) */
+            for (int64_t j = 0; j < len; j++) acc[j] = 0.0f;
+            for (int64_t c = 0; c < C; c++) {
+                const float *restrict row = mt + c * N + i + 1;
+                float mi = mt[c * N + i];
+                for (int64_t j = 0; j < len; j++) acc[j] += fabsf(row[j] - mi);
+            }
+            float *restrict ei = Eb + i * N;
+            ei[i] = 1.0f;
+            for (int64_t j = 0; j < len; j++) ei[i + 1 + j] = exp_nonpos(-acc[j]);
+            for (int64_t j = 0; j < len; j++) Eb[(i + 1 + j) * N + i] = ei[i + 1 + j];
+        }
+        for (int64_t i = 0; i < N; i++) o[i * B + b] = lane_sum(Eb + i * N, N);
+    }
+}
+
+/* dM[k][b][c] = -sum_j (g[k][b] + g[j][b]) E[b][k][j] sign(M[k][b][c] - M[j][b][c]);
+ * each pair's term enters k with one sign and j with the other, so acc
+ * (C x N, transposed like mt) gathers both halves. */
+GL_CLONES static void mbd_backward_kernel(const float *m, const float *e, const float *G, float *dM, int64_t N,
+                                          int64_t B, int64_t C, float *w, float *mt, float *acc)
+{
+    for (int64_t b = 0; b < B; b++) {
+        transpose_plane(m, mt, N, B, C, b);
+        for (int64_t k = 0; k < C * N; k++) acc[k] = 0.0f;
+        for (int64_t k = 0; k < N; k++) {
+            int64_t len = N - k - 1;
+            const float *restrict ek = e + (b * N + k) * N + k + 1;
+            float gk = G[k * B + b];
+            for (int64_t j = 0; j < len; j++) w[j] = (gk + G[(k + 1 + j) * B + b]) * ek[j];
+            for (int64_t c = 0; c < C; c++) {
+                const float *restrict row = mt + c * N + k + 1;
+                float *restrict ac = acc + c * N + k + 1;
+                float mk = mt[c * N + k];
+                float *restrict tt = w + N; /* second half of w's buffer */
+                for (int64_t j = 0; j < len; j++) {
+                    float dlt = mk - row[j];
+                    tt[j] = w[j] * (float)((dlt > 0.0f) - (dlt < 0.0f));
+                    ac[j] += tt[j]; /* d/dM_j: +t */
+                }
+                acc[c * N + k] -= lane_sum(tt, len); /* d/dM_k: -t */
+            }
+        }
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t c = 0; c < C; c++) dM[(j * B + b) * C + c] = acc[c * N + j];
+    }
+}
+
 /* o[i][b] = sum_j exp(-sum_c |M[i][b][c] - M[j][b][c]|), M: N x B x C.
  * e[b][i][j] (saved) holds the exponentials; the backward is
  * dM[k][b][c] = -sum_j (g[k][b] + g[j][b]) e[b][k][j] sign(M[k][b][c] - M[j][b][c]). */
@@ -409,35 +482,18 @@ static gl_status mbd_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const u
         if ((st = gl_tensor_zeros(&gin[0], 3, M->shape))) goto out;
         float *dM = gin[0]->data;
         const float *m = M->data, *e = E->data, *G = g->data;
-        float *w = gl_alloc_floats((size_t)N), *mt = gl_alloc_floats((size_t)(C * N)), *t = gl_alloc_floats((size_t)N);
+        float *w = gl_alloc_floats((size_t)(2 * N)), *mt = gl_alloc_floats((size_t)(C * N)), *t = gl_alloc_floats((size_t)(C * N));
         if (!w || !mt || !t) {
-            gl_free_floats(w, (size_t)N);
-            gl_free_floats(t, (size_t)N);
+            gl_free_floats(w, (size_t)(2 * N));
+            gl_free_floats(t, (size_t)(C * N));
             gl_free_floats(mt, (size_t)(C * N));
             st = gl_fail(GL_ERR_NOMEM, "minibatch discrimination: out of memory");
             goto out;
         }
-        for (int64_t b = 0; b < B; b++) {
-            for (int64_t j = 0; j < N; j++) /* mt[c][j] = M[j][b][c], as in the forward */
-                for (int64_t c = 0; c < C; c++) mt[c * N + j] = m[(j * B + b) * C + c];
-            for (int64_t k = 0; k < N; k++) {
-                const float *restrict ek = e + (b * N + k) * N;
-                float gk = G[k * B + b];
-                for (int64_t j = 0; j < N; j++) w[j] = (gk + G[j * B + b]) * ek[j];
-                for (int64_t c = 0; c < C; c++) {
-                    const float *restrict row = mt + c * N;
-                    float mk = row[k];
-                    for (int64_t j = 0; j < N; j++) {
-                        float dlt = mk - row[j];
-                        t[j] = w[j] * (float)((dlt > 0.0f) - (dlt < 0.0f));
-                    }
-                    dM[(k * B + b) * C + c] = -lane_sum(t, N);
-                }
-            }
-        }
+        mbd_backward_kernel(m, e, G, dM, N, B, C, w, mt, t);
         gl_free_floats(mt, (size_t)(C * N));
-        gl_free_floats(t, (size_t)N);
-        gl_free_floats(w, (size_t)N);
+        gl_free_floats(t, (size_t)(C * N));
+        gl_free_floats(w, (size_t)(2 * N));
         goto out;
     }
     {
@@ -484,23 +540,7 @@ gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M)
         gl_tensor_release(E);
         return gl_fail(GL_ERR_NOMEM, "minibatch discrimination: out of memory");
     }
-    const float *m = M->data;
-    for (int64_t b = 0; b < B; b++) {
-        /* mt[c][j] = M[j][b][c]: the inner loop runs over j, contiguous */
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t c = 0; c < C; c++) mt[c * N + j] = m[(j * B + b) * C + c];
-        for (int64_t i = 0; i < N; i++) {
-            for (int64_t j = 0; j < N; j++) acc[j] = 0.0f;
-            for (int64_t c = 0; c < C; c++) {
-                float mi = mt[c * N + i];
-                const float *row = mt + c * N;
-                for (int64_t j = 0; j < N; j++) acc[j] += fabsf(row[j] - mi);
-            }
-            float *restrict ei = E->data + (b * N + i) * N;
-            for (int64_t j = 0; j < N; j++) ei[j] = exp_nonpos(-acc[j]);
-            o->data[i * B + b] = lane_sum(ei, N);
-        }
-    }
+    mbd_forward_kernel(M->data, E->data, o->data, N, B, C, mt, acc);
     gl_free_floats(mt, (size_t)(C * N));
     gl_free_floats(acc, (size_t)N);
     gl_node *nd = gl_record(&st, GL_OP_MINIBATCH_DISC, mbd_backward, o, 1, &M);
