@@ -1,11 +1,13 @@
 /* bindings/sys.c — core.sys: the few operating-system facts scripts need
  * that Lua's standard library lacks: a wall clock, whether a stream is a
- * terminal, mkdir -p. Failures return nil, message. */
+ * terminal (and how wide), mkdir -p. Failures return nil, message. */
 #define _POSIX_C_SOURCE 200809L
 #include "bindings.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +24,24 @@ static int s_time(lua_State *L)
 /* isatty(fd) -> boolean */
 static int s_isatty(lua_State *L)
 {
-    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 1, "not a file descriptor");
+    lua_pushboolean(L, isatty((int)fd));
+    return 1;
+}
+
+/* term_width(fd) -> columns of the terminal on fd, or nil when fd is not a
+ * terminal or its size is unknown */
+static int s_term_width(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 1, "not a file descriptor");
+    struct winsize ws;
+    if (ioctl((int)fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) {
+        luaL_pushfail(L);
+        return 1;
+    }
+    lua_pushinteger(L, ws.ws_col);
     return 1;
 }
 
@@ -63,7 +82,7 @@ static int s_getpid(lua_State *L)
 }
 
 static const luaL_Reg fns[] = {
-    {"time", s_time}, {"isatty", s_isatty}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {NULL, NULL}};
+    {"time", s_time}, {"isatty", s_isatty}, {"term_width", s_term_width}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {NULL, NULL}};
 
 int luaopen_ganlua_sys(lua_State *L)
 {

@@ -1,50 +1,145 @@
 -- ganlua.cli: a script's command-line options.
 --
 --   local opt = cli.options {
---     epochs = 200,                                  -- integer
+--     epochs = 200,                                  -- integer (math.type of the default)
 --     lambda = { 10.0, "feature-matching weight" },  -- number, described
 --     variant = { "vanilla", "GAN variant", choices = { "vanilla", "fm" } },
 --     plot = true,                                   -- boolean: --plot, --no-plot
+--     max_norm = { type = "number", "clip gradients (default: off)" },
 --   }
 --
--- `--key value`, `--key=value`, `--flag` / `--no-flag`; dashes and
--- underscores are the same (`--sample-interval 50`). Every script also
--- understands --seed (default 0, seeds the RNG), --threads (BLAS threads)
--- and --out (default runs/<script>/<date-time>), unless it declares its
--- own. `--help` lists everything. A mistake exits with status 2 and one
--- line naming it, before any work starts.
+-- A spec entry is a plain default (its type inferred: integer, number,
+-- boolean, string) or a table { default, "description", choices = {...},
+-- type = "integer" | "number" | "boolean" | "string" }; desc = "..." may
+-- stand for the description. Command lines: `--key value`, `--key=value`,
+-- `--flag` / `--no-flag` / `--flag=false` / `--flag false`; dashes and
+-- underscores are the same (`--sample-interval 50` sets sample_interval).
+--
+-- Every script also understands --seed (integer, default 0: tensor.manual_seed),
+-- --threads (BLAS threads; 0, the default, leaves them alone) and --out (the
+-- run directory, default runs/<script>/<YYYYmmdd-HHMMSS>); a script that
+-- declares one of them keeps its own default. `--help` / `-h` lists
+-- everything and exits 0. A mistake (unknown option, wrong type, value not
+-- among the choices, missing value, stray argument) exits with status 2 and
+-- one line on stderr, before any work starts.
+--
+-- cli.parse(spec, argv [, script]) is the same without exiting: it returns
+-- the options, or nil and the message ("help" when --help was asked).
 local core = require "ganlua.core"
 local T = core.tensor
 
 local cli = {}
 
+local TYPES = { integer = "an integer", number = "a number", boolean = "true or false", string = "a string" }
+local SPEC_FIELDS = { [1] = true, [2] = true, desc = true, choices = true, type = true }
+local TRUE = { ["true"] = true, yes = true, on = true, ["1"] = true }
+local FALSE = { ["false"] = true, no = true, off = true, ["0"] = true }
+
 local function normalize(name) return (name:gsub("-", "_")) end
+local function flag(name) return "--" .. name:gsub("_", "-") end
 
 local function type_of(v)
-  if math.type(v) == "integer" then return "integer" end
+  local mt = math.type(v)
+  if mt then return mt == "integer" and "integer" or "number" end
   local t = type(v)
-  if t == "number" or t == "boolean" or t == "string" then return t end
+  if t == "boolean" or t == "string" then return t end
   return nil
 end
 
--- {default, description, choices = {...}, type = "..."} or a plain default
+-- a value of a spec's declared type, or nil (integral floats count as integers)
+local function coerce(ty, v)
+  if ty == "integer" then return math.type(v) and math.tointeger(v) or nil end
+  if ty == "number" then return math.type(v) and v + 0.0 or nil end
+  if type(v) == ty then return v end
+  return nil
+end
+
+-- the script's name without directory and .lua, for the default run directory
+local function script_stem(script)
+  return ((script or "ganlua"):match("([^/]*)$"):gsub("%.lua$", ""))
+end
+
+-- One spec entry -> { name, type, default, desc, choices } or nil, message.
 local function parse_spec(name, v)
+  local what = string.format("cli.options: option '%s'", name)
   local s
   if type(v) == "table" then
-    s = { default = v[1], desc = v[2] or v.desc or "", choices = v.choices, type = v.type }
-  else
-    s = { default = v, desc = "" }
-  end
-  s.type = s.type or type_of(s.default)
-  if not s.type then error(string.format("cli.options: option '%s' needs a default or a type", name), 4) end
-  if s.choices then
-    local ok = false
-    for _, c in ipairs(s.choices) do ok = ok or c == s.default end
-    if not ok and s.default ~= nil then
-      error(string.format("cli.options: default of '%s' is not among its choices", name), 4)
+    for k in pairs(v) do
+      if not SPEC_FIELDS[k] then
+        return nil, string.format("%s: unknown field '%s' (expected {default, description, choices=, type=})",
+          what, tostring(k))
+      end
     end
+    s = { default = v[1], desc = v[2] or v.desc, choices = v.choices, type = v.type }
+  else
+    s = { default = v }
+  end
+  s.name = name
+  if s.desc ~= nil and type(s.desc) ~= "string" then return nil, what .. ": the description must be a string" end
+  s.desc = s.desc or ""
+  if s.type == nil then
+    s.type = type_of(s.default)
+    if not s.type then
+      return nil, what .. ": the default must be an integer, number, boolean or string (or give type=)"
+    end
+  elseif not TYPES[s.type] then
+    return nil, string.format("%s: unknown type '%s' (integer, number, boolean or string)", what, tostring(s.type))
+  end
+  if s.default ~= nil then
+    local d = coerce(s.type, s.default)
+    if d == nil then return nil, string.format("%s: the default %s is not %s", what, tostring(s.default), TYPES[s.type]) end
+    s.default = d
+  end
+  if s.choices ~= nil then
+    if type(s.choices) ~= "table" or #s.choices == 0 then return nil, what .. ": choices must be a non-empty list" end
+    local ok = s.default == nil
+    for i, c in ipairs(s.choices) do
+      local cc = coerce(s.type, c)
+      if cc == nil then return nil, string.format("%s: choice %d (%s) is not %s", what, i, tostring(c), TYPES[s.type]) end
+      s.choices[i] = cc
+      ok = ok or cc == s.default
+    end
+    if not ok then return nil, string.format("%s: the default %s is not among its choices", what, tostring(s.default)) end
   end
   return s
+end
+
+local GLOBALS = {
+  { name = "seed", type = "integer", default = 0, desc = "random seed, given to tensor.manual_seed" },
+  { name = "threads", type = "integer", default = 0, desc = "BLAS threads, 0 keeps the default",
+    check = function(v) if v < 0 or v > 1024 then return "expected 0 to 1024" end end },
+  { name = "out", type = "string", desc = "run directory" },
+}
+
+-- spec -> specs (by normalized name), sorted names of the script's own
+-- options, sorted names of the global ones it did not declare; or nil, msg.
+local function build(spec, script)
+  if type(spec) ~= "table" then return nil, "cli.options: expected a table of options" end
+  local specs, own, common = {}, {}, {}
+  for k, v in pairs(spec) do
+    if type(k) ~= "string" or not k:match("^[%a_][%w_%-]*$") then
+      return nil, string.format("cli.options: option names must be identifiers, got %s", tostring(k))
+    end
+    local n = normalize(k)
+    if n == "help" or n == "h" then return nil, "cli.options: option '" .. k .. "' is reserved for --help" end
+    if specs[n] then return nil, string.format("cli.options: option '%s' is declared twice", n) end
+    local s, err = parse_spec(k, v)
+    if not s then return nil, err end
+    s.name = n
+    specs[n] = s
+    own[#own + 1] = n
+  end
+  for _, g in ipairs(GLOBALS) do
+    if not specs[g.name] then
+      local s = {}
+      for k, v in pairs(g) do s[k] = v end
+      if g.name == "out" then s.default = "runs/" .. script_stem(script) .. "/" .. os.date("%Y%m%d-%H%M%S") end
+      specs[g.name] = s
+      common[#common + 1] = g.name
+    end
+  end
+  table.sort(own)
+  return specs, own, common
 end
 
 local function edit_distance(a, b)
@@ -53,7 +148,7 @@ local function edit_distance(a, b)
   for i = 1, #a do
     local cur = { [0] = i }
     for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
       cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
     end
     prev = cur
@@ -61,139 +156,185 @@ local function edit_distance(a, b)
   return prev[#b]
 end
 
-local function convert(name, s, raw)
-  local flag = "--" .. name:gsub("_", "-")
-  if s.type == "integer" then
-    local v = math.tointeger(tonumber(raw))
-    if not v then return nil, string.format("%s: expected an integer, got '%s'", flag, raw) end
-    return v
-  elseif s.type == "number" then
-    local v = tonumber(raw)
-    if not v then return nil, string.format("%s: expected a number, got '%s'", flag, raw) end
-    return v + 0.0
-  elseif s.type == "boolean" then
-    if raw == "true" or raw == "1" or raw == "yes" then return true end
-    if raw == "false" or raw == "0" or raw == "no" then return false end
-    return nil, string.format("%s: expected true or false, got '%s'", flag, raw)
-  end
-  if s.choices then
-    for _, c in ipairs(s.choices) do if c == raw then return raw end end
-    return nil, string.format("%s: '%s' is not one of %s", flag, raw, table.concat(s.choices, ", "))
-  end
-  return raw
-end
-
-local function script_name(script)
-  return (script or "script"):match("([^/]*)$"):gsub("%.lua$", "")
-end
-
-local function with_globals(spec, script)
-  local specs = {}
-  for k, v in pairs(spec) do
-    if type(k) ~= "string" then error("cli.options: option names must be strings", 3) end
-    specs[normalize(k)] = parse_spec(k, v)
-  end
-  if not specs.seed then specs.seed = { default = 0, type = "integer", desc = "random seed" } end
-  if not specs.threads then specs.threads = { default = 0, type = "integer", desc = "BLAS threads (0: all cores)" } end
-  if not specs.out then
-    specs.out = { default = "runs/" .. script_name(script) .. "/" .. os.date("%Y%m%d-%H%M%S"), type = "string",
-                  desc = "run directory" }
-  end
-  return specs
-end
-
--- The help text for a spec.
-function cli.usage(spec, script)
-  local specs = with_globals(spec, script)
-  local names = {}
+-- the declared name closest to `name`: within a few edits, else the only one
+-- it is a prefix of
+local function suggest(name, specs)
+  local names = { "help" }
   for k in pairs(specs) do names[#names + 1] = k end
   table.sort(names)
-  local lines = { string.format("usage: ganlua %s [--option value ...]", script or "script.lua"), "", "options:" }
+  local best, bd = nil, math.huge
   for _, k in ipairs(names) do
-    local s = specs[k]
-    local flag = "--" .. k:gsub("_", "-")
-    local def = s.type == "boolean" and (s.default and "true" or "false") or tostring(s.default)
-    local extra = s.choices and (" {" .. table.concat(s.choices, ", ") .. "}") or ""
-    lines[#lines + 1] = string.format("  %-22s %-8s %s (default %s)%s", flag, s.type, s.desc, def, extra)
+    local d = edit_distance(name, k)
+    if d < bd then best, bd = k, d end
   end
-  lines[#lines + 1] = "  --help                   this list"
-  return table.concat(lines, "\n")
+  if best and bd <= math.max(2, #name // 3) then return best end
+  local hit
+  for _, k in ipairs(names) do
+    if k:sub(1, #name) == name then
+      if hit then return nil end
+      hit = k
+    end
+  end
+  return hit
 end
 
--- parse(spec, argv [, script]) -> opts, or nil, message (or "help" as the
--- message when --help was asked). Pure: reads nothing global.
-function cli.parse(spec, argv, script)
-  local specs = with_globals(spec, script)
+-- raw string -> value of spec s, or nil, message
+local function convert(s, raw)
+  local v
+  if s.type == "integer" then
+    v = math.tointeger(tonumber(raw))
+  elseif s.type == "number" then
+    v = tonumber(raw)
+    v = v and v + 0.0
+  elseif s.type == "boolean" then
+    local l = raw:lower()
+    if TRUE[l] then v = true elseif FALSE[l] then v = false end
+  else
+    v = raw
+  end
+  if v == nil then return nil, string.format("%s: expected %s, got '%s'", flag(s.name), TYPES[s.type], raw) end
+  if s.choices then
+    local ok = false
+    for _, c in ipairs(s.choices) do ok = ok or c == v end
+    if not ok then
+      local cs = {}
+      for i, c in ipairs(s.choices) do cs[i] = tostring(c) end
+      return nil, string.format("%s: '%s' is not one of %s", flag(s.name), raw, table.concat(cs, ", "))
+    end
+  end
+  local bad = s.check and s.check(v)
+  if bad then return nil, string.format("%s: %s, got '%s'", flag(s.name), bad, raw) end
+  return v
+end
+
+local function parse(spec, argv, script, level)
+  local specs, own, common = build(spec, script)
+  if not specs then error(own, level + 1) end
+  if type(argv) ~= "table" then error("cli.parse: expected a list of arguments", level + 1) end
+  local strs = {}
+  for j = 1, #argv do strs[j] = tostring(argv[j]) end
+  argv = strs
+  for _, a in ipairs(argv) do
+    if a == "--help" or a == "-h" then return nil, "help" end
+  end
   local opts = {}
   for k, s in pairs(specs) do opts[k] = s.default end
   local i = 1
   while i <= #argv do
     local a = argv[i]
-    if a == "--help" or a == "-h" then return nil, "help" end
     if a:sub(1, 2) ~= "--" or #a < 3 then
       return nil, string.format("unexpected argument '%s' (options look like --name value)", a)
     end
     local body = a:sub(3)
-    local name, value = body:match("^([^=]+)=(.*)$")
-    name = normalize(name or body)
+    local written, value = body:match("^([^=]+)=(.*)$")
+    written = written or body
+    local name = normalize(written)
     local s = specs[name]
-    if not s and name:sub(1, 3) == "no_" and specs[name:sub(4)] and specs[name:sub(4)].type == "boolean" and not value then
-      opts[name:sub(4)] = false
+    local negated = not s and name:sub(1, 3) == "no_" and specs[name:sub(4)]
+    if negated and negated.type == "boolean" then
+      if value ~= nil then return nil, string.format("--%s takes no value (write %s=%s)", written, flag(negated.name), value) end
+      opts[negated.name] = false
     elseif not s then
-      local best, bd = nil, math.huge
-      for k in pairs(specs) do
-        local d = edit_distance(name, k)
-        if d < bd then best, bd = k, d end
-      end
-      local hint = (best and bd <= math.max(2, #name // 3)) and string.format(" (did you mean --%s?)", best:gsub("_", "-")) or ""
-      return nil, string.format("unknown option --%s%s", body:match("^[^=]*"), hint)
+      local best = suggest(name, specs)
+      return nil, string.format("unknown option --%s%s", written, best and (" (did you mean " .. flag(best) .. "?)") or "")
     else
-      if s.type == "boolean" and value == nil then
+      if value == nil then
         local nxt = argv[i + 1]
-        if nxt == "true" or nxt == "false" then value = nxt; i = i + 1 else value = "true" end
-      elseif value == nil then
-        value = argv[i + 1]
-        if value == nil then return nil, string.format("--%s needs a value", body) end
-        i = i + 1
+        if s.type == "boolean" then
+          if nxt and (TRUE[nxt:lower()] or FALSE[nxt:lower()]) then value, i = nxt, i + 1 else value = "true" end
+        elseif nxt == nil or nxt:sub(1, 2) == "--" then
+          return nil, string.format("%s: missing value (expected %s)", flag(name), TYPES[s.type])
+        else
+          value, i = nxt, i + 1
+        end
       end
-      local v, err = convert(name, s, value)
+      local v, err = convert(s, value)
       if v == nil then return nil, err end
       opts[name] = v
     end
     i = i + 1
   end
-  opts._script = script
+  opts._script, opts._args = script, argv
   return opts
 end
 
--- options(spec): parse the script's `arg`, apply --seed and --threads,
--- print help / errors and exit as a command-line tool does.
+-- parse(spec, argv [, script]) -> opts, or nil, message ("help" for --help).
+-- Pure: reads no globals, prints nothing, seeds nothing. A malformed spec
+-- (a misuse, not a user's typo) raises.
+function cli.parse(spec, argv, script)
+  local opts, err = parse(spec, argv, script, 2) -- not a tail call: error levels count this frame
+  return opts, err
+end
+
+local function show(s, v)
+  if v == nil then return "none" end
+  if s.type == "string" then return '"' .. v .. '"' end
+  return tostring(v)
+end
+
+-- usage(spec [, script]) -> the --help text
+function cli.usage(spec, script)
+  local specs, own, common = build(spec, script)
+  if not specs then error(own, 2) end
+  local function label(s) return s.type == "boolean" and "--[no-]" .. s.name:gsub("_", "-") or flag(s.name) end
+  local width = #"-h, --help"
+  for _, s in pairs(specs) do width = math.max(width, #label(s)) end
+  local function line(s)
+    local text = s.desc ~= "" and s.desc .. " " or ""
+    text = text .. "(default " .. show(s, s.default) .. ")"
+    if s.choices then
+      local cs = {}
+      for i, c in ipairs(s.choices) do cs[i] = tostring(c) end
+      text = text .. " {" .. table.concat(cs, ", ") .. "}"
+    end
+    return string.format("  %-" .. width .. "s  %-7s  %s", label(s), s.type, text)
+  end
+  local lines = { string.format("usage: ganlua %s [--option value ...]", script or "script.lua") }
+  if #own > 0 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "options:"
+    for _, k in ipairs(own) do lines[#lines + 1] = line(specs[k]) end
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "common options:"
+  for _, k in ipairs(common) do lines[#lines + 1] = line(specs[k]) end
+  lines[#lines + 1] = string.format("  %-" .. width .. "s  %-7s  %s", "-h, --help", "", "this list")
+  return table.concat(lines, "\n")
+end
+
+-- options(spec): parse the script's `arg` (arg[0] the script, arg[1..n] its
+-- arguments), seed the RNG, set the thread count; on --help print the list
+-- and exit 0, on a mistake print one line to stderr and exit 2.
 function cli.options(spec)
   local argv, script = {}, nil
   local a = rawget(_G, "arg")
   if type(a) == "table" then
-    script = a[0]
-    for i = 1, #a do argv[i] = a[i] end
+    script = type(a[0]) == "string" and a[0] or nil
+    for i = 1, #a do argv[i] = tostring(a[i]) end
   end
-  local opts, err = cli.parse(spec, argv, script)
-  local name = script and script:match("([^/]*)$") or "ganlua"
+  local opts, err = parse(spec, argv, script, 2)
   if not opts then
     if err == "help" then
-      print(cli.usage(spec, script))
+      io.stdout:write(cli.usage(spec, script), "\n")
+      io.stdout:flush()
       os.exit(0)
     end
-    io.stderr:write(name, ": ", err, "\n")
+    io.stderr:write(script and script:match("([^/]*)$") or "ganlua", ": ", err, "\n")
     os.exit(2)
   end
-  T.manual_seed(opts.seed)
-  if opts.threads and opts.threads > 0 then T.set_num_threads(opts.threads) end
+  if math.type(opts.seed) == "integer" then T.manual_seed(opts.seed) end
+  local n = opts.threads
+  if math.type(n) == "integer" and n >= 1 and n <= 1024 then T.set_num_threads(n) end
   return opts
 end
 
--- The resolved options without the private fields, for logging.
+-- describe(opts) -> the resolved options without the private _fields (a
+-- fresh table, for config.json and log lines)
 function cli.describe(opts)
   local out = {}
-  for k, v in pairs(opts) do if type(k) == "string" and k:sub(1, 1) ~= "_" then out[k] = v end end
+  for k, v in pairs(opts) do
+    if type(k) == "string" and k:sub(1, 1) ~= "_" then out[k] = v end
+  end
   return out
 end
 

@@ -1,5 +1,5 @@
 -- ganlua.json: a small JSON encoder/decoder for configs, metrics lines,
--- checkpoint headers. Numbers round-trip (%.17g); NaN and infinities are
+-- checkpoint headers. Numbers round-trip (9, 15, 16 or 17 digits); NaN and infinities are
 -- written as null (JSON has no spelling for them). Tables with keys 1..n
 -- (and nothing else) are arrays; other tables are objects with sorted keys.
 local json = {}
@@ -28,9 +28,11 @@ local function encode(v, seen)
   if tv == "number" then
     if v ~= v or v == math.huge or v == -math.huge then return "null" end
     if math.type(v) == "integer" then return tostring(v) end
-    local s = string.format("%.17g", v)
-    if tonumber(string.format("%.9g", v)) == v then s = string.format("%.9g", v) end -- short when exact
-    return s
+    for _, digits in ipairs { 9, 15, 16 } do -- the shortest of these that reads back exactly
+      local s = string.format("%." .. digits .. "g", v)
+      if tonumber(s) == v then return s end
+    end
+    return string.format("%.17g", v)
   end
   if tv == "string" then return encode_string(v) end
   if tv == "table" then

@@ -1,80 +1,126 @@
 -- ganlua.log: a run's directory, its metrics, and its progress line.
 --
---   local run = log.run(opt)          -- opt from cli.options
---   run:set_total(n_iterations)
---   run:scalar("d_loss", d:item()); run:step(it, { epoch = e })
+--   local run = log.run(opt)          -- opt from cli.options; raises if opt.out cannot be made
+--   run:set_total(n_iterations)       -- enables the percentage and the ETA
+--   run:scalar("d_loss", d:item())    -- numbers (or one-element tensors) for this step
+--   run:step(it, { epoch = e })       -- one metrics line; redraws the progress line
 --   run:print("...")                  -- a message that keeps the progress line tidy
---   run:close()
+--   run:close()                       -- also on leaving `local run <close> = log.run(opt)`
 --
--- The directory (opt.out) gets config.json (resolved options, seed, ganlua
--- version, script, date), a copy of the script, and metrics.jsonl: one JSON
--- object per step ({"step": 100, "epoch": 1, "d_loss": 0.69, ...}), flushed
--- as it is written so a crash loses nothing. On a terminal a progress line
--- with rate, ETA and the latest scalars is redrawn in place; otherwise a
--- plain line is printed every `every` steps (default 1000).
+-- The directory (opt.out, created with its parents) gets config.json (the
+-- resolved options, seed, ganlua version, script, command-line arguments,
+-- date), a copy of the script, and metrics.jsonl: one JSON object per step,
+-- step first ({"step":100,"epoch":1,"d_loss":0.693147182,...}), appended and
+-- flushed line by line so a crash loses nothing. Files written whole go
+-- through a temporary file and a rename. NaN and infinities are written as
+-- null; numbers keep enough digits to read back the same float (9 for
+-- float32 values such as :item()'s, up to 17 for doubles).
+--
+-- On a terminal a progress line (step, it/s, ETA, the latest scalars) is
+-- redrawn in place at most ten times a second; otherwise a plain line is
+-- printed whenever the step number passes a multiple of `every` (default
+-- 1000) and at the last step of a known total.
 local core = require "ganlua.core"
 local json = require "ganlua.json"
 local S = core.sys
 
 local log = {}
 
--- write_json(path, value) -> true or nil, message (atomic)
-function log.write_json(path, value)
-  local tmp = path .. ".tmp." .. S.getpid()
-  local f, err = io.open(tmp, "w")
+-- write_file(path, text) -> true, or nil, message; atomic (temp + rename)
+function log.write_file(path, text)
+  local tmp = string.format("%s.tmp.%d", path, S.getpid())
+  local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
-  local ok, werr = f:write(json.encode(value), "\n")
+  local ok, werr = f:write(text)
   local cok, cerr = f:close()
-  if not ok or not cok then os.remove(tmp); return nil, werr or cerr end
+  if not ok or not cok then os.remove(tmp); return nil, string.format("%s: %s", path, werr or cerr) end
   local rok, rerr = os.rename(tmp, path)
   if not rok then os.remove(tmp); return nil, rerr end
   return true
 end
 
-local function copy_file(src, dst)
-  local f = io.open(src, "rb")
-  if not f then return nil end
-  local body = f:read("a")
-  f:close()
-  local g = io.open(dst, "wb")
-  if not g then return nil end
-  g:write(body)
-  g:close()
-  return true
+-- write_json(path, value) -> true, or nil, message (atomic)
+function log.write_json(path, value)
+  return log.write_file(path, json.encode(value) .. "\n")
 end
+
+-- a number as JSON: null when not finite; a float32 value (what :item()
+-- returns) with the fewest digits that read back as the same float32, any
+-- other number exactly (json.encode)
+local FLT_MAX = 3.4028234663852886e38
+local function number(v)
+  if v ~= v or v == math.huge or v == -math.huge then return "null" end
+  if math.type(v) == "float" and math.abs(v) <= FLT_MAX and string.unpack("f", string.pack("f", v)) == v then
+    for digits = 6, 9 do
+      local s = string.format("%." .. digits .. "g", v)
+      if string.unpack("f", string.pack("f", tonumber(s))) == v then return s end
+    end
+  end
+  return json.encode(v)
+end
+
+local function value(v) return type(v) == "number" and number(v) or json.encode(v) end
 
 local Run = {}
 Run.__index = Run
 
+local function copy_script(src, dir)
+  local f, err = io.open(src, "rb")
+  if not f then return nil, "cannot copy the script: " .. err end
+  local body = f:read("a")
+  f:close()
+  return log.write_file(dir .. "/" .. src:match("([^/]*)$"), body)
+end
+
 -- run(opts [, {every = 1000, quiet = false}]) -> a run writing into opts.out
 function log.run(opts, o)
-  if type(opts) ~= "table" or type(opts.out) ~= "string" then
+  if type(opts) ~= "table" or type(opts.out) ~= "string" or opts.out == "" then
     error("log.run: expected the options table from cli.options (with out = a directory)", 2)
   end
+  if o ~= nil and type(o) ~= "table" then error("log.run: the second argument must be a table of options", 2) end
   o = o or {}
+  local every = o.every or 1000
+  if math.type(every) ~= "integer" or every < 1 then error("log.run: every must be a positive integer", 2) end
   local ok, err = S.mkdir(opts.out)
   if not ok then error("log.run: " .. err, 2) end
-  local cfg = { options = {}, seed = opts.seed, ganlua = core.version, script = opts._script,
-                date = os.date("!%Y-%m-%dT%H:%M:%SZ"), threads = core.tensor.get_num_threads() }
-  for k, v in pairs(opts) do if type(k) == "string" and k:sub(1, 1) ~= "_" then cfg.options[k] = v end end
-  assert(log.write_json(opts.out .. "/config.json", cfg))
+  local options = {}
+  for k, v in pairs(opts) do
+    if type(k) == "string" and k:sub(1, 1) ~= "_" then options[k] = v end
+  end
+  local cfg = { options = options, seed = opts.seed, ganlua = core.version, script = opts._script,
+                args = opts._args, date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+                threads = core.tensor.get_num_threads() }
+  ok, err = log.write_json(opts.out .. "/config.json", cfg)
+  if not ok then error("log.run: cannot write config.json: " .. err, 2) end
   if opts._script and opts._script ~= "-" then
-    copy_file(opts._script, opts.out .. "/" .. opts._script:match("([^/]*)$"))
+    ok, err = copy_script(opts._script, opts.out)
+    if not ok then error("log.run: " .. err, 2) end
   end
   local f, ferr = io.open(opts.out .. "/metrics.jsonl", "a")
   if not f then error("log.run: " .. ferr, 2) end
-  local self = setmetatable({
-    dir = opts.out, file = f, scalars = {}, order = {}, tty = S.isatty(1), every = o.every or 1000,
-    quiet = o.quiet, t0 = S.time(), last_draw = 0, shown = false, n = 0,
+  return setmetatable({
+    dir = opts.out, file = f, scalars = {}, order = {}, shown = { order = {}, values = {} },
+    tty = S.isatty(1), every = every, quiet = o.quiet, t0 = S.time(), last_draw = -math.huge,
+    drawn = false, stale = false, n = 0,
   }, Run)
-  return self
 end
 
-function Run:set_total(n) self.total = n end
+-- set_total(n): the number of steps the run will take (for % and ETA)
+function Run:set_total(n)
+  if n ~= nil and (type(n) ~= "number" or n <= 0) then error("run:set_total: expected a positive number", 2) end
+  self.total = n
+end
 
-function Run:scalar(name, value)
+-- scalar(name, value): a number (or a one-element tensor) for this step
+function Run:scalar(name, v)
+  if type(name) ~= "string" or name == "" then error("run:scalar: the name must be a non-empty string", 2) end
+  if name == "step" then error("run:scalar: 'step' is the step number; pick another name", 2) end
+  if core.tensor.is_tensor(v) then v = v:item() end
+  if type(v) ~= "number" and type(v) ~= "boolean" then
+    error(string.format("run:scalar: '%s' must be a number, got %s", name, type(v)), 2)
+  end
   if self.scalars[name] == nil then self.order[#self.order + 1] = name end
-  self.scalars[name] = value
+  self.scalars[name] = v
 end
 
 local function fmt(v)
@@ -87,13 +133,16 @@ local function fmt(v)
 end
 
 local function duration(s)
-  if s ~= s or s == math.huge then return "?" end
+  if s ~= s or s == math.huge or s < 0 then return "?" end
   s = math.floor(s + 0.5)
   if s >= 3600 then return string.format("%d:%02d:%02d", s // 3600, s % 3600 // 60, s % 60) end
   return string.format("%d:%02d", s // 60, s % 60)
 end
 
+-- the progress text for step n: position, rate, ETA (or elapsed time), and
+-- the scalars of the last step
 function Run:status_line(n)
+  n = n or self.n
   local el = S.time() - self.t0
   local rate = n / math.max(el, 1e-9)
   local parts = {}
@@ -107,47 +156,63 @@ function Run:status_line(n)
   else
     parts[#parts + 1] = string.format("step %d, %.1f it/s, %s", n, rate, duration(el))
   end
-  for _, k in ipairs(self.order) do
-    local v = self.scalars[k]
-    if v ~= nil then parts[#parts + 1] = k .. " " .. fmt(v) end
-  end
+  for _, k in ipairs(self.shown.order) do parts[#parts + 1] = k .. " " .. fmt(self.shown.values[k]) end
   return table.concat(parts, "  ")
 end
 
--- step([n [, extra]]): one metrics line (step, the extra fields, every
--- scalar recorded since the last step), then the progress display.
+-- on a terminal, the status line cut to its width (a wrapped line cannot be
+-- redrawn in place)
+function Run:draw()
+  local line = self:status_line(self.n)
+  local width = S.term_width(1) or tonumber(os.getenv("COLUMNS") or "") or 80
+  if #line > width - 1 then line = line:sub(1, math.max(1, width - 1)) end
+  io.write("\r", line, "\27[K")
+  io.flush()
+  self.drawn, self.stale, self.last_draw = true, false, S.time()
+end
+
+-- step([n [, extra]]): one metrics line -- step, then the extra fields
+-- (epoch first), then every scalar recorded since the last step in the order
+-- first recorded -- then the progress display. n defaults to the last step + 1.
 function Run:step(n, extra)
+  if not self.file then error("run:step: the run is closed", 2) end
+  if n ~= nil and math.type(n) ~= "integer" then error("run:step: the step must be an integer", 2) end
+  if extra ~= nil and type(extra) ~= "table" then error("run:step: extra fields must be a table", 2) end
   self.n = n or (self.n + 1)
-  local rec = { step = self.n }
-  for k, v in pairs(extra or {}) do rec[k] = v end
-  for k, v in pairs(self.scalars) do rec[k] = v end
-  self.file:write(json.encode(rec), "\n")
+  local keys, vals = { "step" }, { step = self.n }
+  local ex = {}
+  for k, v in pairs(extra or {}) do
+    if type(k) ~= "string" then error("run:step: extra field names must be strings", 2) end
+    if k ~= "step" and self.scalars[k] == nil then ex[#ex + 1] = k; vals[k] = v end
+  end
+  table.sort(ex, function(a, b)
+    if a == "epoch" or b == "epoch" then return a == "epoch" and b ~= "epoch" end
+    return a < b
+  end)
+  for _, k in ipairs(ex) do keys[#keys + 1] = k end
+  for _, k in ipairs(self.order) do keys[#keys + 1] = k; vals[k] = self.scalars[k] end
+  local parts = {}
+  for i, k in ipairs(keys) do parts[i] = json.encode(k) .. ":" .. value(vals[k]) end
+  self.file:write("{", table.concat(parts, ","), "}\n")
   self.file:flush()
+  self.shown = { order = self.order, values = self.scalars }
+  self.scalars, self.order = {}, {}
   if self.quiet then return end
-  local now = S.time()
   if self.tty then
-    if now - self.last_draw >= 0.1 or (self.total and self.n >= self.total) then
-      local line = self:status_line(self.n)
-      io.write("\r", line, "\27[K")
-      io.flush()
-      self.shown, self.last_draw = true, now
-    end
+    if S.time() - self.last_draw >= 0.1 or (self.total and self.n >= self.total) then self:draw()
+    else self.stale = true end
   elseif self.n // self.every ~= (self.last_plain or 0) // self.every or (self.total and self.n == self.total) then
     print(self:status_line(self.n))
     self.last_plain = self.n
   end
-  for k in pairs(self.scalars) do self.scalars[k] = nil end
-  self.order = {}
 end
 
--- print(...): a message line, clearing the progress line first on a tty
+-- print(...): a message line, clearing the progress line first on a terminal
 function Run:print(...)
-  if self.tty and self.shown then io.write("\r\27[K") end
+  local redraw = self.tty and self.drawn and not self.quiet
+  if redraw then io.write("\r\27[K") end
   print(...)
-  if self.tty and self.shown then
-    io.write(self:status_line(self.n))
-    io.flush()
-  end
+  if redraw then self:draw() end
 end
 
 local function grad_norm(model)
@@ -183,9 +248,17 @@ function Run:gan_stats(o)
   end
 end
 
+-- close(): finish the progress line and close metrics.jsonl; idempotent
 function Run:close()
-  if self.tty and self.shown then io.write("\n") end
-  if self.file then self.file:close(); self.file = nil end
+  if not self.file then return end
+  if self.tty and self.drawn and not self.quiet then
+    if self.stale then self:draw() end
+    io.write("\n")
+    io.flush()
+  end
+  self.file:close()
+  self.file = nil
 end
+Run.__close = Run.close
 
 return log
