@@ -97,6 +97,19 @@ static void set_params(geom *g, const gl_conv_params *p)
     g->dh = p->dilation[0]; g->dw = p->dilation[1];
 }
 
+/* The output columns ow whose input column ow*sw + off lies inside the
+ * image: lo <= ow < hi (empty when lo >= hi), so the copy loops need no
+ * bounds test. */
+static void valid_cols(const geom *g, int64_t off, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+    int64_t h = g->W - off <= 0 ? 0 : (g->W - 1 - off) / g->sw + 1;
+    if (h > g->WO) h = g->WO;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
 /* cols[(c*KH + i)*KW + j][n*P + oh*WO + ow] = x[n][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] */
 static void im2col(const geom *g, const float *x, float *cols)
 {
@@ -105,6 +118,9 @@ static void im2col(const geom *g, const float *x, float *cols)
         for (int64_t i = 0; i < g->KH; i++)
             for (int64_t j = 0; j < g->KW; j++) {
                 float *row = cols + ((c * g->KH + i) * g->KW + j) * NP;
+                const int64_t sw = g->sw, off = j * g->dw - g->pw;
+                int64_t lo, hi;
+                valid_cols(g, off, &lo, &hi);
                 for (int64_t n = 0; n < g->N; n++) {
                     const float *img = x + (n * g->C + c) * g->H * g->W;
                     float *dst = row + n * P;
@@ -116,15 +132,11 @@ static void im2col(const geom *g, const float *x, float *cols)
                             continue;
                         }
                         const float *src = img + ih * g->W;
-                        int64_t off = j * g->dw - g->pw;
-                        if (g->sw == 1 && off >= 0 && off + g->WO <= g->W) {
-                            memcpy(d, src + off, sizeof(float) * (size_t)g->WO);
-                            continue;
-                        }
-                        for (int64_t ow = 0; ow < g->WO; ow++) {
-                            int64_t iw = ow * g->sw + off;
-                            d[ow] = (iw >= 0 && iw < g->W) ? src[iw] : 0.0f;
-                        }
+                        for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                        if (sw == 1 && hi > lo) memcpy(d + lo, src + lo + off, sizeof(float) * (size_t)(hi - lo));
+                        else
+                            for (int64_t ow = lo; ow < hi; ow++) d[ow] = src[ow * sw + off];
+                        for (int64_t ow = hi; ow < g->WO; ow++) d[ow] = 0.0f;
                     }
                 }
             }
@@ -138,6 +150,9 @@ static void col2im(const geom *g, const float *cols, float *x)
         for (int64_t i = 0; i < g->KH; i++)
             for (int64_t j = 0; j < g->KW; j++) {
                 const float *row = cols + ((c * g->KH + i) * g->KW + j) * NP;
+                const int64_t sw = g->sw, off = j * g->dw - g->pw;
+                int64_t lo, hi;
+                valid_cols(g, off, &lo, &hi);
                 for (int64_t n = 0; n < g->N; n++) {
                     float *img = x + (n * g->C + c) * g->H * g->W;
                     const float *srcp = row + n * P;
@@ -146,11 +161,7 @@ static void col2im(const geom *g, const float *cols, float *x)
                         if (ih < 0 || ih >= g->H) continue;
                         float *d = img + ih * g->W;
                         const float *s = srcp + oh * g->WO;
-                        int64_t off = j * g->dw - g->pw;
-                        for (int64_t ow = 0; ow < g->WO; ow++) {
-                            int64_t iw = ow * g->sw + off;
-                            if (iw >= 0 && iw < g->W) d[iw] += s[ow];
-                        }
+                        for (int64_t ow = lo; ow < hi; ow++) d[ow * sw + off] += s[ow];
                     }
                 }
             }

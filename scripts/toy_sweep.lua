@@ -48,6 +48,10 @@ for _, v in ipairs(variants) do
   end
 end
 if opt.reference then
+  if not os.execute("/usr/bin/python3 -c 'import torch' 2>/dev/null") then
+    io.stderr:write("toy_sweep.lua: --reference needs Debian's python3-torch (`make bench` installs it)\n")
+    os.exit(2)
+  end
   for _, v in ipairs(ref_variants) do
     for _, s in ipairs(seeds) do
       local res = string.format("%s/torch_%s_seed%s.json", opt.out, v, s)
@@ -70,6 +74,11 @@ run:print(string.format("%d runs, %d at a time; logs in %s", #cmds, opt.jobs, op
 local t0 = sys.time()
 os.execute(string.format("tr '\\n' '\\0' < %s | xargs -0 -P %d -I CMD sh -c CMD", q(list), opt.jobs))
 run:print(string.format("all runs finished in %.0f s", sys.time() - t0))
+
+local function contains(t, x)
+  for _, y in ipairs(t) do if y == x then return true end end
+  return false
+end
 
 local function read_json(path)
   local fh = io.open(path)
@@ -127,6 +136,8 @@ for _, v in ipairs(variants) do
       if r then
         tm[#tm + 1], th[#th + 1], tk[#tk + 1] = r.modes, r.hq_percent, r.kl or 0 / 0
         ts[#ts + 1], tr[#tr + 1] = r.seconds, r.it_per_s
+      elseif contains(ref_variants, v) then
+        run:print(string.format("missing reference result for %s seed %s (see %s/torch_%s_seed%s.json)", v, s, opt.out, v, s))
       end
     end
     if #tm > 0 then

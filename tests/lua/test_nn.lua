@@ -43,8 +43,8 @@ test("Linear computes x W^T + b", function()
   check.shape(m(rn(5, 7, 3)), { 5, 7, 2 })
 end)
 
-test("Conv2d matches the definition (stride 1 and 2, padding)", function()
-  for _, cfg in ipairs { { 1, 0 }, { 2, 1 }, { 1, 2 } } do
+test("Conv2d matches the definition (strides 1 to 4, padding up to the kernel size)", function()
+  for _, cfg in ipairs { { 1, 0 }, { 2, 1 }, { 1, 2 }, { 3, 2 }, { 2, 3 }, { 4, 0 } } do
     local m = nn.Conv2d(3, 4, 3, { stride = cfg[1], padding = cfg[2], bias = false })
     local x = rn(2, 3, 7, 6)
     check.allclose(m(x), conv_ref(x, m.weight, cfg[1], cfg[2]), 1e-4)
