@@ -405,16 +405,10 @@ static float lane_sum(const float *x, int64_t n)
     return s;
 }
 
-/* The pair loops, compiled twice (AVX2 and baseline x86-64) and picked at
- * load time by the CPU: they are where minibatch discrimination spends
+/* The pair loops, compiled per instruction set (GL_CLONES): they are where minibatch discrimination spends
  * its time. Both use the symmetry of the pair distances, visiting each
  * unordered pair once. mt holds one feature plane transposed, mt[c][j] =
  * M[j][b][c], so the inner loops run over contiguous j. */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define GL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define GL_CLONES
-#endif
 
 static void transpose_plane(const float *m, float *mt, int64_t N, int64_t B, int64_t C, int64_t b)
 {

@@ -24,7 +24,8 @@ void gl_rng_seed(gl_rng *r, uint64_t seed)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t gl_rng_next(gl_rng *r)
+/* the generator, inlined into the fill loops below */
+static inline uint64_t next(gl_rng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -38,13 +39,17 @@ uint64_t gl_rng_next(gl_rng *r)
     return result;
 }
 
-double gl_rng_uniform(gl_rng *r) { return (double)(gl_rng_next(r) >> 11) * 0x1.0p-53; }
+uint64_t gl_rng_next(gl_rng *r) { return next(r); }
+
+static inline double uniform(gl_rng *r) { return (double)(next(r) >> 11) * 0x1.0p-53; }
+
+double gl_rng_uniform(gl_rng *r) { return uniform(r); }
 
 void gl_tensor_uniform_(gl_tensor *t, gl_rng *r, float lo, float hi)
 {
     double w = (double)hi - (double)lo;
     for (int64_t i = 0; i < t->numel; i++) {
-        float v = (float)(lo + w * gl_rng_uniform(r));
+        float v = (float)(lo + w * uniform(r));
         /* rounding to float can land on hi; keep the interval half-open */
         t->data[i] = (v >= hi && hi > lo) ? nextafterf(hi, lo) : v;
     }
@@ -86,7 +91,7 @@ static float zig_normal(gl_rng *r)
 {
     const double R = 3.442619855899;
     for (;;) {
-        uint64_t u = gl_rng_next(r);
+        uint64_t u = next(r);
         int32_t hz = (int32_t)(uint32_t)(u >> 32);
         int iz = (int)(u & (ZIG_N - 1));
         uint32_t ahz = hz < 0 ? (uint32_t)(-(int64_t)hz) : (uint32_t)hz;
@@ -95,12 +100,12 @@ static float zig_normal(gl_rng *r)
         if (iz == 0) { /* the tail beyond R */
             double y;
             do {
-                x = -log(1.0 - gl_rng_uniform(r)) / R;
-                y = -log(1.0 - gl_rng_uniform(r));
+                x = -log(1.0 - uniform(r)) / R;
+                y = -log(1.0 - uniform(r));
             } while (y + y < x * x);
             return (float)(hz > 0 ? R + x : -R - x);
         }
-        if (zig_f[iz] + gl_rng_uniform(r) * (zig_f[iz - 1] - zig_f[iz]) < exp(-0.5 * x * x)) return (float)x;
+        if (zig_f[iz] + uniform(r) * (zig_f[iz - 1] - zig_f[iz]) < exp(-0.5 * x * x)) return (float)x;
     }
 }
 
@@ -108,7 +113,9 @@ void gl_tensor_normal_(gl_tensor *t, gl_rng *r, float mean, float std)
 {
     if (!zig_ready) zig_setup();
     float *p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) p[i] = mean + std * zig_normal(r);
+    gl_rng st = *r; /* a local copy stays in registers */
+    for (int64_t i = 0; i < t->numel; i++) p[i] = mean + std * zig_normal(&st);
+    *r = st;
     gl_tensor_bump(t);
 }
 
