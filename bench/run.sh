@@ -67,6 +67,19 @@ ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
 tr=$(printf '%s\n' "$tj" | sed -n 's/^RSS //p')
 echo "   ganlua $gi it/s (peak RSS $gr kB), PyTorch $ti it/s (peak RSS $tr kB), ratio $(ratio "$gi" "$ti")"
 
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+  # The machine pins OpenBLAS's kernels; show what its own CPU detection
+  # gives, for ganlua and PyTorch alike (PyTorch's Linear is OpenBLAS too).
+  echo "== the same without OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (OpenBLAS picks $(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 $G -e '' 2>&1 | sed -n 's/^Core: //p'))"
+  env -u OPENBLAS_CORETYPE $G --threads 1 bench/nn_bench.lua | grep conv
+  env -u OPENBLAS_CORETYPE $PY bench/nn_bench_torch.py 1 | grep conv
+  out=$(env -u OPENBLAS_CORETYPE $G --threads 1 scripts/toy_gan.lua --variant vanilla --out build/bench/toy_vu 2>&1)
+  gi=$(printf '%s\n' "$out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1)
+  tj=$(env -u OPENBLAS_CORETYPE $PY bench/toy_gan_torch.py --variant vanilla --threads 1 2>&1)
+  ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
+  echo "   toy vanilla, 1 thread: ganlua $gi it/s, PyTorch $ti it/s, ratio $(ratio "$gi" "$ti")"
+fi
+
 if [ -f data/mnist/train-images-idx3-ubyte ]; then
   echo "== MNIST GAN (scripts/mnist_gan.lua model), batch 64: iterations/s over 300 iterations"
   for t in 1 $cpus; do

@@ -103,7 +103,12 @@ end
 local function pm(list_, fmt)
   local m, sd = stats(list_)
   if m == "n/a" then return "n/a" end
-  return string.format(fmt .. " ± " .. fmt, m, sd)
+  local n = 0
+  for _, x in ipairs(list_) do if x == x then n = n + 1 end end
+  local s = n == 1 and string.format(fmt, m) or string.format(fmt .. " ± " .. fmt, m, sd)
+  -- KL is undefined for a seed without a high-quality point: say over how many seeds
+  if n < #list_ then s = s .. string.format(" (%d of %d seeds)", n, #list_) end
+  return s
 end
 
 local lines = {
@@ -126,7 +131,7 @@ for _, v in ipairs(variants) do
       run:print(string.format("missing result for %s seed %s (see %s/%s_seed%s.log)", v, s, opt.out, v, s))
     end
   end
-  lines[#lines + 1] = string.format("| %s | %s | %s | %s | %s | %s |", v, pm(modes, "%.1f"), pm(hq, "%.1f"), pm(kl, "%.3f"),
+  lines[#lines + 1] = string.format("| %s | %s | %s | %s | %s | %s |", v, pm(modes, "%.1f"), pm(hq, "%.2f"), pm(kl, "%.3f"),
     pm(secs, "%.1f"), pm(rate, "%.0f"))
   summary[v] = { modes = modes, hq = hq, kl = kl, seconds = secs, it_per_s = rate }
   if opt.reference then
@@ -141,7 +146,7 @@ for _, v in ipairs(variants) do
       end
     end
     if #tm > 0 then
-      ref_lines[#ref_lines + 1] = string.format("| %s | %s | %s | %s | %s | %s |", v, pm(tm, "%.1f"), pm(th, "%.1f"),
+      ref_lines[#ref_lines + 1] = string.format("| %s | %s | %s | %s | %s | %s |", v, pm(tm, "%.1f"), pm(th, "%.2f"),
         pm(tk, "%.3f"), pm(ts, "%.1f"), pm(tr, "%.0f"))
       summary[v].torch = { modes = tm, hq = th, kl = tk, seconds = ts, it_per_s = tr }
     end
