@@ -85,7 +85,7 @@ test: deps data
 	@GANLUA=$(CURDIR)/$(BIN) GANLUA_SO=$(CURDIR)/$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
 
 # The toy mode-collapse experiment: vanilla and minibatch discrimination,
-# seed 0, 200 epochs each (side by side on two cores: the vanilla run takes seconds, minibatch discrimination about three minutes).
+# seed 0, 200 epochs each (side by side on two cores: the vanilla run takes seconds, minibatch discrimination about a minute and a half).
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BIN) scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0 --out runs/demo

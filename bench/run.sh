@@ -16,12 +16,16 @@ mkdir -p build/bench
 cc -O2 bench/sgemm_direct.c -o build/bench/sgemm_direct $(pkg-config --cflags --libs openblas) || exit 1
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 cpus=$(nproc)
+# PyTorch at T threads: torch.set_num_threads(T) sizes its OpenMP pool but
+# not OpenBLAS's, which PyTorch's matmul and Linear call and which would
+# otherwise take every core; pin both, as ganlua's --threads does.
+pyt() { echo "env OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 $PY"; }
 
 echo "== per-op overhead: 1e5 adds of 4x4 tensors (ops/s)"
 printf '%-8s %14s %14s %14s %14s %8s %8s\n' threads "ganlua" "ganlua+grad" "pytorch" "pytorch+grad" ratio ratio+grad
 for t in 1 $cpus; do
   set -- $($G --threads $t bench/small_ops.lua ops); gp=$1; gg=$2
-  set -- $($PY bench/small_ops_torch.py $t ops); tp=$1; tg=$2
+  set -- $($(pyt $t) bench/small_ops_torch.py $t ops); tp=$1; tg=$2
   printf '%-8s %14s %14s %14s %14s %8s %8s\n' $t $gp $gg $tp $tg $(ratio $gp $tp) $(ratio $gg $tg)
 done
 
@@ -31,7 +35,7 @@ for t in 1 $cpus; do
   for n in 128 512 1024; do
     gl=$($G --threads $t bench/small_ops.lua matmul $n)
     d=$(build/bench/sgemm_direct $n $t)
-    tp=$($PY bench/small_ops_torch.py $t matmul $n)
+    tp=$($(pyt $t) bench/small_ops_torch.py $t matmul $n)
     printf '%-8s %6s %10s %10s %10s %12s\n' $t $n $gl $d $tp $(ratio $gl $d)
   done
 done
@@ -43,7 +47,7 @@ echo "== layers and optimizers (microseconds per iteration; lower is better)"
 for t in 1 $cpus; do
   echo "-- threads $t: ganlua, then PyTorch"
   $G --threads $t bench/nn_bench.lua
-  $PY bench/nn_bench_torch.py $t
+  $(pyt $t) bench/nn_bench_torch.py $t
 done
 
 echo "== toy GAN, vanilla, 200 epochs (15800 iterations): iterations/s and peak RSS"
@@ -52,7 +56,7 @@ for t in 1 $cpus; do
   out=$(/usr/bin/time -f 'RSS %M' $G --threads $t scripts/toy_gan.lua --variant vanilla --out build/bench/toy_v$t 2>&1)
   gi=$(printf '%s\n' "$out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1)
   gr=$(printf '%s\n' "$out" | sed -n 's/^RSS //p')
-  tj=$(/usr/bin/time -f 'RSS %M' $PY bench/toy_gan_torch.py --variant vanilla --threads $t 2>&1)
+  tj=$(/usr/bin/time -f 'RSS %M' $(pyt $t) bench/toy_gan_torch.py --variant vanilla --threads $t 2>&1)
   ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
   tr=$(printf '%s\n' "$tj" | sed -n 's/^RSS //p')
   printf '%-8s %12s %12.0f %10s %14s %14s\n' $t "$gi" "$ti" $(ratio "$gi" "$ti") "$gr" "$tr"
@@ -62,33 +66,36 @@ echo "== toy GAN, minibatch discrimination: iterations/s (ganlua 200 epochs, PyT
 out=$(/usr/bin/time -f 'RSS %M' $G --threads 1 scripts/toy_gan.lua --variant minibatch --out build/bench/toy_mb 2>&1)
 gi=$(printf '%s\n' "$out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1)
 gr=$(printf '%s\n' "$out" | sed -n 's/^RSS //p')
-tj=$(/usr/bin/time -f 'RSS %M' $PY bench/toy_gan_torch.py --variant minibatch --epochs 10 --threads 1 2>&1)
+tj=$(/usr/bin/time -f 'RSS %M' $(pyt 1) bench/toy_gan_torch.py --variant minibatch --epochs 10 --threads 1 2>&1)
 ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
 tr=$(printf '%s\n' "$tj" | sed -n 's/^RSS //p')
-echo "   ganlua $gi it/s (peak RSS $gr kB), PyTorch $ti it/s (peak RSS $tr kB), ratio $(ratio "$gi" "$ti")"
+echo "   ganlua $gi it/s (peak RSS $gr kB), PyTorch $(printf %.1f "$ti") it/s (peak RSS $tr kB), ratio $(ratio "$gi" "$ti")"
 
 if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
   # The machine pins OpenBLAS's kernels; show what its own CPU detection
   # gives, for ganlua and PyTorch alike (PyTorch's Linear is OpenBLAS too).
   echo "== the same without OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (OpenBLAS picks $(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 $G -e '' 2>&1 | sed -n 's/^Core: //p'))"
   env -u OPENBLAS_CORETYPE $G --threads 1 bench/nn_bench.lua | grep conv
-  env -u OPENBLAS_CORETYPE $PY bench/nn_bench_torch.py 1 | grep conv
+  env -u OPENBLAS_CORETYPE $(pyt 1) bench/nn_bench_torch.py 1 | grep conv
   out=$(env -u OPENBLAS_CORETYPE $G --threads 1 scripts/toy_gan.lua --variant vanilla --out build/bench/toy_vu 2>&1)
   gi=$(printf '%s\n' "$out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1)
-  tj=$(env -u OPENBLAS_CORETYPE $PY bench/toy_gan_torch.py --variant vanilla --threads 1 2>&1)
+  tj=$(env -u OPENBLAS_CORETYPE $(pyt 1) bench/toy_gan_torch.py --variant vanilla --threads 1 2>&1)
   ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
-  echo "   toy vanilla, 1 thread: ganlua $gi it/s, PyTorch $ti it/s, ratio $(ratio "$gi" "$ti")"
+  echo "   toy vanilla, 1 thread: ganlua $gi it/s, PyTorch $(printf %.0f "$ti") it/s, ratio $(ratio "$gi" "$ti")"
 fi
 
 if [ -f data/mnist/train-images-idx3-ubyte ]; then
   echo "== MNIST GAN (scripts/mnist_gan.lua model), batch 64: iterations/s over 300 iterations"
+  # ganlua: the wall time of 320 iterations less that of 20 (loading MNIST,
+  # building the models, warm-up), as PyTorch times 300 after 20 warm-ups
+  mg() { s0=$(date +%s.%N)
+    $G --threads $1 scripts/mnist_gan.lua --max-iters $2 --sample-interval 100000 --out build/bench/mnist$1 >/dev/null 2>&1
+    s1=$(date +%s.%N); awk -v a=$s0 -v b=$s1 'BEGIN { print b - a }'; }
   for t in 1 $cpus; do
-    s0=$(date +%s.%N)
-    $G --threads $t scripts/mnist_gan.lua --max-iters 320 --sample-interval 100000 --out build/bench/mnist$t >/dev/null 2>&1
-    s1=$(date +%s.%N)
-    tp=$($PY bench/mnist_gan_torch.py $t 300)
-    gi=$(awk -v a=$s0 -v b=$s1 'BEGIN { printf "%.1f", 320 / (b - a) }')
-    echo "   threads $t: ganlua $gi it/s (wall, including loading MNIST), PyTorch $tp it/s, ratio $(ratio $gi $tp)"
+    w20=$(mg $t 20); w320=$(mg $t 320)
+    gi=$(awk -v a=$w20 -v b=$w320 'BEGIN { printf "%.1f", 300 / (b - a) }')
+    tp=$($(pyt $t) bench/mnist_gan_torch.py $t 300)
+    echo "   threads $t: ganlua $gi it/s, PyTorch $tp it/s, ratio $(ratio $gi $tp)"
   done
 else
   echo "== MNIST GAN: skipped (run make data)"
