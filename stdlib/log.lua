@@ -98,12 +98,25 @@ function log.run(opts, o)
   end
   local f, ferr = io.open(opts.out .. "/metrics.jsonl", "a")
   if not f then error("log.run: " .. ferr, 2) end
-  return setmetatable({
+  local r = setmetatable({
     dir = opts.out, file = f, scalars = {}, order = {}, shown = { order = {}, values = {} },
     tty = S.isatty(1), every = every, quiet = o.quiet, t0 = S.time(), last_draw = -math.huge,
     drawn = false, stale = false, n = 0,
   }, Run)
+  log.current = r
+  return r
 end
+
+-- log.scalar(name, value) and log.step([n, extra]): the same as run:scalar
+-- and run:step on the run most recently opened by log.run, for scripts
+-- that keep one run and do not want to pass it around
+local function current(fn)
+  local r = log.current
+  if not r or not r.file then error("log." .. fn .. ": no open run (call log.run(opt) first)", 3) end
+  return r
+end
+function log.scalar(name, v) return current("scalar"):scalar(name, v) end
+function log.step(n, extra) return current("step"):step(n, extra) end
 
 -- set_total(n): the number of steps the run will take (for % and ETA)
 function Run:set_total(n)
@@ -258,6 +271,7 @@ function Run:close()
   end
   self.file:close()
   self.file = nil
+  if log.current == self then log.current = nil end
 end
 Run.__close = Run.close
 

@@ -121,6 +121,18 @@ test("metrics.jsonl: one line per step, step first, non-finite values as null", 
   rm(dir)
 end)
 
+test("log.scalar and log.step write to the most recently opened run", function()
+  check.raises(function() log.scalar("x", 1) end, "no open run")
+  local dir = tmpdir()
+  local run = log.run({ out = dir }, { quiet = true })
+  log.scalar("loss", 0.25); log.step()
+  log.scalar("loss", 0.5); log.step(10, { epoch = 2 })
+  run:close()
+  check.raises(function() log.step() end, "no open run")
+  check.eq(slurp(dir .. "/metrics.jsonl"), '{"step":1,"loss":0.25}\n{"step":10,"epoch":2,"loss":0.5}\n')
+  rm(dir)
+end)
+
 test("metrics.jsonl is flushed at every step (a crash loses nothing)", function()
   local dir = tmpdir()
   local run = log.run({ out = dir }, { quiet = true })
