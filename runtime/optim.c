@@ -1,7 +1,8 @@
 /* optim.c — fused optimizer updates: one pass over a parameter, its
  * gradient and its state per step, with PyTorch's update rules (including
  * where weight decay and eps enter). Parameters are written in place and
- * their version bumped, as any in-place write. */
+ * their version bumped, as any in-place write. Each update is compiled per
+ * instruction set (GL_CLONES in internal.h). */
 #include "internal.h"
 
 #include <math.h>
@@ -40,10 +41,21 @@ GL_CLONES gl_status gl_sgd_step(gl_tensor *p, const gl_tensor *g, gl_tensor *buf
 
 /* g += wd p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  * vmax = max(vmax, v) (amsgrad);  p -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps) */
-GL_CLONES static void adam_kernel(float *restrict P, const float *restrict G, float *restrict M, float *restrict V,
-                                  float *restrict VM, int64_t n, float b1, float b2, float eps, float wd, float step_size,
-                                  float bc2_sqrt)
+GL_CLONES gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m, gl_tensor *v, gl_tensor *vmax,
+                       const gl_adam_opts *o, int64_t step)
 {
+    GL_TRY(check_same("Adam", p, g, "gradient"));
+    GL_TRY(check_same("Adam", p, m, "first moment"));
+    GL_TRY(check_same("Adam", p, v, "second moment"));
+    GL_TRY(check_same("Adam", p, vmax, "max second moment"));
+    if (step < 1) return gl_fail(GL_ERR_ARG, "Adam: step %lld must be >= 1", (long long)step);
+    float b1 = o->beta1, b2 = o->beta2, eps = o->eps, wd = o->weight_decay;
+    double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
+    float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    float *restrict P = p->data, *restrict M = m->data, *restrict V = v->data;
+    float *restrict VM = vmax ? vmax->data : NULL;
+    const float *restrict G = g->data;
+    int64_t n = p->numel;
     if (!VM) { /* the common case, as one vectorisable loop */
         for (int64_t i = 0; i < n; i++) {
             float gi = G[i] + wd * P[i];
@@ -63,21 +75,6 @@ GL_CLONES static void adam_kernel(float *restrict P, const float *restrict G, fl
             P[i] -= step_size * M[i] / (sqrtf(vm) / bc2_sqrt + eps);
         }
     }
-}
-
-gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m, gl_tensor *v, gl_tensor *vmax,
-                       const gl_adam_opts *o, int64_t step)
-{
-    GL_TRY(check_same("Adam", p, g, "gradient"));
-    GL_TRY(check_same("Adam", p, m, "first moment"));
-    GL_TRY(check_same("Adam", p, v, "second moment"));
-    GL_TRY(check_same("Adam", p, vmax, "max second moment"));
-    if (step < 1) return gl_fail(GL_ERR_ARG, "Adam: step %lld must be >= 1", (long long)step);
-    double b1 = o->beta1, b2 = o->beta2;
-    double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
-    float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    adam_kernel(p->data, g->data, m->data, v->data, vmax ? vmax->data : NULL, p->numel, o->beta1, o->beta2, o->eps,
-                o->weight_decay, step_size, bc2_sqrt);
     gl_tensor_bump(p);
     return GL_OK;
 }

@@ -97,14 +97,12 @@ local function stats(list_)
   local v = 0
   for _, x in ipairs(list_) do if x == x then v = v + (x - m) ^ 2 end end
   local sd = n > 1 and math.sqrt(v / (n - 1)) or 0
-  return m, sd
+  return m, sd, n
 end
 
 local function pm(list_, fmt)
-  local m, sd = stats(list_)
+  local m, sd, n = stats(list_)
   if m == "n/a" then return "n/a" end
-  local n = 0
-  for _, x in ipairs(list_) do if x == x then n = n + 1 end end
   local s = n == 1 and string.format(fmt, m) or string.format(fmt .. " ± " .. fmt, m, sd)
   -- KL is undefined for a seed without a high-quality point: say over how many seeds
   if n < #list_ then s = s .. string.format(" (%d of %d seeds)", n, #list_) end
