@@ -20,6 +20,85 @@
 static const char *progname = "ganlua";
 static lua_State *running_L = NULL;
 
+/* ------------------------------------------------------------ Lua's allocator */
+
+/* Every tensor op creates a userdata, and the collector frees one, so a
+ * small-op loop spends a tenth of its time in malloc and free. Blocks of up
+ * to SMALL_MAX bytes are kept in free lists by their exact size (Lua passes
+ * the size of every block it frees or resizes), so a block is only reused
+ * for a request of the size it was allocated with. Larger blocks go to
+ * realloc/free as in luaL_newstate. The lists are emptied at exit. Off
+ * under AddressSanitizer, which must see every block. */
+#define SMALL_MAX 256
+typedef struct small_blk {
+    struct small_blk *next;
+} small_blk;
+static small_blk *small_free[SMALL_MAX + 1];
+
+static void *small_get(size_t n)
+{
+    small_blk *b = small_free[n];
+    if (!b) return malloc(n);
+    small_free[n] = b->next;
+    return b;
+}
+
+static void small_put(void *p, size_t n)
+{
+    small_blk *b = p;
+    b->next = small_free[n];
+    small_free[n] = b;
+}
+
+static void *lua_pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    if (!ptr) osize = 0; /* then osize is an object type, not a size */
+    int small_old = osize >= sizeof(small_blk) && osize <= SMALL_MAX;
+    int small_new = nsize >= sizeof(small_blk) && nsize <= SMALL_MAX;
+    if (nsize == 0) {
+        if (small_old) small_put(ptr, osize);
+        else free(ptr);
+        return NULL;
+    }
+    if (!ptr) return small_new ? small_get(nsize) : malloc(nsize);
+    if (!small_old && !small_new) return realloc(ptr, nsize);
+    void *q = small_new ? small_get(nsize) : malloc(nsize);
+    if (!q) return NULL; /* Lua keeps the old block */
+    memcpy(q, ptr, osize < nsize ? osize : nsize);
+    if (small_old) small_put(ptr, osize);
+    else free(ptr);
+    return q;
+}
+
+static void lua_pool_drain(void)
+{
+    for (size_t n = 0; n <= SMALL_MAX; n++)
+        while (small_free[n]) {
+            small_blk *b = small_free[n];
+            small_free[n] = b->next;
+            free(b);
+        }
+}
+
+static int lua_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: unprotected error in a Lua call: %s\n", progname, msg ? msg : "(not a string)");
+    return 0; /* Lua then aborts */
+}
+
+static lua_State *new_state(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return luaL_newstate();
+#else
+    lua_State *L = lua_newstate(lua_pool_alloc, NULL);
+    if (L) lua_atpanic(L, lua_panic);
+    return L;
+#endif
+}
+
 /* ------------------------------------------------------------ signals */
 
 static void stop_hook(lua_State *L, lua_Debug *ar)
@@ -416,7 +495,7 @@ static int pmain(lua_State *L)
 
 int main(int argc, char **argv)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = new_state();
     if (!L) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
         return EXIT_FAILURE;
@@ -428,5 +507,6 @@ int main(int argc, char **argv)
     int ok = lua_toboolean(L, -1);
     report(L, st);
     lua_close(L);
+    lua_pool_drain();
     return (ok && st == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -21,7 +21,7 @@ cpus=$(nproc)
 # otherwise take every core; pin both, as ganlua's --threads does.
 pyt() { echo "env OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 $PY"; }
 
-echo "== per-op overhead: 1e5 adds of 4x4 tensors (ops/s)"
+echo "== per-op overhead: adds of 4x4 tensors per second (best of 5 rounds of 2e5)"
 printf '%-8s %14s %14s %14s %14s %8s %8s\n' threads "ganlua" "ganlua+grad" "pytorch" "pytorch+grad" ratio ratio+grad
 for t in 1 $cpus; do
   set -- $($G --threads $t bench/small_ops.lua ops); gp=$1; gg=$2

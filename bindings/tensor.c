@@ -33,14 +33,23 @@ void gl_lua_push(lua_State *L, gl_tensor *t)
     u->t = t;
 }
 
-static gl_ud *test_ud(lua_State *L, int idx)
+/* the userdata at idx if its metatable is the one at mt_idx (absolute) */
+static gl_ud *test_ud_mt(lua_State *L, int idx, int mt_idx)
 {
     gl_ud *u = lua_touserdata(L, idx);
     if (!u || !lua_getmetatable(L, idx)) return NULL;
-    push_mt(L);
-    int same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
+    int same = lua_rawequal(L, -1, mt_idx);
+    lua_pop(L, 1);
     return same ? u : NULL;
+}
+
+static gl_ud *test_ud(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    push_mt(L);
+    gl_ud *u = test_ud_mt(L, idx, lua_gettop(L));
+    lua_pop(L, 1);
+    return u;
 }
 
 gl_tensor *gl_lua_test(lua_State *L, int idx)
@@ -816,8 +825,16 @@ static gl_status arith_ts(lua_State *L, gl_tensor **out, arith k, gl_tensor *a, 
 
 static int arith_call(lua_State *L, arith k)
 {
-    gl_tensor *a = gl_lua_test(L, 1), *b = gl_lua_test(L, 2);
-    gl_ud *u = gl_lua_newud(L);
+    /* the hottest binding: one registry lookup of the metatable serves both
+     * type tests and the result */
+    lua_settop(L, 2);
+    push_mt(L);
+    gl_ud *ua = test_ud_mt(L, 1, 3), *ub = test_ud_mt(L, 2, 3);
+    gl_tensor *a = ua ? ua->t : NULL, *b = ub ? ub->t : NULL;
+    gl_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->t = NULL;
+    lua_pushvalue(L, 3);
+    lua_setmetatable(L, -2);
     int top = lua_gettop(L);
     gl_status st;
     if (a && b) st = arith_tt(&u->t, k, a, b);
@@ -1133,9 +1150,10 @@ static int m_backward(lua_State *L)
 /* --------------------------------------------------------- metamethods */
 
 /* __gc and __close: release once, leave the userdata closed. */
+/* __gc and __close, a closure over the metatable (see luaopen) */
 static int m_gc(lua_State *L)
 {
-    gl_ud *u = test_ud(L, 1);
+    gl_ud *u = test_ud_mt(L, 1, lua_upvalueindex(1));
     if (u) {
         gl_tensor_release(u->t);
         u->t = NULL;
@@ -1461,7 +1479,7 @@ static const luaL_Reg methods[] = {
 
 static const luaL_Reg metamethods[] = {
     {"__add", m_add}, {"__sub", m_sub}, {"__mul", m_mul}, {"__div", m_div}, {"__pow", m_pow},
-    {"__unm", m_unm}, {"__len", m_len}, {"__tostring", m_tostring}, {"__gc", m_gc}, {"__close", m_gc},
+    {"__unm", m_unm}, {"__len", m_len}, {"__tostring", m_tostring},
     {"__newindex", m_newindex}, {NULL, NULL}};
 
 static const luaL_Reg module_fns[] = {
@@ -1498,6 +1516,13 @@ int luaopen_ganlua_tensor(lua_State *L)
         lua_setfield(L, -2, "__index");
         lua_pushliteral(L, "Tensor");
         lua_setfield(L, -2, "__name");
+        /* the finaliser runs once per tensor: it gets the metatable as an
+         * upvalue instead of looking it up in the registry */
+        lua_pushvalue(L, -1);
+        lua_pushcclosure(L, m_gc, 1);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "__gc");
+        lua_setfield(L, -2, "__close");
     }
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &MT_KEY);

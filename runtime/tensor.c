@@ -33,10 +33,11 @@ static gl_status check_shape(const char *fn, int ndim, const int64_t *shape, int
         if (shape[d] < 0)
             return gl_fail(GL_ERR_ARG, "%s: size %lld of dim %d is negative", fn,
                            (long long)shape[d], d + 1);
-        if (shape[d] > 0 && n > ((int64_t)1 << 40) / shape[d])
-            return gl_fail(GL_ERR_NOMEM, "%s: %lld elements is too many", fn,
-                           (long long)n * shape[d]);
-        n *= shape[d];
+        /* n <= 2^40 and shape[d] < 2^63 cannot overflow in 128 bits */
+        __int128 m = (__int128)n * shape[d];
+        if (m > ((int64_t)1 << 40))
+            return gl_fail(GL_ERR_NOMEM, "%s: %.3g elements is too many", fn, (double)m);
+        n = (int64_t)m;
     }
     *numel = n;
     return GL_OK;

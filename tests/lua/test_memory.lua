@@ -68,3 +68,21 @@ test("big short-lived tensors trigger collection (GC sees tensor bytes)", functi
   end
   check.truthy(peak - base < 200 * 2 ^ 20, string.format("live tensor bytes reached %d MiB", (peak - base) // 2 ^ 20))
 end)
+
+test("the executable's small-block allocator: blocks growing and shrinking across its 256-byte limit keep their contents", function()
+  local t = {}
+  for i = 1, 3000 do t[i] = string.rep("x", i % 300) .. i end -- strings below and above the limit
+  for i = 1, 3000 do check.eq(t[i], string.rep("x", i % 300) .. i) end
+  local grow = {} -- a table's array part reallocated from small to large
+  for i = 1, 500 do grow[i] = i * 3 end
+  for i = 500, 11, -1 do grow[i] = nil end
+  collectgarbage()
+  for i = 1, 10 do check.eq(grow[i], i * 3) end
+  check.eq(#grow, 10)
+  local h = {} -- a hash part that grows, then is emptied and refilled
+  for i = 1, 200 do h["k" .. i] = i end
+  for i = 1, 200 do h["k" .. i] = nil end
+  collectgarbage()
+  for i = 1, 50 do h["j" .. i] = -i end
+  for i = 1, 50 do check.eq(h["j" .. i], -i) end
+end)
