@@ -30,6 +30,11 @@ static lua_State *running_L = NULL;
  * realloc/free as in luaL_newstate. The lists are emptied at exit. Off
  * under AddressSanitizer, which must see every block. */
 #define SMALL_MAX 256
+#ifdef __SANITIZE_ADDRESS__
+static const int pool_on = 0;
+#else
+static const int pool_on = 1;
+#endif
 typedef struct small_blk {
     struct small_blk *next;
 } small_blk;
@@ -54,8 +59,8 @@ static void *lua_pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     (void)ud;
     if (!ptr) osize = 0; /* then osize is an object type, not a size */
-    int small_old = osize >= sizeof(small_blk) && osize <= SMALL_MAX;
-    int small_new = nsize >= sizeof(small_blk) && nsize <= SMALL_MAX;
+    int small_old = pool_on && osize >= sizeof(small_blk) && osize <= SMALL_MAX;
+    int small_new = pool_on && nsize >= sizeof(small_blk) && nsize <= SMALL_MAX;
     if (nsize == 0) {
         if (small_old) small_put(ptr, osize);
         else free(ptr);
@@ -90,13 +95,9 @@ static int lua_panic(lua_State *L)
 
 static lua_State *new_state(void)
 {
-#ifdef __SANITIZE_ADDRESS__
-    return luaL_newstate();
-#else
     lua_State *L = lua_newstate(lua_pool_alloc, NULL);
     if (L) lua_atpanic(L, lua_panic);
     return L;
-#endif
 }
 
 /* ------------------------------------------------------------ signals */
