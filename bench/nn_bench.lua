@@ -44,6 +44,18 @@ bench("conv2d_fwd_bwd", 100, function()
   for _, p in ipairs(c1:parameters()) do p.grad = nil end
   for _, p in ipairs(c2:parameters()) do p.grad = nil end
 end)
+-- The floor under conv2d_fwd_bwd: the five matrix products it needs at
+-- these shapes (c1 forward and weight gradient; c2 forward, input gradient
+-- and weight gradient), as plain matmuls on column matrices, nothing else.
+local function mm_shapes(list)
+  local ops = {}
+  for _, s in ipairs(list) do ops[#ops + 1] = { tensor.randn(s[1], s[2]), tensor.randn(s[2], s[3]) } end
+  return function() for _, o in ipairs(ops) do local _ = o[1]:matmul(o[2]) end end
+end
+bench("conv2d_sgemm_only", 100, mm_shapes {
+  { 64, 16, 12544 }, { 64, 12544, 16 },                          -- c1: W cols, dY cols^T
+  { 128, 1024, 3136 }, { 1024, 128, 3136 }, { 128, 3136, 1024 }, -- c2: W cols, W^T dY, dY cols^T
+})
 local t1 = nn.ConvTranspose2d(128, 64, 4, { stride = 2, padding = 1 })
 local t2 = nn.ConvTranspose2d(64, 1, 4, { stride = 2, padding = 1 })
 local code = tensor.randn(64, 128, 7, 7):requires_grad()
@@ -55,6 +67,14 @@ bench("conv_transpose2d_fwd_bwd", 100, function()
   code.grad = nil
 end)
 
+-- The floor under one iteration of scripts/toy_gan.lua --variant vanilla
+-- (batch 128): the products of G's forward and backward alone (D's are
+-- 2- and 1-wide and left out), as plain matmuls.
+bench("toy_vanilla_sgemm_only", 3000, mm_shapes {
+  { 128, 100, 128 }, { 128, 128, 128 }, { 128, 128, 2 },   -- forward
+  { 2, 128, 128 }, { 128, 2, 128 },                        -- layer 3: dW, dX
+  { 128, 128, 128 }, { 128, 128, 128 }, { 128, 128, 100 }, -- layer 2: dW, dX; layer 1: dW
+})
 local p = tensor.randn(1000, 1000):requires_grad()
 p.grad = tensor.randn(1000, 1000)
 local adam = optim.Adam({ p }, { lr = 1e-3 })

@@ -46,9 +46,11 @@ echo "   $($G bench/small_ops.lua alloc)"
 echo "== layers and optimizers (microseconds per iteration; lower is better)"
 for t in 1 $cpus; do
   echo "-- threads $t: ganlua, then PyTorch"
-  $G --threads $t bench/nn_bench.lua
+  nb=$($G --threads $t bench/nn_bench.lua); printf '%s\n' "$nb"
+  eval "floor$t=$(printf '%s\n' "$nb" | awk '$1 == "toy_vanilla_sgemm_only" { print $2 }')"
   $(pyt $t) bench/nn_bench_torch.py $t
 done
+echo "   (*_sgemm_only: the bare matrix products the line above needs, a floor for ganlua's time)"
 
 echo "== toy GAN, vanilla, 200 epochs (15800 iterations): iterations/s and peak RSS"
 printf '%-8s %12s %12s %10s %14s %14s\n' threads ganlua pytorch ratio "ganlua RSS kB" "pytorch RSS kB"
@@ -60,6 +62,8 @@ for t in 1 $cpus; do
   ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
   tr=$(printf '%s\n' "$tj" | sed -n 's/^RSS //p')
   printf '%-8s %12s %12.0f %10s %14s %14s\n' $t "$gi" "$ti" $(ratio "$gi" "$ti") "$gr" "$tr"
+  eval "fl=\${floor$t:-}"
+  [ -n "$fl" ] && awk -v f="$fl" -v p="$ti" 'BEGIN { printf "         its sgemm calls alone take %.1f us/iteration: at most %.0f it/s, %.2fx PyTorch\n", f, 1e6 / f, 1e6 / f / p }'
 done
 
 echo "== toy GAN, minibatch discrimination: iterations/s (ganlua 200 epochs, PyTorch 10 epochs), 1 thread"

@@ -187,14 +187,14 @@ typedef struct {
     size_t ncols, nmaps;
 } work;
 
-static gl_status work_get(work *w, const geom *g, const char *fn)
+static gl_status work_get(work *w, const geom *g, const char *fn, int with_cols)
 {
     size_t np = (size_t)(g->N * g->HO * g->WO);
-    w->ncols = (size_t)(g->C * g->KH * g->KW) * np;
+    w->ncols = with_cols ? (size_t)(g->C * g->KH * g->KW) * np : 0;
     w->nmaps = (size_t)g->O * np;
-    w->cols = gl_alloc_floats(w->ncols);
+    w->cols = with_cols ? gl_alloc_floats(w->ncols) : NULL;
     w->maps = gl_alloc_floats(w->nmaps);
-    if (w->cols && w->maps) return GL_OK;
+    if ((w->cols || !with_cols) && w->maps) return GL_OK;
     gl_free_floats(w->cols, w->ncols);
     gl_free_floats(w->maps, w->nmaps);
     return gl_fail(GL_ERR_NOMEM, "%s: out of memory for its work buffers", fn);
@@ -222,8 +222,10 @@ static gl_conv_params node_params(const gl_node *nd)
 
 static gl_status conv_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs);
 
+/* cols, when given, is conv2d's column matrix of a, kept for the weight
+ * gradient of a backward without create_graph (saved third) */
 static gl_status record_conv(gl_tensor **out, gl_tensor *o, gl_op op, gl_tensor *a, gl_tensor *b,
-                             const gl_conv_params *p)
+                             const gl_conv_params *p, gl_tensor *cols)
 {
     gl_status st;
     gl_tensor *ins[2] = {a, b};
@@ -233,12 +235,15 @@ static gl_status record_conv(gl_tensor **out, gl_tensor *o, gl_op op, gl_tensor 
         set_node_params(nd, p);
         gl_node_save(nd, a, 0);
         gl_node_save(nd, b, 0);
+        if (cols) gl_node_save(nd, cols, 0);
     }
     *out = o;
     return GL_OK;
 }
 
-gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p)
+/* conv2d; with cols_out, x's column matrix is also handed back (NULL when
+ * it is empty) for a weight gradient to reuse */
+static gl_status conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p, gl_tensor **cols_out)
 {
     char b1[96], b2[96];
     GL_TRY(conv_params_check("conv2d", p));
@@ -261,19 +266,41 @@ gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_con
     gl_tensor *o;
     GL_TRY(gl_tensor_new(&o, 4, shape));
     int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
+    /* When the weight will want its gradient, the column matrix goes into a
+     * tensor the node keeps (as PyTorch's THNN convolution kept its
+     * "finput"), so a plain backward does not build it a second time. */
+    int keep_cols = (cols_out || (gl_grad_enabled() && w->requires_grad)) && K && NP;
     work wk;
     gl_status st;
-    if ((st = work_get(&wk, &g, "conv2d"))) {
+    if ((st = work_get(&wk, &g, "conv2d", !keep_cols))) {
         gl_tensor_release(o);
         return st;
     }
-    im2col(&g, x->data, wk.cols);
+    gl_tensor *keep = NULL;
+    if (keep_cols) {
+        int64_t cshape[2] = {K, NP};
+        if ((st = gl_tensor_new(&keep, 2, cshape))) {
+            work_put(&wk);
+            gl_tensor_release(o);
+            return st;
+        }
+    }
+    float *cols = keep ? keep->data : wk.cols;
+    im2col(&g, x->data, cols);
     /* maps (O x NP) = W (O x K) @ cols (K x NP) */
-    if (g.O && NP && K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.O, (int)NP, (int)K, 1.0f, w->data, (int)K, wk.cols, (int)NP, 0.0f, wk.maps, (int)NP);
+    if (g.O && NP && K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.O, (int)NP, (int)K, 1.0f, w->data, (int)K, cols, (int)NP, 0.0f, wk.maps, (int)NP);
     else memset(wk.maps, 0, sizeof(float) * wk.nmaps);
     cnp_to_nchw(wk.maps, o->data, g.N, g.O, P);
     work_put(&wk);
-    return record_conv(out, o, GL_OP_CONV2D, x, w, p);
+    st = record_conv(out, o, GL_OP_CONV2D, x, w, p, keep);
+    if (cols_out && st == GL_OK) *cols_out = keep;
+    else gl_tensor_release(keep);
+    return st;
+}
+
+gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p)
+{
+    return conv2d(out, x, w, p, NULL);
 }
 
 /* B: y (N x C x H x W) = adjoint of conv2d applied to gm (N x O x HO x WO) */
@@ -301,7 +328,7 @@ gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *gm, gl_tensor *w, int64_t 
     int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
     work wk;
     gl_status st;
-    if ((st = work_get(&wk, &g, "conv_transpose2d"))) {
+    if ((st = work_get(&wk, &g, "conv_transpose2d", 1))) {
         gl_tensor_release(o);
         return st;
     }
@@ -311,11 +338,13 @@ gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *gm, gl_tensor *w, int64_t 
     else memset(wk.cols, 0, sizeof(float) * wk.ncols);
     col2im(&g, wk.cols, o->data);
     work_put(&wk);
-    return record_conv(out, o, GL_OP_CONV2D_TR, gm, w, p);
+    return record_conv(out, o, GL_OP_CONV2D_TR, gm, w, p, NULL);
 }
 
-/* C: dW (O x C x KH x KW) from images x (N x C x H x W) and maps gm (N x O x HO x WO) */
-gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64_t KH, int64_t KW, const gl_conv_params *p)
+/* C: dW (O x C x KH x KW) from images x (N x C x H x W) and maps gm (N x O x HO x WO);
+ * cached, when given, is x's column matrix from conv2d's forward (K x N*HO*WO) */
+static gl_status conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64_t KH, int64_t KW,
+                              const gl_conv_params *p, gl_tensor *cached)
 {
     char b1[96], b2[96];
     GL_TRY(conv_params_check("conv2d_wgrad", p));
@@ -334,17 +363,24 @@ gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64
     int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
     work wk;
     gl_status st;
-    if ((st = work_get(&wk, &g, "conv2d_wgrad"))) {
+    if ((st = work_get(&wk, &g, "conv2d_wgrad", cached == NULL))) {
         gl_tensor_release(o);
         return st;
     }
-    im2col(&g, x->data, wk.cols);
+    const float *cols = wk.cols;
+    if (cached) cols = cached->data;
+    else im2col(&g, x->data, wk.cols);
     nchw_to_cnp(gm->data, wk.maps, g.N, g.O, P);
     /* dW (O x K) = maps (O x NP) @ cols^T (NP x K) */
-    if (g.O && K && NP) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.O, (int)K, (int)NP, 1.0f, wk.maps, (int)NP, wk.cols, (int)NP, 0.0f, o->data, (int)K);
+    if (g.O && K && NP) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.O, (int)K, (int)NP, 1.0f, wk.maps, (int)NP, cols, (int)NP, 0.0f, o->data, (int)K);
     else memset(o->data, 0, sizeof(float) * (size_t)(g.O * K));
     work_put(&wk);
-    return record_conv(out, o, GL_OP_CONV2D_WGRAD, x, gm, p);
+    return record_conv(out, o, GL_OP_CONV2D_WGRAD, x, gm, p, NULL);
+}
+
+gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64_t KH, int64_t KW, const gl_conv_params *p)
+{
+    return conv2d_wgrad(out, x, gm, KH, KW, p, NULL);
 }
 
 static gl_status conv_backward(gl_node *n, gl_tensor *G, gl_tensor **gin, const unsigned char *needs)
@@ -354,11 +390,26 @@ static gl_status conv_backward(gl_node *n, gl_tensor *G, gl_tensor **gin, const 
     gl_status st;
     if ((st = gl_node_saved(n, 0, &a)) || (st = gl_node_saved(n, 1, &b))) goto out;
     switch (n->op) {
-    case GL_OP_CONV2D: /* a = x, b = W */
+    case GL_OP_CONV2D: /* a = x, b = W, and maybe x's column matrix */
         if (needs[0] && (st = gl_op_conv2d_tr(&gin[0], G, b, a->shape[2], a->shape[3], &p))) goto out;
-        if (needs[1]) st = gl_op_conv2d_wgrad(&gin[1], a, G, b->shape[2], b->shape[3], &p);
+        if (needs[1]) {
+            /* the kept columns are a constant: only without create_graph,
+             * where the weight gradient records nothing */
+            gl_tensor *cols = NULL;
+            if (n->n_saved > 2 && !gl_grad_enabled() && (st = gl_node_saved(n, 2, &cols))) goto out;
+            st = conv2d_wgrad(&gin[1], a, G, b->shape[2], b->shape[3], &p, cols);
+            gl_tensor_release(cols);
+        }
         break;
     case GL_OP_CONV2D_TR: /* a = maps g, b = W; G has the image shape */
+        if (needs[0] && needs[1] && !gl_grad_enabled()) {
+            /* both products need G's column matrix: build it once */
+            gl_tensor *cols = NULL;
+            if (!(st = conv2d(&gin[0], G, b, &p, &cols)))
+                st = conv2d_wgrad(&gin[1], G, a, b->shape[2], b->shape[3], &p, cols);
+            gl_tensor_release(cols);
+            break;
+        }
         if (needs[0] && (st = gl_op_conv2d(&gin[0], G, b, &p))) goto out;
         if (needs[1]) st = gl_op_conv2d_wgrad(&gin[1], G, a, b->shape[2], b->shape[3], &p);
         break;

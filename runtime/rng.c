@@ -87,11 +87,12 @@ static void zig_setup(void)
     zig_ready = 1;
 }
 
-static float zig_normal(gl_rng *r)
+/* The rare path: draw u was not accepted by the strip test; resolve it
+ * exactly (wedge or tail), drawing more from r as needed. */
+static __attribute__((noinline)) float zig_slow(gl_rng *r, uint64_t u)
 {
     const double R = 3.442619855899;
     for (;;) {
-        uint64_t u = next(r);
         int32_t hz = (int32_t)(uint32_t)(u >> 32);
         int iz = (int)(u & (ZIG_N - 1));
         uint32_t ahz = hz < 0 ? (uint32_t)(-(int64_t)hz) : (uint32_t)hz;
@@ -106,6 +107,7 @@ static float zig_normal(gl_rng *r)
             return (float)(hz > 0 ? R + x : -R - x);
         }
         if (zig_f[iz] + uniform(r) * (zig_f[iz - 1] - zig_f[iz]) < exp(-0.5 * x * x)) return (float)x;
+        u = next(r);
     }
 }
 
@@ -113,9 +115,30 @@ void gl_tensor_normal_(gl_tensor *t, gl_rng *r, float mean, float std)
 {
     if (!zig_ready) zig_setup();
     float *p = t->data;
-    gl_rng st = *r; /* a local copy stays in registers */
-    for (int64_t i = 0; i < t->numel; i++) p[i] = mean + std * zig_normal(&st);
-    *r = st;
+    /* the state in four scalars, so it stays in registers: the slow path
+     * gets a copy in memory and hands it back */
+    uint64_t s0 = r->s[0], s1 = r->s[1], s2 = r->s[2], s3 = r->s[3];
+    for (int64_t i = 0; i < t->numel; i++) {
+        uint64_t u = rotl(s1 * 5, 7) * 9, sh = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= sh;
+        s3 = rotl(s3, 45);
+        int32_t hz = (int32_t)(uint32_t)(u >> 32);
+        int iz = (int)(u & (ZIG_N - 1));
+        uint32_t ahz = hz < 0 ? (uint32_t)(-(int64_t)hz) : (uint32_t)hz;
+        float z;
+        if (__builtin_expect(ahz < zig_k[iz], 1)) z = (float)hz * zig_w[iz];
+        else {
+            gl_rng st = {{s0, s1, s2, s3}};
+            z = zig_slow(&st, u);
+            s0 = st.s[0], s1 = st.s[1], s2 = st.s[2], s3 = st.s[3];
+        }
+        p[i] = mean + std * z;
+    }
+    r->s[0] = s0, r->s[1] = s1, r->s[2] = s2, r->s[3] = s3;
     gl_tensor_bump(t);
 }
 

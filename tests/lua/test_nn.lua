@@ -97,6 +97,32 @@ layer_check("Upsample", nn.Upsample(2), rn(1, 2, 2, 3), true)
 layer_check("Flatten+Reshape", nn.Sequential { nn.Flatten(), nn.Reshape(3, 2) }, rn(2, 2, 3), true)
 layer_check("Embedding-free Sequential", nn.Sequential { nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1) }, rn(5, 3), true)
 
+-- A plain backward takes the weight gradient of Conv2d from the column
+-- matrix its forward kept, and ConvTranspose2d's backward builds one column
+-- matrix for both of its products; create_graph takes the composite path.
+-- The two must agree.
+test("convolutions: the plain backward agrees with the create_graph one", function()
+  for _, m in ipairs {
+    nn.Conv2d(3, 4, 4, { stride = 2, padding = 1 }), nn.Conv2d(2, 3, 3, { dilation = 2, padding = 2 }),
+    nn.ConvTranspose2d(4, 3, 4, { stride = 2, padding = 1 }),
+  } do
+    local cin = m.in_channels
+    local x = rn(3, cin, 9, 9):requires_grad()
+    local y = m(x)
+    local r = rn(y:size())
+    local fast = autograd.grad((y * r):sum(), { x, m.weight, m.bias }, { retain_graph = true })
+    local slow = autograd.grad((y * r):sum(), { x, m.weight, m.bias }, { create_graph = true })
+    for k = 1, 3 do check.allclose(fast[k], slow[k]:detach(), 1e-5, tostring(m) .. " input " .. k) end
+  end
+  -- the kept columns belong to the forward's input: changing it in place
+  -- after the forward is caught, as for any saved tensor
+  local c = nn.Conv2d(2, 2, 3)
+  local x = rn(1, 2, 5, 5)
+  local y = c(x)
+  x:add_(1)
+  check.raises(function() y:sum():backward() end, "modified in place")
+end)
+
 test("BatchNorm in eval mode uses running statistics", function()
   local bn = nn.BatchNorm1d(2, { momentum = 0.5 })
   local x = tensor.from { { 1, 10 }, { 3, 30 } }
