@@ -4,38 +4,96 @@
  * then the values. Only unsigned bytes (type 0x08), the type of every
  * MNIST file, are read. Every field is checked against the data that is
  * actually there: a wrong magic, a truncated body or trailing bytes are
- * errors that name the file, never a short or garbage tensor. zlib's
- * gzread reads plain files as they are, so one path serves both. */
+ * errors that name the file, never a short or garbage tensor. A file that
+ * starts with gzip's magic is inflated member by member, and a corrupt or
+ * truncated stream or bytes after its last member are errors too (zlib's
+ * gzread skips such bytes silently, so it is not used). */
 #include "internal.h"
 
 #include <errno.h>
 #include <string.h>
 #include <zlib.h>
 
-/* Read exactly n bytes; returns the number read (short on EOF/error). */
-static size_t read_full(gzFile f, unsigned char *buf, size_t n)
+/* The open file: plain bytes, or a gzip stream inflated through z. */
+typedef struct {
+    FILE *f;
+    int gz, end;     /* end: gzip's last member is done */
+    const char *err; /* what is wrong with the gzip stream, or NULL */
+    z_stream z;      /* next_in/avail_in: the buffered input, either way */
+    unsigned char in[1 << 16];
+} idx_src;
+
+/* Refill the input buffer once it is empty; 0 at the end of the file. */
+static int fill(idx_src *s)
+{
+    if (s->z.avail_in == 0) {
+        s->z.next_in = s->in;
+        s->z.avail_in = (uInt)fread(s->in, 1, sizeof s->in, s->f);
+    }
+    return s->z.avail_in > 0;
+}
+
+/* Read exactly n bytes; returns the number read, short at the end of the
+ * data or on a bad gzip stream (s->err). */
+static size_t read_full(idx_src *s, unsigned char *buf, size_t n)
 {
     size_t got = 0;
-    while (got < n) {
-        unsigned chunk = n - got > (1u << 30) ? (1u << 30) : (unsigned)(n - got);
-        int r = gzread(f, buf + got, chunk);
-        if (r <= 0) break;
-        got += (size_t)r;
+    while (got < n && !s->gz && fill(s)) {
+        size_t k = n - got < s->z.avail_in ? n - got : s->z.avail_in;
+        memcpy(buf + got, s->z.next_in, k);
+        s->z.next_in += k;
+        s->z.avail_in -= (uInt)k;
+        got += k;
+    }
+    while (got < n && s->gz && !s->end && !s->err) {
+        if (!fill(s)) {
+            s->err = "unexpected end of file";
+            break;
+        }
+        size_t want = n - got > (1u << 30) ? (1u << 30) : n - got;
+        s->z.next_out = buf + got;
+        s->z.avail_out = (uInt)want;
+        int r = inflate(&s->z, Z_NO_FLUSH);
+        got += want - s->z.avail_out;
+        if (r == Z_STREAM_END) { /* another member may follow, nothing else */
+            if (!fill(s)) s->end = 1;
+            else if (s->z.next_in[0] != 0x1f) s->err = "trailing bytes after the gzip data";
+            else inflateReset(&s->z);
+        } else if (r != Z_OK && r != Z_BUF_ERROR) s->err = s->z.msg ? s->z.msg : "cannot inflate";
     }
     return got;
 }
 
+static gl_status bad_gzip(const char *path, const idx_src *s)
+{
+    return gl_fail(GL_ERR_FORMAT, "%s: corrupt gzip stream (%s)", path, s->err);
+}
+
 gl_status gl_idx_load(gl_tensor **out, const char *path)
 {
-    gzFile f = gzopen(path, "rb");
-    if (!f) return gl_fail(GL_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+    FILE *f = fopen(path, "rb");
+    if (!f) return gl_fail(GL_ERR_IO, "%s: %s", path, strerror(errno));
+    idx_src *s = calloc(1, sizeof *s);
+    if (!s) {
+        fclose(f);
+        return gl_fail(GL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    s->f = f;
     gl_status st = GL_OK;
     unsigned char hdr[4], dimb[4 * GL_MAX_DIMS];
     unsigned char *body = NULL;
     gl_tensor *t = NULL;
-    size_t got = read_full(f, hdr, 4);
+    if (fill(s) && s->z.avail_in >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+        if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK) {
+            st = gl_fail(GL_ERR_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        s->gz = 1;
+    }
+    size_t got = read_full(s, hdr, 4);
     if (got < 4) {
-        st = gl_fail(GL_ERR_FORMAT, "%s: not an IDX file (%zu bytes, shorter than the 4-byte magic)", path, got);
+        st = s->err ? bad_gzip(path, s)
+                    : gl_fail(GL_ERR_FORMAT, "%s: not an IDX file (%zu bytes, shorter than the 4-byte magic)", path, got);
         goto done;
     }
     if (hdr[0] != 0 || hdr[1] != 0) {
@@ -51,18 +109,21 @@ gl_status gl_idx_load(gl_tensor **out, const char *path)
         st = gl_fail(GL_ERR_FORMAT, "%s: IDX header declares %d dims", path, nd);
         goto done;
     }
-    if (read_full(f, dimb, (size_t)(4 * nd)) < (size_t)(4 * nd)) {
-        st = gl_fail(GL_ERR_FORMAT, "%s: truncated in the IDX header", path);
+    if (read_full(s, dimb, (size_t)(4 * nd)) < (size_t)(4 * nd)) {
+        st = s->err ? bad_gzip(path, s) : gl_fail(GL_ERR_FORMAT, "%s: truncated in the IDX header", path);
         goto done;
     }
-    int64_t shape[GL_MAX_DIMS], n = 1;
+    /* nz, the product of the nonzero sizes, is bounded too: a 0 must not
+     * let through sizes whose product overflows wherever it is taken */
+    int64_t shape[GL_MAX_DIMS], n = 1, nz = 1;
     for (int d = 0; d < nd; d++) {
         const unsigned char *p = dimb + 4 * d;
         shape[d] = ((int64_t)p[0] << 24) | ((int64_t)p[1] << 16) | ((int64_t)p[2] << 8) | (int64_t)p[3];
-        if (shape[d] > 0 && n > ((int64_t)1 << 34) / shape[d]) {
+        if (shape[d] > 0 && nz > ((int64_t)1 << 34) / shape[d]) {
             st = gl_fail(GL_ERR_FORMAT, "%s: IDX sizes multiply to an implausible count", path);
             goto done;
         }
+        if (shape[d] > 0) nz *= shape[d];
         n *= shape[d];
     }
     /* read the body in chunks, so a lying header fails on the missing
@@ -82,24 +143,26 @@ gl_status gl_idx_load(gl_tensor **out, const char *path)
             body = nb;
             cap = nc;
         }
-        size_t r = read_full(f, body + have, want);
+        size_t r = read_full(s, body + have, want);
         have += r;
         if (r < want) {
             char b[96];
+            if (s->err) {
+                st = bad_gzip(path, s);
+                goto done;
+            }
             st = gl_fail(GL_ERR_FORMAT, "%s: truncated: the header declares %s = %lld values, the file holds %zu", path,
                          gl_shape_str(b, sizeof b, nd, shape), (long long)n, have);
             goto done;
         }
     }
     unsigned char extra;
-    if (read_full(f, &extra, 1) != 0) {
+    if (read_full(s, &extra, 1) != 0) {
         st = gl_fail(GL_ERR_FORMAT, "%s: trailing bytes after the %lld values the header declares", path, (long long)n);
         goto done;
     }
-    int zerr;
-    gzerror(f, &zerr);
-    if (zerr != Z_OK && zerr != Z_STREAM_END) {
-        st = gl_fail(GL_ERR_FORMAT, "%s: corrupt gzip stream (%s)", path, gzerror(f, &zerr));
+    if (s->err) { /* the trailer's checksum and length are read last */
+        st = bad_gzip(path, s);
         goto done;
     }
     if ((st = gl_tensor_new(&t, nd, shape))) goto done;
@@ -107,6 +170,8 @@ gl_status gl_idx_load(gl_tensor **out, const char *path)
     *out = t;
 done:
     free(body);
-    gzclose(f);
+    if (s->gz) inflateEnd(&s->z);
+    fclose(f);
+    free(s);
     return st;
 }

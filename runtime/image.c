@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gif_lib.h>
+#include <limits.h>
 #include <math.h>
 #include <stb_image.h>
 #include <stb_image_write.h>
@@ -142,17 +143,97 @@ gl_status gl_image_write_png(const char *path, const gl_tensor *t)
     return finish_atomic("save_png", tmp, path, f, !ok || s.failed);
 }
 
+/* The JPEG decoder of stb_image 2.27 (Debian's libstb) builds a Huffman
+ * table from a DHT segment's 16 code counts without checking that they add
+ * up to at most 256, and a table that claims more overruns the decoder's
+ * arrays (fixed upstream after 2.27). Such files are refused before stb sees
+ * them: 0 if a table of the DHT segment at p (its length first) declares
+ * more codes, read as stb reads it (bytes past the end as 0). */
+static int jpeg_dht_ok(const unsigned char *p, size_t n)
+{
+    long left = (long)(n >= 2 ? p[0] << 8 | p[1] : 0) - 2;
+    for (size_t i = 2; left > 0;) {
+        int q = i < n ? p[i] : 0, codes = 0;
+        if (q >> 4 > 1 || (q & 15) > 3) return 1; /* stb rejects the segment */
+        for (size_t k = i + 1; k < i + 17; k++) codes += k < n ? p[k] : 0;
+        if (codes > 256) return 0;
+        i += 17 + (size_t)codes;
+        left -= 17 + codes;
+    }
+    return 1;
+}
+
+/* Every DHT segment stb could read: those before the first scan walked
+ * marker by marker as stb walks them (junk and fill bytes skipped, every
+ * segment by its length), then, since the compressed data hides where stb
+ * resumes, each FF C4 in the rest of the file. */
+static int jpeg_tables_ok(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && p[i] == 0xff) i++;
+    if (i == 0 || i >= n || p[i] != 0xd8) return 1; /* not a JPEG to stb */
+    for (i++;;) {
+        while (i < n && p[i] != 0xff) i++;
+        while (i < n && p[i] == 0xff) i++;
+        if (i >= n) return 1;
+        int m = p[i++];
+        if (m == 0xda) break; /* start of scan */
+        if (m == 0xd9 || m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) return 1; /* stb stops */
+        if (m == 0xc4 && !jpeg_dht_ok(p + i, n - i)) return 0;
+        i += i + 1 < n ? (size_t)(p[i] << 8 | p[i + 1]) : n;
+    }
+    for (; i + 1 < n; i++)
+        if (p[i] == 0xff && p[i + 1] == 0xc4 && !jpeg_dht_ok(p + i + 2, n - i - 2)) return 0;
+    return 1;
+}
+
+/* stb_image 2.27 also misreads 16-bit PNMs (P5/P6 with a maximum above
+ * 255): it takes their big-endian samples in the machine's byte order, and
+ * converting their channels reads past its buffer (both fixed upstream
+ * after 2.27). They are refused. */
+static int pnm16(const unsigned char *p, size_t n)
+{
+    return n >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6') && stbi_is_16_bit_from_memory(p, (int)n);
+}
+
 gl_status gl_image_load(gl_tensor **out, const char *path, int channels)
 {
     int w, h, c;
     if (channels < 0 || channels > 4) return gl_fail(GL_ERR_ARG, "image.load: channels must be 0 (as stored), 1, 3 or 4");
-    unsigned char *px = stbi_load(path, &w, &h, &c, channels);
-    if (!px) {
-        FILE *f = fopen(path, "rb");
-        if (!f) return gl_fail(GL_ERR_IO, "image.load: %s: %s", path, strerror(errno));
-        fclose(f);
-        return gl_fail(GL_ERR_FORMAT, "image.load: %s: %s", path, stbi_failure_reason());
+    /* the whole file, for the JPEG check and then stb */
+    FILE *f = fopen(path, "rb");
+    if (!f) return gl_fail(GL_ERR_IO, "image.load: %s: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0, r;
+    do {
+        if (len == cap) {
+            unsigned char *nb = cap <= INT_MAX / 2 ? realloc(buf, cap = cap ? 2 * cap : 65536) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return gl_fail(GL_ERR_NOMEM, "image.load: %s: too large or out of memory", path);
+            }
+            buf = nb;
+        }
+        len += r = fread(buf + len, 1, cap - len, f);
+    } while (r > 0);
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (err) {
+        free(buf);
+        return gl_fail(GL_ERR_IO, "image.load: %s: %s", path, strerror(err));
     }
+    if (!jpeg_tables_ok(buf, len)) {
+        free(buf);
+        return gl_fail(GL_ERR_FORMAT, "image.load: %s: bad Huffman table (Corrupt JPEG)", path);
+    }
+    if (pnm16(buf, len)) {
+        free(buf);
+        return gl_fail(GL_ERR_FORMAT, "image.load: %s: 16-bit PNM files are not supported", path);
+    }
+    unsigned char *px = stbi_load_from_memory(buf, (int)len, &w, &h, &c, channels);
+    free(buf);
+    if (!px) return gl_fail(GL_ERR_FORMAT, "image.load: %s: %s", path, stbi_failure_reason());
     int C = channels ? channels : c;
     int64_t shape[3] = {C, h, w};
     gl_tensor *t;

@@ -183,10 +183,13 @@ gl_status gl_st_tensor(gl_tensor **out, const gl_st_file *sf, const char *name, 
     int es = dtype_size(dtype);
     if (!es) return gl_fail(GL_ERR_FORMAT, "%s: tensor '%s' has dtype %s, which ganlua cannot read", sf->path, name, dtype);
     if (ndim < 0 || ndim > GL_MAX_DIMS) return gl_fail(GL_ERR_FORMAT, "%s: tensor '%s' has %d dims", sf->path, name, ndim);
-    uint64_t n = 1;
+    /* nz, the product of the nonzero sizes, is bounded too: a 0 must not
+     * let through sizes whose product overflows wherever it is taken */
+    uint64_t n = 1, nz = 1;
     for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0 || (shape[d] > 0 && n > ((uint64_t)1 << 40) / (uint64_t)shape[d]))
+        if (shape[d] < 0 || (shape[d] > 0 && nz > ((uint64_t)1 << 40) / (uint64_t)shape[d]))
             return gl_fail(GL_ERR_FORMAT, "%s: tensor '%s' has an implausible shape", sf->path, name);
+        if (shape[d] > 0) nz *= (uint64_t)shape[d];
         n *= (uint64_t)shape[d];
     }
     uint64_t data = sf->size - 8 - sf->header;

@@ -106,6 +106,14 @@ test("truncated, corrupted and foreign files are clear errors", function()
   write(cut, bytes:sub(1, 8) .. hdr .. bytes:sub(9 + hl))
   ok, err = ckpt.read(cut)
   check.truthy(not ok and err:find("bytes for", 1, true), err)
+  -- a 0 among the sizes does not let through others whose product overflows
+  local z = '{"a":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}'
+  write(cut, string.pack("<I8", #z) .. z)
+  ok, err = ckpt.read(cut)
+  check.truthy(not ok and err:find("implausible shape", 1, true), err)
+  z = '{"a":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]}}'
+  write(cut, string.pack("<I8", #z) .. z)
+  check.shape(assert(ckpt.read(cut)).tensors.a, { 0, 3 })
   check.raises(function() ckpt.load(tmp(), {}) end, "No such file")
   -- shapes that do not fit the target module
   local other = nn.Sequential { nn.Linear(3, 9), nn.BatchNorm1d(9), nn.LeakyReLU(0.2), nn.Linear(9, 1) }

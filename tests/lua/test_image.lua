@@ -70,6 +70,34 @@ test("writes are atomic and failures return nil, message", function()
   os.remove(path); os.remove(bad)
 end)
 
+test("image.load refuses a JPEG Huffman table of more than 256 codes", function()
+  -- stb_image 2.27 would write past its tables; SOI, then a DHT segment of
+  -- length 19: class 0, table 0, sixteen counts of 255
+  local bad = tmp(".jpg")
+  local f = assert(io.open(bad, "wb"))
+  f:write("\255\216\255\196\0\19\0" .. string.rep("\255", 16))
+  f:close()
+  local t, err = image.load(bad)
+  check.truthy(not t and err:find("Huffman", 1, true) and err:find(bad, 1, true), err)
+  os.remove(bad)
+end)
+
+test("image.load refuses 16-bit PNMs, reads 8-bit ones", function()
+  -- stb_image 2.27 misreads their byte order and, converting channels, reads past its buffer
+  local pgm = tmp(".pgm")
+  local f = assert(io.open(pgm, "wb"))
+  f:write("P5\n2 1\n65535\n\255\0\128\0")
+  f:close()
+  local t, err = image.load(pgm, 3)
+  check.truthy(not t and err:find("16-bit PNM", 1, true) and err:find(pgm, 1, true), err)
+  f = assert(io.open(pgm, "wb"))
+  f:write("P5\n2 1\n255\n\255\128")
+  f:close()
+  t = assert(image.load(pgm, 3))
+  check.allclose(t, { { { 1, 128 / 255 } }, { { 1, 128 / 255 } }, { { 1, 128 / 255 } } }, 1e-6)
+  os.remove(pgm)
+end)
+
 test("GIF animation of grids", function()
   local anim = image.animation { nrow = 2 }
   for i = 1, 4 do anim:add(tensor.full({ 4, 1, 6, 6 }, i / 4)) end

@@ -75,6 +75,37 @@ test("load_idx: truncated, wrong magic, trailing bytes, wrong type, missing file
   os.execute("rm -rf '" .. d .. "'")
 end)
 
+test("load_idx: a zero size hiding huge ones; gzip members, trailing bytes, truncation, checksum", function()
+  local d = tmpdir()
+  -- 0 x (2^32-1) x (2^32-1) holds no value, but its sizes multiply past int64
+  write(d .. "/zero", "\0\0\8\3" .. be32(0) .. be32(0xffffffff) .. be32(0xffffffff))
+  local t, err = F.load_idx(d .. "/zero")
+  check.truthy(not t and err:find("implausible", 1, true), err)
+  write(d .. "/empty", "\0\0\8\2" .. be32(0) .. be32(28))
+  check.shape(assert(F.load_idx(d .. "/empty")), { 0, 28 })
+  local good = labels { 7, 2, 1 }
+  write(d .. "/a", good:sub(1, 9))
+  write(d .. "/b", good:sub(10))
+  write(d .. "/l", good)
+  assert(os.execute("cd '" .. d .. "' && gzip -c a > two.gz && gzip -c b >> two.gz && gzip -c l > l.gz"))
+  check.allclose(assert(F.load_idx(d .. "/two.gz")), { 7, 2, 1 }) -- members in a row are one stream
+  local f = assert(io.open(d .. "/l.gz", "rb"))
+  local gz = f:read("a")
+  f:close()
+  local bad = {
+    garbage = gz .. "garbage", -- gzread skipped bytes after the last member
+    zeros = gz .. string.rep("\0", 8),
+    cut = gz:sub(1, #gz - 4),
+    crc = gz:sub(1, #gz - 8) .. string.char(gz:byte(#gz - 7) ~ 1) .. gz:sub(#gz - 6),
+  }
+  for name, bytes in pairs(bad) do
+    write(d .. "/" .. name .. ".gz", bytes)
+    t, err = F.load_idx(d .. "/" .. name .. ".gz")
+    check.truthy(not t and err:find("corrupt gzip stream", 1, true) and err:find(name .. ".gz", 1, true), err)
+  end
+  os.execute("rm -rf '" .. d .. "'")
+end)
+
 test("data.mnist on a small generated set, plain and gzipped, torchvision layout", function()
   local d = tmpdir()
   write(d .. "/t10k-images-idx3-ubyte", images(4))
