@@ -389,7 +389,7 @@ static gl_status run_backward(gl_tensor **outs, gl_tensor **grads, int n_out, gl
             }
         }
         GL_ASSERT(tail == n_nodes);
-        memcpy(order, stack, n_nodes * sizeof *order);
+        if (n_nodes) memcpy(order, stack, n_nodes * sizeof *order); /* none for a leaf's backward */
     }
     /* Which nodes lead to a wanted gradient (reverse topological order). */
     for (size_t k = n_nodes; k-- > 0;) {

@@ -429,9 +429,12 @@ out:
 /* exp(x) for x <= 0 in a form the compiler vectorises (libm's expf is a
  * call per element): 2^k p(r) with x = k ln2 + r, |r| <= ln2/2, p a
  * degree-6 Taylor polynomial (relative error < 2e-7 on that range). */
-static inline float exp_nonpos(float x)
+static inline float exp_nonpos(float xin)
 {
-    x = x < -87.0f ? -87.0f : x;
+    /* NaN goes through the polynomial as -87, keeping the int conversion
+     * below defined, and comes out as NaN again */
+    float x = !(xin >= -87.0f) ? -87.0f : xin;
+    x = x > 0.0f ? 0.0f : x;
     /* round to nearest by the 1.5 * 2^23 trick: no libm call, so it vectorises */
     float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
     float r = x - k * 0.693145752f - k * 1.42860677e-6f;
@@ -440,7 +443,7 @@ static inline float exp_nonpos(float x)
         int32_t i;
         float f;
     } scale = {.i = ((int32_t)k + 127) * (1 << 23)};
-    return p * scale.f;
+    return xin == xin ? p * scale.f : xin;
 }
 
 /* Sum with eight independent partial sums: a fixed association order the

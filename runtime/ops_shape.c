@@ -29,6 +29,10 @@ gl_status gl_op_reshape(gl_tensor **out, gl_tensor *x, int ndim, const int64_t *
             infer = d;
         } else if (shape[d] < 0) {
             return gl_fail(GL_ERR_ARG, "reshape: size %lld of dim %d is negative", (long long)shape[d], d + 1);
+        } else if (shape[d] && known > INT64_MAX / shape[d]) {
+            char b1[96], b2[96];
+            return gl_fail(GL_ERR_SHAPE, "reshape: shape %s is too large for %s", gl_shape_str(b1, sizeof b1, ndim, shape_in),
+                           gl_tensor_shape_str(x, b2, sizeof b2));
         } else {
             known *= shape[d];
         }

@@ -164,7 +164,7 @@ gl_status gl_tensor_randint_(gl_tensor *t, gl_rng *r, int64_t lo, int64_t hi)
     if (hi <= lo)
         return gl_fail(GL_ERR_ARG, "randint: high (%lld) must be greater than low (%lld)",
                        (long long)hi, (long long)lo);
-    if (hi - lo > (1 << 24) || lo < -(1 << 24) || hi > (1 << 24) + 1)
+    if (lo < -(1 << 24) || hi > (1 << 24) + 1 || hi - lo > (1 << 24)) /* bounds first: hi - lo cannot overflow */
         return gl_fail(GL_ERR_ARG, "randint: range [%lld, %lld) is not exact in float32",
                        (long long)lo, (long long)hi);
     for (int64_t i = 0; i < t->numel; i++)

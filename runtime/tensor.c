@@ -28,18 +28,25 @@ static gl_status check_shape(const char *fn, int ndim, const int64_t *shape, int
 {
     if (ndim < 0 || ndim > GL_MAX_DIMS)
         return gl_fail(GL_ERR_ARG, "%s: %d dims; at most %d are supported", fn, ndim, GL_MAX_DIMS);
-    int64_t n = 1;
+    /* nz, the product of the nonzero sizes, is bounded as well: an empty
+     * tensor must not carry sizes whose products (strides, transposes)
+     * overflow wherever they are taken */
+    int64_t n = 1, nz = 1;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0)
             return gl_fail(GL_ERR_ARG, "%s: size %lld of dim %d is negative", fn,
                            (long long)shape[d], d + 1);
-        /* n <= 2^40 and shape[d] < 2^63 cannot overflow in 128 bits */
-        __int128 m = (__int128)n * shape[d];
+        if (shape[d] == 0) {
+            n = 0;
+            continue;
+        }
+        /* nz <= 2^40 and shape[d] < 2^63 cannot overflow in 128 bits */
+        __int128 m = (__int128)nz * shape[d];
         if (m > ((int64_t)1 << 40))
             return gl_fail(GL_ERR_NOMEM, "%s: %.3g elements is too many", fn, (double)m);
-        n = (int64_t)m;
+        nz = (int64_t)m;
     }
-    *numel = n;
+    *numel = n ? nz : 0;
     return GL_OK;
 }
 

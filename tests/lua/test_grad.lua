@@ -155,6 +155,17 @@ test("grad accumulates across backward calls and grad = nil resets", function()
   check.allclose(x.grad, { 3, 3, 3 })
 end)
 
+-- A leaf's own backward: no node to run, the gradient is the seed (as in
+-- PyTorch); this path once handed memcpy a null pointer (UBSan).
+test("backward of a leaf gives it the seed gradient", function()
+  local x = tensor.from { 1, 2, 3 }:requires_grad()
+  x:sum():backward()
+  local s = tensor.from { 5 }:requires_grad()
+  s:backward()
+  check.allclose(s.grad, { 1 })
+  check.allclose(x.grad, { 1, 1, 1 })
+end)
+
 test("backward with an explicit gradient", function()
   local x = tensor.from { 1, 2, 3 }:requires_grad()
   local y = x * x

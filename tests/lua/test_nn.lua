@@ -491,3 +491,15 @@ test("spectral_norm keeps PyTorch's names and brings sigma to 1", function()
   local c = nn.utils.spectral_norm(nn.Conv2d(2, 3, 3))
   check.shape(c(rn(1, 2, 5, 5)), { 1, 3, 3, 3 })
 end)
+
+-- A NaN in the batch shows in every row's minibatch features (as in
+-- PyTorch), not as a silent exp(0) = 1; the fast exp once converted NaN to
+-- an int (undefined behaviour).
+test("MinibatchDiscrimination propagates NaN", function()
+  local m = nn.MinibatchDiscrimination(4, 3, 2)
+  local x = tensor.cat({ tensor.full({ 1, 4 }, 0 / 0), rn(4, 4) }, 1)
+  local o = m(x):narrow(2, 5, 3)
+  for i = 1, 5 do for j = 1, 3 do local v = o[i][j]:item(); check.truthy(v ~= v, "row " .. i) end end
+  local y = m(rn(5, 4)):narrow(2, 5, 3)
+  check.truthy(y:sum():item() == y:sum():item())
+end)

@@ -182,3 +182,17 @@ test("RNG: the same seed gives the same numbers; states restore", function()
   tensor.manual_seed(43)
   check.truthy((tensor.randn(5) - a):abs():sum():item() > 0)
 end)
+
+-- An empty tensor may not carry sizes whose product (a stride, a transpose)
+-- overflows: the bound applies to the nonzero sizes too.
+test("empty tensors with huge sizes are refused", function()
+  check.raises(function() tensor.zeros(0, 2 ^ 62, 2 ^ 62) end, "too many")
+  check.raises(function() tensor.zeros(2 ^ 30, 0, 2 ^ 30) end, "too many")
+  check.eq(tensor.zeros(0, 1000, 1000):numel(), 0)
+  check.eq(tensor.zeros(3, 0):t():size()[1], 0)
+end)
+
+test("randint refuses ranges beyond float32's exact integers, even extreme ones", function()
+  check.raises(function() tensor.randint(math.mininteger, math.maxinteger, { 2 }) end, "not exact in float32")
+  check.raises(function() tensor.randint(0, 2 ^ 25, { 2 }) end, "not exact in float32")
+end)
