@@ -5,12 +5,31 @@
 -- and sums outputs in double precision; tolerances are set for float32
 -- (|analytic - numeric| <= atol + rtol * |numeric|).
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local A = core.autograd
 local T = core.tensor
 
-local function as_list(x)
+-- the inputs as a list of Tensors (for check_args: errors point at the
+-- caller of the caller of check_args)
+local function as_list(name, x)
   if T.is_tensor(x) then return { x }, true end
+  local ok = type(x) == "table" and #x > 0
+  for i = 1, ok and #x or 0 do ok = ok and T.is_tensor(x[i]) end
+  if not ok then argcheck.fail(name, 2, "inputs", "a Tensor or a list of Tensors", x, 4) end
   return x, false
+end
+
+-- fn, inputs, opts of gradcheck and gradgradcheck
+local function check_args(name, fn, inputs, opts)
+  argcheck.callable(name, 1, fn, "fn", 3)
+  local xs = as_list(name, inputs)
+  opts = argcheck.opts(name, 3, opts, 3)
+  for _, k in ipairs { "eps", "atol", "rtol" } do
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then
+      error(string.format("%s: option %s must be a number, got %s", name, k, argcheck.typename(opts[k])), 3)
+    end
+  end
+  return xs, opts
 end
 
 -- A fixed, RNG-free projection: the checks reduce a tensor output to a
@@ -31,9 +50,9 @@ end
 -- fn(x1, x2, ...) returns a Tensor; inputs is a Tensor or a list. Inputs
 -- that require grad are checked (all of them if none does).
 function A.gradcheck(fn, inputs, opts)
-  opts = opts or {}
+  local xs
+  xs, opts = check_args("autograd.gradcheck", fn, inputs, opts)
   local eps, atol, rtol = opts.eps or 1e-3, opts.atol or 1e-3, opts.rtol or 1e-2
-  local xs = as_list(inputs)
   local check = {}
   for i, x in ipairs(xs) do if x:is_requires_grad() then check[#check + 1] = i end end
   if #check == 0 then
@@ -79,13 +98,14 @@ end
 -- Checks second derivatives: the gradient of sum(fn(...) * r), taken with
 -- create_graph = true, is itself checked against finite differences.
 function A.gradgradcheck(fn, inputs, opts)
-  local xs = as_list(inputs)
+  local xs = check_args("autograd.gradgradcheck", fn, inputs, opts)
   for _, x in ipairs(xs) do if not x:is_requires_grad() then x:requires_grad() end end
   local r
   local function first_grad(...)
     local args = { ... }
     return A.enable_grad(function()
       local y = fn(table.unpack(args))
+      if not T.is_tensor(y) then error("gradgradcheck: the function must return a Tensor", 0) end
       r = r or projection(y)
       if not y:is_requires_grad() then return T.zeros(1) end
       local gs = A.grad((y * r):sum(), args, { create_graph = true, allow_unused = true })

@@ -11,6 +11,7 @@
 -- the previous checkpoint. A truncated or corrupted file is an error.
 local core = require "ganlua.core"
 local json = require "ganlua.json"
+local argcheck = require "ganlua.argcheck"
 local T, F = core.tensor, core.formats
 
 local ckpt = {}
@@ -25,7 +26,7 @@ local function unhex(h) return (h:gsub("%x%x", function(b) return string.char(to
 function ckpt.save(path, items, o)
   if type(path) ~= "string" then error("ckpt.save: path must be a string", 2) end
   if type(items) ~= "table" then error("ckpt.save: expected a table of things to save", 2) end
-  o = o or {}
+  o = argcheck.opts("ckpt.save", 3, o)
   local names, tensors = {}, {}
   local meta = { version = core.version, modules = {}, optimizers = {}, values = {} }
   local keys = {}
@@ -61,13 +62,16 @@ function ckpt.save(path, items, o)
     end
   end
   if o.rng ~= false then meta.rng = hex(T.get_rng_state()) end
-  local md = json.encode { ganlua = json.encode(meta) }
+  local ok, inner = pcall(json.encode, meta)
+  if not ok then error("ckpt.save: " .. tostring(inner), 2) end
+  local md = json.encode { ganlua = inner }
   return F.st_write(path, names, tensors, md)
 end
 
 -- read(path) -> {tensors = {name = Tensor}, names = {...}, metadata = {...}}
 -- or nil, message: the raw contents, for any safetensors file.
 function ckpt.read(path)
+  argcheck.string("ckpt.read", 1, path, "path")
   local f, err = F.st_open(path)
   if not f then return nil, err end
   local ok, header = pcall(json.decode, f:header())
@@ -104,7 +108,11 @@ end
 -- and the RNG state. Errors (missing file, corruption, mismatched
 -- shapes) are raised with the file's name.
 function ckpt.load(path, targets, o)
-  o = o or {}
+  argcheck.string("ckpt.load", 1, path, "path")
+  if targets ~= nil and type(targets) ~= "table" then
+    argcheck.fail("ckpt.load", 2, "targets", "a table of modules and optimizers", targets)
+  end
+  o = argcheck.opts("ckpt.load", 3, o)
   local c, err = ckpt.read(path)
   if not c then error("ckpt.load: " .. err, 2) end
   local meta = c.metadata.ganlua and json.decode(c.metadata.ganlua)

@@ -4,6 +4,7 @@
 -- A dataset holds its samples in ds.x (N x ...); toy mixtures also keep
 -- ds.centers (K x 2) and ds.sigma, scaled along with the data.
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local T = core.tensor
 
 local data = {}
@@ -15,7 +16,7 @@ Dataset.__index = Dataset
 -- labels, a tensor with the same first size).
 function data.dataset(x, labels)
   if not T.is_tensor(x) or x:dim() < 1 then error("data.dataset: expected a Tensor of samples", 2) end
-  if labels ~= nil and (not T.is_tensor(labels) or labels:size(1) ~= x:size(1)) then
+  if labels ~= nil and (not T.is_tensor(labels) or labels:dim() < 1 or labels:size(1) ~= x:size(1)) then
     error("data.dataset: labels must be a Tensor with one entry per sample", 2)
   end
   return setmetatable({ x = x, labels = labels }, Dataset)
@@ -30,7 +31,7 @@ Dataset.__len = Dataset.size
 -- whole); unshuffled batches are views of the samples.
 function Dataset:batches(batch, o)
   if math.type(batch) ~= "integer" or batch < 1 then error("batches: batch size must be a positive integer", 2) end
-  o = o or {}
+  o = argcheck.opts("batches", 2, o)
   local n = self.x:size(1)
   local x, y = self.x, self.labels
   local perm = o.shuffle and T.randperm(n) or nil
@@ -56,8 +57,10 @@ end
 
 -- Number of batches an epoch yields.
 function Dataset:num_batches(batch, o)
+  if math.type(batch) ~= "integer" or batch < 1 then error("num_batches: batch size must be a positive integer", 2) end
+  o = argcheck.opts("num_batches", 2, o)
   local n = self.x:size(1)
-  if o and o.drop_last then return n // batch end
+  if o.drop_last then return n // batch end
   return (n + batch - 1) // batch
 end
 
@@ -91,9 +94,10 @@ end
 -- equal-weight Gaussians centred on a circle; ds.labels holds each
 -- sample's mode (1-based).
 function data.gaussian_ring(o)
-  o = o or {}
+  o = argcheck.opts("data.gaussian_ring", 1, o)
   local k, r = o.modes or 8, o.radius or 2
   if math.type(k) ~= "integer" or k < 1 then error("gaussian_ring: modes must be a positive integer", 2) end
+  if type(r) ~= "number" then error("gaussian_ring: radius must be a number, got " .. argcheck.typename(r), 2) end
   local c = {}
   for i = 1, k do
     local a = 2 * math.pi * (i - 1) / k
@@ -105,9 +109,10 @@ end
 -- gaussian_grid{n = 10000, side = 5, spacing = 2, std = 0.02, normalize = false}:
 -- side x side Gaussians on a square grid centred at 0 (25 modes by default).
 function data.gaussian_grid(o)
-  o = o or {}
+  o = argcheck.opts("data.gaussian_grid", 1, o)
   local side, sp = o.side or 5, o.spacing or 2
   if math.type(side) ~= "integer" or side < 1 then error("gaussian_grid: side must be a positive integer", 2) end
+  if type(sp) ~= "number" then error("gaussian_grid: spacing must be a number, got " .. argcheck.typename(sp), 2) end
   local c = {}
   for i = 0, side - 1 do
     for j = 0, side - 1 do
@@ -144,11 +149,14 @@ end
 -- layout (dir/MNIST/raw, dir/raw) works too, and so do .gz files. Run
 -- `make data` to fetch the files.
 function data.mnist(o)
-  o = o or {}
+  o = argcheck.opts("data.mnist", 1, o)
   local split = o.split or "train"
   if split ~= "train" and split ~= "test" then error("data.mnist: split must be \"train\" or \"test\"", 2) end
   local range = o.range or "tanh"
   if range ~= "tanh" and range ~= "unit" then error("data.mnist: range must be \"tanh\" or \"unit\"", 2) end
+  if o.dir ~= nil and type(o.dir) ~= "string" then
+    error("data.mnist: dir must be a string, got " .. argcheck.typename(o.dir), 2)
+  end
   local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/mnist") or "data/mnist")
   local dirs = { root, root .. "/MNIST/raw", root .. "/raw" }
   local prefix = split == "train" and "train" or "t10k"
@@ -177,22 +185,33 @@ function data.mnist(o)
   return ds
 end
 
--- Write an N x 2 (or N x d) tensor as CSV, atomically.
+-- write_csv(x, path [, header]) -> true, or nil, message: an N (or N x d)
+-- tensor as CSV, atomically (a temporary file, then a rename; the
+-- temporary file is removed on any failure).
 function data.write_csv(x, path, header)
+  argcheck.tensor("data.write_csv", 1, x, "x")
+  if x:dim() < 1 or x:dim() > 2 then
+    error("data.write_csv: argument 1 (x) must be an N or N x d Tensor, got a " ..
+      (x:dim() == 0 and "0-dim" or table.concat(x:size(), "x")) .. " Tensor", 2)
+  end
+  argcheck.string("data.write_csv", 2, path, "path")
+  if header ~= nil then argcheck.string("data.write_csv", 3, header, "header") end
+  local rows = x:totable()
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "w")
   if not f then return nil, err end
-  if header then f:write(header, "\n") end
-  local rows = x:totable()
+  local ok, werr = true, nil
+  if header then ok, werr = f:write(header, "\n") end
   local buf = {}
   for i, r in ipairs(rows) do
+    if not ok then break end
     if type(r) == "number" then r = { r } end
     for j, v in ipairs(r) do r[j] = string.format("%.7g", v) end
     buf[#buf + 1] = table.concat(r, ",")
-    if #buf == 512 or i == #rows then f:write(table.concat(buf, "\n"), "\n"); buf = {} end
+    if #buf == 512 or i == #rows then ok, werr = f:write(table.concat(buf, "\n"), "\n"); buf = {} end
   end
-  local ok, werr = f:close()
-  if not ok then os.remove(tmp); return nil, werr end
+  local cok, cerr = f:close()
+  if not ok or not cok then os.remove(tmp); return nil, string.format("%s: %s", path, werr or cerr) end
   local rok, rerr = os.rename(tmp, path)
   if not rok then os.remove(tmp); return nil, rerr end
   return true
@@ -200,21 +219,27 @@ end
 
 -- Read a CSV of numbers (an optional non-numeric header line is skipped).
 function data.read_csv(path)
+  argcheck.string("data.read_csv", 1, path, "path")
   local f, err = io.open(path, "r")
   if not f then error("read_csv: " .. err, 2) end
+  local text, rerr = f:read("a")
+  f:close()
+  if not text then error(string.format("read_csv: %s: %s", path, rerr), 2) end
   local rows = {}
   local lineno = 0
-  for line in f:lines() do
+  for line in text:gmatch("([^\n]*)\n?") do
     lineno = lineno + 1
     local r = {}
     for v in line:gmatch("[^,]+") do r[#r + 1] = tonumber(v) end
-    if #r > 0 and #r == select(2, line:gsub(",", "")) + 1 then rows[#rows + 1] = r
+    if #r > 0 and #r == select(2, line:gsub(",", "")) + 1 then
+      if #rows > 0 and #r ~= #rows[1] then
+        error(string.format("read_csv: %s line %d has %d values, the first row %d", path, lineno, #r, #rows[1]), 2)
+      end
+      rows[#rows + 1] = r
     elseif lineno > 1 and line:match("%S") then
-      f:close()
       error(string.format("read_csv: %s line %d is not a row of numbers", path, lineno), 2)
     end
   end
-  f:close()
   return T.from(rows)
 end
 

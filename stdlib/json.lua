@@ -2,6 +2,8 @@
 -- checkpoint headers. Numbers round-trip (9, 15, 16 or 17 digits); NaN and infinities are
 -- written as null (JSON has no spelling for them). Tables with keys 1..n
 -- (and nothing else) are arrays; other tables are objects with sorted keys.
+local argcheck = require "ganlua.argcheck"
+
 local json = {}
 
 local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
@@ -36,7 +38,7 @@ local function encode(v, seen)
   end
   if tv == "string" then return encode_string(v) end
   if tv == "table" then
-    if seen[v] then error("json.encode: a table contains itself", 3) end
+    if seen[v] then error("json.encode: a table contains itself", 0) end
     seen[v] = true
     local out = {}
     local arr, n = is_array(v)
@@ -47,7 +49,7 @@ local function encode(v, seen)
     end
     local keys = {}
     for k in pairs(v) do
-      if type(k) ~= "string" and type(k) ~= "number" then error("json.encode: object keys must be strings", 3) end
+      if type(k) ~= "string" and type(k) ~= "number" then error("json.encode: object keys must be strings", 0) end
       keys[#keys + 1] = tostring(k)
     end
     table.sort(keys)
@@ -62,13 +64,22 @@ local function encode(v, seen)
   if tv == "userdata" and tostring(v):match("^tensor") then
     return encode(v:totable(), seen)
   end
-  error("json.encode: cannot encode a " .. tv, 3)
+  error("json.encode: cannot encode a " .. tv, 0)
 end
 
-function json.encode(v) return encode(v, {}) end
+-- encode's errors are raised without a position (level 0) and re-raised
+-- here, so that they point at the caller however deep the value was
+function json.encode(v)
+  local ok, s = pcall(encode, v, {})
+  if not ok then error(s, 2) end
+  return s
+end
 
 -- decode(s) -> value, or raises "json: <what> at byte N"
 function json.decode(s)
+  if type(s) ~= "string" then
+    error("json.decode: argument 1 must be a string, got " .. argcheck.typename(s), 2)
+  end
   local pos = 1
   local function fail(what) error(string.format("json: %s at byte %d", what, pos), 0) end
   local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end

@@ -22,12 +22,16 @@
 -- 1000) and at the last step of a known total.
 local core = require "ganlua.core"
 local json = require "ganlua.json"
+local argcheck = require "ganlua.argcheck"
 local S = core.sys
 
 local log = {}
 
--- write_file(path, text) -> true, or nil, message; atomic (temp + rename)
+-- write_file(path, text) -> true, or nil, message; atomic (temp + rename;
+-- the temporary file is removed on any failure)
 function log.write_file(path, text)
+  argcheck.string("log.write_file", 1, path, "path")
+  argcheck.string("log.write_file", 2, text, "text")
   local tmp = string.format("%s.tmp.%d", path, S.getpid())
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
@@ -41,7 +45,10 @@ end
 
 -- write_json(path, value) -> true, or nil, message (atomic)
 function log.write_json(path, value)
-  return log.write_file(path, json.encode(value) .. "\n")
+  argcheck.string("log.write_json", 1, path, "path")
+  local ok, text = pcall(json.encode, value)
+  if not ok then error("log.write_json: " .. tostring(text), 2) end
+  return log.write_file(path, text .. "\n")
 end
 
 -- a number as JSON: null when not finite; a float32 value (what :item()

@@ -3,25 +3,40 @@
 -- {reduction = "mean" | "sum" | "none"} as its last argument; a target may
 -- be a number (1 for "real") or a tensor broadcastable to the input.
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local T, A = core.tensor, core.autograd
 
 local L = {}
 
+-- Every loss ends in `return reduce(...)`, a tail call: error level 2 is
+-- the loss's caller.
 local function reduce(x, o, name)
   local r = (type(o) == "table" and o.reduction) or "mean"
-  if r == "mean" then return x:mean() end
+  if r == "mean" then
+    if x:numel() == 0 then error(name .. ": the mean of an empty input (use reduction = \"sum\" or \"none\")", 2) end
+    return x:mean()
+  end
   if r == "sum" then return x:sum() end
   if r == "none" then return x end
-  error(string.format("%s: reduction must be \"mean\", \"sum\" or \"none\", got %s", name, tostring(r)), 3)
+  error(string.format("%s: reduction must be \"mean\", \"sum\" or \"none\", got %s", name, tostring(r)), 2)
 end
 
-local function check_input(name, x)
-  if not T.is_tensor(x) then error(name .. ": input must be a Tensor, got " .. type(x), 3) end
+-- level: where the error points, counted from check_input's caller (2: its caller)
+local function check_input(name, x, level)
+  if not T.is_tensor(x) then error(name .. ": input must be a Tensor, got " .. argcheck.typename(x), (level or 2) + 1) end
+end
+
+-- a target tensor broadcastable to x as the losses use it: the same number
+-- of elements (taken in x's shape) or one element
+local function as_target(x, t)
+  if T.is_tensor(t) and t:numel() == x:numel() then return t:reshape(x:size()) end
+  if T.is_tensor(t) then return t:reshape(1) end
+  return t
 end
 
 local function check_target(name, x, t)
   if type(t) == "number" then return end
-  if not T.is_tensor(t) then error(name .. ": target must be a number or a Tensor, got " .. type(t), 3) end
+  if not T.is_tensor(t) then error(name .. ": target must be a number or a Tensor, got " .. argcheck.typename(t), 3) end
   if t:numel() ~= x:numel() and t:numel() ~= 1 then
     error(string.format("%s: target %s does not match input %s", name, table.concat(t:size(), "x"),
       table.concat(x:size(), "x")), 3)
@@ -31,7 +46,7 @@ end
 -- -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does
 function L.bce(p, t, o)
   check_input("bce", p); check_target("bce", p, t)
-  if type(t) == "table" or T.is_tensor(t) then t = t:reshape(p:size()) end
+  t = as_target(p, t)
   local lp, lq = p:log():clamp(-100), (1 - p):log():clamp(-100)
   return reduce(-(lp * t + lq * (1 - t)), o, "bce")
 end
@@ -39,33 +54,39 @@ end
 -- softplus(x) - x t: stable for any logit
 function L.bce_with_logits(x, t, o)
   check_input("bce_with_logits", x); check_target("bce_with_logits", x, t)
-  if T.is_tensor(t) then t = t:reshape(x:size()) end
+  t = as_target(x, t)
   return reduce(x:softplus() - x * t, o, "bce_with_logits")
 end
 
 function L.mse(x, t, o)
   check_input("mse", x); check_target("mse", x, t)
-  if T.is_tensor(t) then t = t:reshape(x:size()) end
+  t = as_target(x, t)
   local d = x - t
   return reduce(d * d, o, "mse")
 end
 
 function L.l1(x, t, o)
   check_input("l1", x); check_target("l1", x, t)
-  if T.is_tensor(t) then t = t:reshape(x:size()) end
+  t = as_target(x, t)
   return reduce((x - t):abs(), o, "l1")
 end
 
 local function classes(name, logits, target)
-  check_input(name, logits)
+  check_input(name, logits, 3)
   if logits:dim() ~= 2 then
     error(string.format("%s: expected N x C scores, got %s", name, table.concat(logits:size(), "x")), 3)
   end
-  if not T.is_tensor(target) then target = T.from(target) end
+  if type(target) == "table" then target = argcheck.call(3, T.from, target) end
+  if not T.is_tensor(target) then
+    error(string.format("%s: target must be a Tensor or a table of 1-based classes, got %s", name,
+      argcheck.typename(target)), 3)
+  end
   if target:numel() ~= logits:size(1) then
     error(string.format("%s: %d targets for %d rows", name, target:numel(), logits:size(1)), 3)
   end
-  return T.one_hot(target:reshape(-1), logits:size(2))
+  local ok, q = pcall(T.one_hot, target:reshape(-1), logits:size(2))
+  if not ok then error(name .. ": " .. tostring(q), 3) end
+  return q
 end
 
 -- nll(log_probs, target): target holds 1-based classes
@@ -78,6 +99,9 @@ end
 function L.cross_entropy(logits, target, o)
   local q = classes("cross_entropy", logits, target)
   local eps = type(o) == "table" and o.label_smoothing or 0
+  if type(eps) ~= "number" then
+    error("cross_entropy: option label_smoothing must be a number, got " .. argcheck.typename(eps), 2)
+  end
   if eps > 0 then q = q * (1 - eps) + eps / logits:size(2) end
   return reduce(-(logits:log_softmax(2) * q):sum(2), o, "cross_entropy")
 end
@@ -85,9 +109,19 @@ end
 -- gaussian_nll(mean, target, var [, {full = false, eps = 1e-6}]):
 -- 0.5 (log max(var, eps) + (mean - target)^2 / max(var, eps)) [+ 0.5 log 2 pi]
 function L.gaussian_nll(mu, target, var, o)
-  check_input("gaussian_nll", mu)
+  check_input("gaussian_nll", mu); check_target("gaussian_nll", mu, target)
+  if type(var) ~= "number" and not T.is_tensor(var) then
+    argcheck.fail("gaussian_nll", 3, "var", "a number or a Tensor", var)
+  end
+  if T.is_tensor(var) and var:numel() ~= mu:numel() and var:numel() ~= 1 then
+    error(string.format("gaussian_nll: var %s does not match input %s", table.concat(var:size(), "x"),
+      table.concat(mu:size(), "x")), 2)
+  end
   o = type(o) == "table" and o or {}
-  local v = T.is_tensor(var) and var:clamp(o.eps or 1e-6) or math.max(var, o.eps or 1e-6)
+  local eps = o.eps or 1e-6
+  if type(eps) ~= "number" then error("gaussian_nll: option eps must be a number, got " .. argcheck.typename(eps), 2) end
+  target, var = as_target(mu, target), as_target(mu, var)
+  local v = T.is_tensor(var) and var:clamp(eps) or math.max(var, eps)
   local d = mu - target
   local loss
   if T.is_tensor(v) then loss = (v:log() + d * d / v) * 0.5
@@ -96,19 +130,49 @@ function L.gaussian_nll(mu, target, var, o)
   return reduce(loss, o, "gaussian_nll")
 end
 
+-- the critic's scores for hinge_* and wasserstein_*: a non-empty Tensor
+local function check_scores(name, i, argname, x)
+  if not T.is_tensor(x) or x:numel() == 0 then
+    argcheck.fail(name, i, argname, "a non-empty Tensor of critic scores", x, 3)
+  end
+end
+
 -- hinge losses (Lim & Ye; Miyato et al.)
 function L.hinge_d(d_real, d_fake)
+  check_scores("hinge_d", 1, "d_real", d_real); check_scores("hinge_d", 2, "d_fake", d_fake)
   return (1 - d_real):relu():mean() + (1 + d_fake):relu():mean()
 end
-function L.hinge_g(d_fake) return -d_fake:mean() end
+function L.hinge_g(d_fake)
+  check_scores("hinge_g", 1, "d_fake", d_fake)
+  return -d_fake:mean()
+end
 
 -- WGAN: the critic maximises E D(x) - E D(G(z)); as losses to minimise
-function L.wasserstein_d(d_real, d_fake) return d_fake:mean() - d_real:mean() end
-function L.wasserstein_g(d_fake) return -d_fake:mean() end
+function L.wasserstein_d(d_real, d_fake)
+  check_scores("wasserstein_d", 1, "d_real", d_real); check_scores("wasserstein_d", 2, "d_fake", d_fake)
+  return d_fake:mean() - d_real:mean()
+end
+function L.wasserstein_g(d_fake)
+  check_scores("wasserstein_g", 1, "d_fake", d_fake)
+  return -d_fake:mean()
+end
+
+-- two batches of the same shape (at least one sample each), for the losses
+-- that compare real with fake; errors point at the caller of the loss
+local function check_pair(name, i, a, aname, b, bname)
+  argcheck.tensor(name, i, a, aname, 3); argcheck.tensor(name, i + 1, b, bname, 3)
+  local sa, sb = a:size(), b:size()
+  local same = #sa == #sb
+  for k = 2, #sa do same = same and sa[k] == sb[k] end
+  if not same or #sa < 1 or sa[1] < 1 or sb[1] < 1 then
+    error(string.format("%s: %s %s and %s %s must be batches (N x ...) with the same sample shape", name, aname,
+      table.concat(sa, "x"), bname, table.concat(sb, "x")), 3)
+  end
+end
 
 -- || mean_batch f(x) - mean_batch f(G(z)) ||^2 (Salimans et al. 2016)
 function L.feature_matching(f_real, f_fake)
-  check_input("feature_matching", f_real); check_input("feature_matching", f_fake)
+  check_pair("feature_matching", 1, f_real, "f_real", f_fake, "f_fake")
   local d = f_real:mean(1) - f_fake:mean(1)
   return (d * d):sum()
 end
@@ -116,21 +180,41 @@ end
 -- WGAN-GP (Gulrajani et al. 2017): lambda E (||grad D(xhat)||_2 - 1)^2 at
 -- random interpolates xhat = eps real + (1 - eps) fake
 function L.gradient_penalty(D, real, fake, o)
+  argcheck.callable("gradient_penalty", 1, D, "D")
+  check_pair("gradient_penalty", 2, real, "real", fake, "fake")
+  if real:size(1) ~= fake:size(1) or real:numel() == 0 then
+    error(string.format("gradient_penalty: real %s and fake %s must be non-empty batches of the same size",
+      table.concat(real:size(), "x"), table.concat(fake:size(), "x")), 2)
+  end
   o = type(o) == "table" and o or {}
   local lambda = o.lambda or 10
+  if type(lambda) ~= "number" then
+    error("gradient_penalty: option lambda must be a number, got " .. argcheck.typename(lambda), 2)
+  end
   local n = real:size(1)
   local es = { n }
   for _ = 2, real:dim() do es[#es + 1] = 1 end
   local eps = T.rand(es)
   local xhat = (eps * real:detach() + (1 - eps) * fake:detach()):requires_grad()
-  local g = A.grad(D(xhat):sum(), xhat, { create_graph = true })
+  local out = D(xhat)
+  if not T.is_tensor(out) then error("gradient_penalty: D returned " .. argcheck.typename(out) .. ", expected a Tensor", 2) end
+  local g = out:is_requires_grad() and A.grad(out:sum(), xhat, { create_graph = true, allow_unused = true })
+  if not g then error("gradient_penalty: D's output does not depend on its input", 2) end
   return ((g:reshape(n, -1):norm(2, 2) - 1) ^ 2):mean() * lambda
 end
 
 -- kl_div(input = log q, target = p [, {reduction = "mean" | "batchmean" |
 -- "sum" | "none", log_target = false}]): p (log p - log q), 0 where p = 0
 function L.kl_div(logq, p, o)
+  check_input("kl_div", logq)
+  argcheck.tensor("kl_div", 2, p, "target")
+  if p:numel() ~= logq:numel() and p:numel() ~= 1 then
+    error(string.format("kl_div: target %s does not match input %s", table.concat(p:size(), "x"),
+      table.concat(logq:size(), "x")), 2)
+  end
   o = type(o) == "table" and o or {}
+  if o.reduction == "batchmean" and logq:dim() < 1 then error("kl_div: batchmean needs an input with a batch dim", 2) end
+  p = as_target(logq, p)
   local term
   if o.log_target then term = p:exp() * (p - logq)
   else

@@ -1,5 +1,6 @@
 -- ganlua.metrics: numbers for judging a generator.
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local T, A = core.tensor, core.autograd
 
 local metrics = {}
@@ -13,13 +14,16 @@ local metrics = {}
 -- KL(histogram of high-quality samples over centres || uniform), NaN when
 -- no sample is high quality.
 function metrics.modes(samples, centers, sigma, o)
-  o = o or {}
+  o = argcheck.opts("metrics.modes", 4, o)
   if not T.is_tensor(samples) or samples:dim() ~= 2 then error("metrics.modes: samples must be an N x d Tensor", 2) end
   if not T.is_tensor(centers) or centers:dim() ~= 2 or centers:size(2) ~= samples:size(2) then
     error("metrics.modes: centers must be a K x d Tensor matching the samples", 2)
   end
   if type(sigma) ~= "number" or sigma <= 0 then error("metrics.modes: sigma must be a positive number", 2) end
   local thr, share = o.threshold or 3, o.min_share or 0.01
+  if type(thr) ~= "number" or type(share) ~= "number" then
+    error("metrics.modes: options threshold and min_share must be numbers", 2)
+  end
   local n, k = samples:size(1), centers:size(1)
   local d2, nearest = A.no_grad(function()
     local diff = samples:detach():unsqueeze(2) - centers:unsqueeze(1) -- N x K x d
@@ -47,25 +51,30 @@ function metrics.modes(samples, centers, sigma, o)
   return { modes = covered, hq = 100 * hq / n, kl = kl, counts = counts, n = n }
 end
 
--- mean pairwise Euclidean distance within a batch (rows flattened)
-function metrics.pairwise_distance(x)
+-- mean pairwise Euclidean distance within a batch (rows flattened); x is
+-- argument i of the public function name, whose caller an error points at
+local function pdist(name, i, argname, x)
+  if not T.is_tensor(x) or x:dim() < 1 then argcheck.fail(name, i, argname, "an N x ... Tensor", x, 3) end
+  local n = x:size(1)
+  if n < 2 then return 0 end
   return A.no_grad(function()
-    local f = x:reshape(x:size(1), -1)
+    local f = x:reshape(n, x:numel() // n)
     local sq = (f * f):sum(2, true)
     local d2 = (sq + sq:t() - f:matmul(f:t()) * 2):clamp(0)
-    local n = f:size(1)
-    if n < 2 then return 0 end
     return d2:sqrt():sum():item() / (n * (n - 1))
   end)
 end
+
+function metrics.pairwise_distance(x) return (pdist("metrics.pairwise_distance", 1, "x", x)) end
 
 -- diversity(fake, real): the fake batch's mean pairwise distance relative
 -- to the real batch's; near 1 for a healthy generator, falling towards 0
 -- when it collapses.
 function metrics.diversity(fake, real)
-  local r = metrics.pairwise_distance(real)
+  local f = pdist("metrics.diversity", 1, "fake", fake)
+  local r = pdist("metrics.diversity", 2, "real", real)
   if r == 0 then return 0 / 0 end
-  return metrics.pairwise_distance(fake) / r
+  return f / r
 end
 
 ---------------------------------------------- MNIST-classifier scores
@@ -96,22 +105,36 @@ function Classifier:forward(x) return self.head(self.body(x)) end
 metrics.MnistClassifier = Classifier
 
 function metrics.load_mnist_classifier(path)
+  argcheck.string("metrics.load_mnist_classifier", 1, path, "path")
   local m = Classifier()
-  ckpt.load(path, { model = m }, { rng = false })
+  local ok, err = pcall(ckpt.load, path, { model = m }, { rng = false })
+  if not ok then error("metrics.load_mnist_classifier: " .. tostring(err), 2) end
   return m:eval()
 end
 
--- evaluate fn over x in chunks, without a graph
-local function chunked(x, fn, size)
+-- evaluate fn over x in chunks, without a graph; fn's outputs must be
+-- N x k Tensors (name and what describe them in an error)
+local function chunked(name, what, x, fn, size)
   size = size or 500
   local outs = {}
   for i = 1, x:size(1), size do
-    outs[#outs + 1] = A.no_grad(function() return fn(x:narrow(1, i, math.min(size, x:size(1) - i + 1))) end)
+    local len = math.min(size, x:size(1) - i + 1)
+    local y = A.no_grad(function() return fn(x:narrow(1, i, len)) end)
+    if not T.is_tensor(y) or y:dim() ~= 2 or y:size(1) ~= len then
+      error(string.format("%s: %s must return an N x k Tensor for N images, got %s for %d", name, what,
+        T.is_tensor(y) and table.concat(y:size(), "x") or argcheck.typename(y), len), 3)
+    end
+    outs[#outs + 1] = y
   end
   return T.cat(outs, 1)
 end
 
-local function as_images(x)
+-- samples as N x C x H x W images: N x 784 rows are MNIST images
+local function as_images(name, i, argname, x)
+  if not T.is_tensor(x) or x:dim() < 2 or x:size(1) < 1 or (x:dim() == 2 and x:size(2) ~= 28 * 28) then
+    error(string.format("%s: argument %d (%s) must be N x 784 or N x C x H x W images, got %s", name, i, argname,
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 3)
+  end
   if x:dim() == 2 then return x:reshape(x:size(1), 1, 28, 28) end
   return x
 end
@@ -120,12 +143,16 @@ end
 -- exp(E_x KL(p(y|x) || p(y))) per split of the samples; the std is over
 -- the splits, as in Salimans et al. 2016.
 function metrics.inception_score(samples, classifier, o)
-  o = o or {}
+  local x = as_images("metrics.inception_score", 1, "samples", samples)
+  argcheck.callable("metrics.inception_score", 2, classifier, "classifier")
+  o = argcheck.opts("metrics.inception_score", 3, o)
   local splits = o.splits or 10
-  local x = as_images(samples)
+  if math.type(splits) ~= "integer" or splits < 1 then
+    error("inception_score: splits must be a positive integer, got " .. tostring(splits), 2)
+  end
   local n = x:size(1)
   if n < splits then error("inception_score: fewer samples than splits", 2) end
-  local p = chunked(x, function(b) return classifier(b):softmax(2) end)
+  local p = chunked("inception_score", "the classifier", x, function(b) return classifier(b) end):softmax(2)
   local scores = {}
   local per = n // splits
   for k = 0, splits - 1 do
@@ -152,9 +179,17 @@ end
 -- fid(real, fake, classifier) -> Fréchet distance between Gaussians fitted
 -- to the classifier's 128 features of real and generated images.
 function metrics.fid(real, fake, classifier)
-  local fr = chunked(as_images(real), function(b) return classifier:features(b) end)
-  local ff = chunked(as_images(fake), function(b) return classifier:features(b) end)
-  if fr:size(1) < 2 or ff:size(1) < 2 then error("fid: needs at least 2 samples of each", 2) end
+  local xr = as_images("metrics.fid", 1, "real", real)
+  local xf = as_images("metrics.fid", 2, "fake", fake)
+  if type(classifier) ~= "table" or type(classifier.features) ~= "function" then
+    argcheck.fail("metrics.fid", 3, "classifier", "a classifier with a features method", classifier)
+  end
+  if xr:size(1) < 2 or xf:size(1) < 2 then error("fid: needs at least 2 samples of each", 2) end
+  local fr = chunked("fid", "classifier:features", xr, function(b) return classifier:features(b) end)
+  local ff = chunked("fid", "classifier:features", xf, function(b) return classifier:features(b) end)
+  if fr:size(2) ~= ff:size(2) then
+    error(string.format("fid: %d features for real images but %d for fake ones", fr:size(2), ff:size(2)), 2)
+  end
   local m1, s1 = stats(fr)
   local m2, s2 = stats(ff)
   return C.frechet(m1, s1, m2, s2)
@@ -162,8 +197,15 @@ end
 
 -- accuracy(classifier, x, labels) in percent
 function metrics.accuracy(classifier, x, labels)
-  local pred = chunked(as_images(x), function(b) return classifier(b):argmax(2) end)
-  return 100 * pred:eq(labels:reshape(-1)):mean():item()
+  argcheck.callable("metrics.accuracy", 1, classifier, "classifier")
+  x = as_images("metrics.accuracy", 2, "x", x)
+  if type(labels) == "table" then labels = argcheck.call(2, T.from, labels) end
+  if not T.is_tensor(labels) or labels:numel() ~= x:size(1) then
+    error(string.format("metrics.accuracy: argument 3 (labels) must hold one class per image (%d), got %s", x:size(1),
+      T.is_tensor(labels) and table.concat(labels:size(), "x") or argcheck.typename(labels)), 2)
+  end
+  local scores = chunked("accuracy", "the classifier", x, function(b) return classifier(b) end)
+  return 100 * scores:argmax(2):eq(labels:reshape(-1)):mean():item()
 end
 
 return metrics

@@ -13,6 +13,7 @@
 --   function Critic:forward(x) return self.head(self.body(x)) end
 --   local D = Critic(128)
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local T, C, A = core.tensor, core.nn, core.autograd
 
 local nn = {}
@@ -60,17 +61,36 @@ function Module:forward()
   error(self.__name .. ": forward is not defined", 2)
 end
 
+-- a new parameter, buffer or child's name (fn's argument 1): a non-empty
+-- string without dots that is not already some other attribute (is(cur)
+-- tells whether the current value may be replaced)
+local function check_name(fn, self, name, is)
+  argcheck.string(fn, 1, name, "name", 3)
+  if name == "" or name:find(".", 1, true) then
+    error(string.format("%s: name must be non-empty and without dots, got \"%s\"", fn, name), 3)
+  end
+  local cur = rawget(self, name)
+  if (cur == nil and self[name] ~= nil) or (cur ~= nil and not is(cur)) then
+    error(string.format("%s: attribute '%s' already exists", fn, name), 3)
+  end
+end
+
 function Module:register_buffer(name, t)
+  check_name("register_buffer", self, name, T.is_tensor)
+  if t ~= nil then argcheck.tensor("register_buffer", 2, t, "tensor") end
   self._buffers[#self._buffers + 1] = name
   rawset(self, name, t)
 end
 
 function Module:register_parameter(name, t)
+  check_name("register_parameter", self, name, T.is_tensor)
+  if t ~= nil then argcheck.tensor("register_parameter", 2, t, "tensor") end
   self._params[#self._params + 1] = name
   rawset(self, name, t)
 end
 
 function Module:add_module(name, m)
+  check_name("add_module", self, name, argcheck.is_module); argcheck.module("add_module", 2, m, "module")
   self._children[#self._children + 1] = name
   rawset(self, name, m)
   return m
@@ -78,7 +98,9 @@ end
 
 function Module:named_children()
   local out = {}
-  for _, k in ipairs(self._children) do out[#out + 1] = { k, self[k] } end
+  for _, k in ipairs(self._children) do
+    if argcheck.is_module(rawget(self, k)) then out[#out + 1] = { k, rawget(self, k) } end
+  end
   return out
 end
 
@@ -106,7 +128,7 @@ function Module:named_parameters()
   walk(self, "", function(prefix, m)
     for _, k in ipairs(m._params) do
       local p = m[k]
-      if p and not seen[p] then seen[p] = true; out[#out + 1] = { prefix .. k, p } end
+      if T.is_tensor(p) and not seen[p] then seen[p] = true; out[#out + 1] = { prefix .. k, p } end
     end
   end)
   return out
@@ -122,7 +144,7 @@ function Module:named_buffers()
   local out = {}
   walk(self, "", function(prefix, m)
     for _, k in ipairs(m._buffers) do
-      if m[k] then out[#out + 1] = { prefix .. k, m[k] } end
+      if T.is_tensor(m[k]) then out[#out + 1] = { prefix .. k, m[k] } end
     end
   end)
   return out
@@ -149,6 +171,7 @@ local function shape_str(t) return table.concat(t:size(), "x") end
 -- mis-shaped entries are an error that lists them; with strict = false
 -- they are skipped and returned as missing, unexpected.
 function Module:load_state_dict(sd, strict)
+  if type(sd) ~= "table" then argcheck.fail("load_state_dict", 1, "state_dict", "a table of name = Tensor", sd) end
   if strict == nil then strict = true end
   local own = {}
   for _, kv in ipairs(self:named_parameters()) do own[kv[1]] = kv[2] end
@@ -193,6 +216,7 @@ function Module:zero_grad()
 end
 
 function Module:apply(fn)
+  argcheck.callable("apply", 1, fn, "fn")
   for _, m in ipairs(self:modules()) do fn(m) end
   return self
 end
@@ -216,9 +240,13 @@ end
 local init = {}
 nn.init = init
 
-local function fans(t)
+-- fans(t [, name, level]): the error is raised at level (from the caller of fans)
+local function fans(t, name, level)
   local s = t:size()
-  if #s < 2 then error("init: fan in/out need a tensor with at least 2 dims, got " .. #s, 3) end
+  if #s < 2 then
+    error(string.format("%s: fan in/out need a tensor with at least 2 dims, got a %d-dim one", name or "init", #s),
+      (level or 2) + 1)
+  end
   local rf = 1
   for i = 3, #s do rf = rf * s[i] end
   return s[2] * rf, s[1] * rf
@@ -231,43 +259,100 @@ local function gain_of(nonlinearity, a)
   if nonlinearity == "selu" then return 0.75 end
   return 1 -- linear, sigmoid, conv
 end
-init.calculate_gain = gain_of
+function init.calculate_gain(nonlinearity, a)
+  if a ~= nil and type(a) ~= "number" then argcheck.fail("nn.init.calculate_gain", 2, "a", "a number", a) end
+  return gain_of(nonlinearity, a)
+end
+
+-- the checks of init.*(t, x, y): t a Tensor, x and y numbers or nil
+local function init_args(name, t, x, xname, y, yname)
+  argcheck.tensor(name, 1, t, "tensor", 3)
+  if x ~= nil then argcheck.number(name, 2, x, xname, 3) end
+  if y ~= nil then argcheck.number(name, 3, y, yname, 3) end
+end
 
 local function nograd(f) return A.no_grad(f) end
 
-function init.uniform_(t, a, b) return nograd(function() return t:uniform_(a or 0, b or 1) end) end
-function init.normal_(t, mean, std) return nograd(function() return t:normal_(mean or 0, std or 1) end) end
-function init.constant_(t, v) return nograd(function() return t:fill_(v) end) end
-function init.zeros_(t) return init.constant_(t, 0) end
-function init.ones_(t) return init.constant_(t, 1) end
+function init.uniform_(t, a, b)
+  init_args("nn.init.uniform_", t, a, "a", b, "b")
+  if not ((b or 1) >= (a or 0)) then
+    error(string.format("nn.init.uniform_: the bounds must satisfy a <= b, got a = %s, b = %s", a or 0, b or 1), 2)
+  end
+  return nograd(function() return t:uniform_(a or 0, b or 1) end)
+end
+function init.normal_(t, mean, std)
+  init_args("nn.init.normal_", t, mean, "mean", std, "std")
+  if not ((std or 1) >= 0) then
+    error("nn.init.normal_: argument 3 (std) must be a non-negative number, got " .. tostring(std), 2)
+  end
+  return nograd(function() return t:normal_(mean or 0, std or 1) end)
+end
+function init.constant_(t, v)
+  init_args("nn.init.constant_", t, v, "value")
+  if v == nil then argcheck.fail("nn.init.constant_", 2, "value", "a number", v) end
+  return nograd(function() return t:fill_(v) end)
+end
+function init.zeros_(t)
+  init_args("nn.init.zeros_", t)
+  return init.constant_(t, 0)
+end
+function init.ones_(t)
+  init_args("nn.init.ones_", t)
+  return init.constant_(t, 1)
+end
+
+-- gain: nil or a non-negative number
+local function check_gain(name, gain)
+  if gain ~= nil and not (gain >= 0) then
+    error(string.format("%s: argument 2 (gain) must be a non-negative number, got %s", name, gain), 3)
+  end
+end
 
 function init.xavier_uniform_(t, gain)
-  local fi, fo = fans(t)
+  init_args("nn.init.xavier_uniform_", t, gain, "gain")
+  check_gain("nn.init.xavier_uniform_", gain)
+  local fi, fo = fans(t, "nn.init.xavier_uniform_")
+  if t:numel() == 0 then return t end
   local a = (gain or 1) * math.sqrt(6 / (fi + fo))
   return init.uniform_(t, -a, a)
 end
 
 function init.xavier_normal_(t, gain)
-  local fi, fo = fans(t)
+  init_args("nn.init.xavier_normal_", t, gain, "gain")
+  check_gain("nn.init.xavier_normal_", gain)
+  local fi, fo = fans(t, "nn.init.xavier_normal_")
+  if t:numel() == 0 then return t end
   return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fi + fo)))
 end
 
--- kaiming_*(t, {a = 0, mode = "fan_in", nonlinearity = "leaky_relu"})
-local function kaiming_std(t, o)
-  o = o or {}
-  local fi, fo = fans(t)
-  local fan = (o.mode or "fan_in") == "fan_in" and fi or fo
+-- kaiming_*(t, {a = 0, mode = "fan_in", nonlinearity = "leaky_relu"});
+-- errors are raised at the caller of kaiming_*
+local function kaiming_std(name, t, o)
+  argcheck.tensor(name, 1, t, "tensor", 3)
+  o = argcheck.opts(name, 2, o, 3)
+  if o.a ~= nil and (type(o.a) ~= "number" or o.a ~= o.a) then
+    error(string.format("%s: option a must be a number, got %s", name,
+      type(o.a) == "number" and tostring(o.a) or argcheck.typename(o.a)), 3)
+  end
+  local mode = o.mode or "fan_in"
+  if mode ~= "fan_in" and mode ~= "fan_out" then
+    error(string.format("%s: option mode must be \"fan_in\" or \"fan_out\", got %s", name, tostring(mode)), 3)
+  end
+  local fi, fo = fans(t, name, 3)
+  local fan = mode == "fan_in" and fi or fo
+  if fan == 0 then return 0 end -- no elements to fill
   return gain_of(o.nonlinearity or "leaky_relu", o.a or 0) / math.sqrt(fan)
 end
 function init.kaiming_uniform_(t, o)
-  local b = math.sqrt(3) * kaiming_std(t, o)
+  local b = math.sqrt(3) * kaiming_std("nn.init.kaiming_uniform_", t, o)
   return init.uniform_(t, -b, b)
 end
-function init.kaiming_normal_(t, o) return init.normal_(t, 0, kaiming_std(t, o)) end
+function init.kaiming_normal_(t, o) return init.normal_(t, 0, kaiming_std("nn.init.kaiming_normal_", t, o)) end
 
 -- DCGAN's scheme for a whole model: conv/linear weights N(0, 0.02),
 -- batch-norm weights N(1, 0.02), batch-norm biases 0.
 function init.dcgan_(model)
+  argcheck.module("nn.init.dcgan_", 1, model, "model")
   return model:apply(function(m)
     local n = m.__name
     if n == "Conv2d" or n == "ConvTranspose2d" or n == "Linear" then
@@ -293,9 +378,29 @@ end
 local function opts_of(t) return type(t) == "table" and t or {} end
 local function pyb(v) return v and "True" or "False" end
 
+-- for a layer's init(...): level 4 is the line that called Layer(...)
+-- (check_int, init, the class's __call, the caller)
 local function check_int(name, v, what)
   if math.type(v) ~= "integer" or v < 1 then
-    error(string.format("%s: %s must be a positive integer, got %s", name, what, tostring(v)), 3)
+    error(string.format("%s: %s must be a positive integer, got %s", name, what,
+      type(v) == "number" and tostring(v) or argcheck.typename(v)), 4)
+  end
+end
+
+-- f(...), a layer's parameter tensor; for a layer's init, like check_int: a
+-- size too large to allocate is an error at the line that called Layer(...)
+local function alloc(name, f, ...)
+  local ok, t = pcall(f, ...)
+  if not ok then error(name .. ": " .. tostring(t), 4) end
+  return t
+end
+
+-- for a layer's forward(x): x must be a Tensor with at least min_dim dims
+local function check_x(name, x, min_dim)
+  if not T.is_tensor(x) or (min_dim and x:dim() < min_dim) then
+    error(string.format("%s: expected a Tensor input%s, got %s", name,
+      min_dim and string.format(" with at least %d dims", min_dim) or "",
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 3)
   end
 end
 
@@ -306,18 +411,18 @@ function Linear:init(nin, nout, o)
   check_int("Linear", nin, "in_features"); check_int("Linear", nout, "out_features")
   o = opts_of(o)
   self.in_features, self.out_features = nin, nout
-  self:register_parameter("weight", T.empty(nout, nin):requires_grad())
+  self:register_parameter("weight", alloc("Linear", T.empty, nout, nin):requires_grad())
   if o.bias ~= false then self:register_parameter("bias", T.empty(nout):requires_grad()) end
   default_init(self.weight, self.bias)
 end
 function Linear:forward(x)
-  if not T.is_tensor(x) then error("Linear: expected a Tensor input, got " .. type(x), 2) end
+  if not T.is_tensor(x) then error("Linear: expected a Tensor input, got " .. argcheck.typename(x), 2) end
   local d = x:dim()
-  if d == 2 then return C.linear(x, self.weight, self.bias) end
   if d < 1 or x:size(-1) ~= self.in_features then
-    error(string.format("Linear: input %s has %d features, weight expects %d",
-      table.concat(x:size(), "x"), d > 0 and x:size(-1) or 0, self.in_features), 2)
+    error(string.format("Linear: input %s has %d features, weight %s expects %d", table.concat(x:size(), "x"),
+      d > 0 and x:size(-1) or 0, table.concat(self.weight:size(), "x"), self.in_features), 2)
   end
+  if d == 2 then return C.linear(x, self.weight, self.bias) end
   local s = x:size()
   local y = C.linear(x:reshape(-1, self.in_features), self.weight, self.bias)
   s[#s] = self.out_features
@@ -329,6 +434,24 @@ end
 
 local function pair(v) if type(v) == "table" then return v[1], v[2] end return v, v end
 local function pair_str(v) local a, b = pair(v); return "(" .. a .. ", " .. b .. ")" end
+
+-- v an integer >= min or a pair of them; level 5 is the line that called
+-- Layer(...) (check_pair, check_conv, init, the class's __call, the caller)
+local function check_pair(name, v, what, min)
+  local a, b = pair(v)
+  if math.type(a) ~= "integer" or math.type(b) ~= "integer" or a < min or b < min then
+    error(string.format("%s: %s must be an integer >= %d or a pair {h, w} of them", name, what, min), 5)
+  end
+end
+
+-- the options of Conv2d and ConvTranspose2d, for their init
+local function check_conv(name, k, o)
+  check_pair(name, k, "kernel_size", 1)
+  check_pair(name, o.stride or 1, "stride", 1)
+  check_pair(name, o.padding or 0, "padding", 0)
+  check_pair(name, o.dilation or 1, "dilation", 1)
+  check_pair(name, o.output_padding or 0, "output_padding", 0)
+end
 
 local function check_image(name, x, channels)
   if not T.is_tensor(x) or x:dim() ~= 4 then
@@ -347,11 +470,12 @@ nn.Conv2d = Conv2d
 function Conv2d:init(cin, cout, k, o)
   check_int("Conv2d", cin, "in_channels"); check_int("Conv2d", cout, "out_channels")
   o = opts_of(o)
+  check_conv("Conv2d", k, o)
   local kh, kw = pair(k)
   self.in_channels, self.out_channels, self.kernel_size = cin, cout, { kh, kw }
   self.stride, self.padding, self.dilation = o.stride or 1, o.padding or 0, o.dilation or 1
   self._opts = { stride = self.stride, padding = self.padding, dilation = self.dilation }
-  self:register_parameter("weight", T.empty(cout, cin, kh, kw):requires_grad())
+  self:register_parameter("weight", alloc("Conv2d", T.empty, cout, cin, kh, kw):requires_grad())
   if o.bias ~= false then self:register_parameter("bias", T.empty(cout):requires_grad()) end
   default_init(self.weight, self.bias)
 end
@@ -376,13 +500,14 @@ nn.ConvTranspose2d = ConvT
 function ConvT:init(cin, cout, k, o)
   check_int("ConvTranspose2d", cin, "in_channels"); check_int("ConvTranspose2d", cout, "out_channels")
   o = opts_of(o)
+  check_conv("ConvTranspose2d", k, o)
   local kh, kw = pair(k)
   self.in_channels, self.out_channels, self.kernel_size = cin, cout, { kh, kw }
   self.stride, self.padding, self.dilation = o.stride or 1, o.padding or 0, o.dilation or 1
   self.output_padding = o.output_padding or 0
   self._opts = { stride = self.stride, padding = self.padding, dilation = self.dilation,
                  output_padding = self.output_padding }
-  self:register_parameter("weight", T.empty(cin, cout, kh, kw):requires_grad())
+  self:register_parameter("weight", alloc("ConvTranspose2d", T.empty, cin, cout, kh, kw):requires_grad())
   if o.bias ~= false then self:register_parameter("bias", T.empty(cout):requires_grad()) end
   -- PyTorch computes fan_in from weight dim 2 here: out_channels * kh * kw
   default_init(self.weight, self.bias)
@@ -409,11 +534,11 @@ local function make_bn(name, dims)
     self.affine = o.affine ~= false
     self.track_running_stats = o.track_running_stats ~= false
     if self.affine then
-      self:register_parameter("weight", T.ones(c):requires_grad())
+      self:register_parameter("weight", alloc(name, T.ones, c):requires_grad())
       self:register_parameter("bias", T.zeros(c):requires_grad())
     end
     if self.track_running_stats then
-      self:register_buffer("running_mean", T.zeros(c))
+      self:register_buffer("running_mean", alloc(name, T.zeros, c))
       self:register_buffer("running_var", T.ones(c))
       self:register_buffer("num_batches_tracked", T.zeros({}))
     end
@@ -475,15 +600,23 @@ local LayerNorm = Module:extend("LayerNorm")
 nn.LayerNorm = LayerNorm
 function LayerNorm:init(shape, o)
   o = opts_of(o)
+  local given = shape
   if type(shape) == "number" then shape = { shape } end
+  local ok = type(shape) == "table" and #shape > 0
+  for i = 1, ok and #shape or 0 do ok = ok and math.type(shape[i]) == "integer" and shape[i] >= 1 end
+  if not ok then
+    error("LayerNorm: normalized_shape must be a positive integer or a list of them, got " ..
+      (type(given) == "number" and tostring(given) or argcheck.typename(given)), 3)
+  end
   self.normalized_shape, self.eps = shape, o.eps or 1e-5
   self.elementwise_affine = o.elementwise_affine ~= false
   if self.elementwise_affine then
-    self:register_parameter("weight", T.ones(shape):requires_grad())
+    self:register_parameter("weight", alloc("LayerNorm", T.ones, shape):requires_grad())
     self:register_parameter("bias", T.zeros(shape):requires_grad())
   end
 end
 function LayerNorm:forward(x)
+  check_x("LayerNorm", x, #self.normalized_shape)
   local k, d = #self.normalized_shape, x:dim()
   for i = 1, k do
     if x:size(d - k + i) ~= self.normalized_shape[i] then
@@ -513,10 +646,13 @@ local Dropout = Module:extend("Dropout")
 nn.Dropout = Dropout
 function Dropout:init(p)
   p = p or 0.5
-  if p < 0 or p > 1 then error("Dropout: p must be in [0, 1], got " .. p, 3) end
+  if type(p) ~= "number" or not (p >= 0 and p <= 1) then
+    error("Dropout: p must be in [0, 1], got " .. (type(p) == "number" and tostring(p) or argcheck.typename(p)), 3)
+  end
   self.p = p
 end
 function Dropout:forward(x)
+  check_x("Dropout", x)
   if not self.training or self.p == 0 then return x end
   if self.p == 1 then return x * 0 end
   local keep = T.rand(x:size()):ge(self.p)
@@ -527,7 +663,10 @@ function Dropout:extra_repr() return string.format("p=%g, inplace=False", self.p
 -- activations
 local function activation(name, fn, repr)
   local cls = Module:extend(name)
-  cls.forward = fn
+  cls.forward = function(self, x)
+    check_x(name, x)
+    return fn(self, x)
+  end
   if repr then cls.extra_repr = repr end
   nn[name] = cls
   return cls
@@ -535,32 +674,68 @@ end
 activation("ReLU", function(_, x) return x:relu() end)
 activation("Tanh", function(_, x) return x:tanh() end)
 activation("Sigmoid", function(_, x) return x:sigmoid() end)
-activation("Identity", function(_, x) return x end)
 local LeakyReLU = activation("LeakyReLU", function(self, x) return x:leaky_relu(self.negative_slope) end,
   function(self) return "negative_slope=" .. self.negative_slope end)
-function LeakyReLU:init(slope) self.negative_slope = slope or 0.01 end
+function LeakyReLU:init(slope)
+  if slope ~= nil and type(slope) ~= "number" then
+    error("LeakyReLU: negative_slope must be a number, got " .. argcheck.typename(slope), 3)
+  end
+  self.negative_slope = slope or 0.01
+end
 local Softplus = activation("Softplus", function(self, x) return x:softplus(self.beta, self.threshold) end,
   function(self) return string.format("beta=%g, threshold=%g", self.beta, self.threshold) end)
-function Softplus:init(beta, threshold) self.beta, self.threshold = beta or 1, threshold or 20 end
+function Softplus:init(beta, threshold)
+  if (beta ~= nil and type(beta) ~= "number") or (threshold ~= nil and type(threshold) ~= "number") then
+    error("Softplus: beta and threshold must be numbers", 3)
+  end
+  self.beta, self.threshold = beta or 1, threshold or 20
+end
+-- Identity: anything passes through
+local Identity = Module:extend("Identity")
+nn.Identity = Identity
+function Identity:forward(x) return x end
 
 -- Flatten(start_dim = 2, end_dim = -1): dims are 1-based, so PyTorch's
 -- default Flatten() (start_dim=1, 0-based) is Flatten(2) here
 local Flatten = Module:extend("Flatten")
 nn.Flatten = Flatten
-function Flatten:init(s, e) self.start_dim, self.end_dim = s or 2, e or -1 end
-function Flatten:forward(x) return x:flatten(self.start_dim, self.end_dim) end
+function Flatten:init(s, e)
+  s, e = s or 2, e or -1
+  if math.type(s) ~= "integer" or math.type(e) ~= "integer" or s == 0 or e == 0 then
+    error("Flatten: start_dim and end_dim must be non-zero integers (dims are 1-based)", 3)
+  end
+  self.start_dim, self.end_dim = s, e
+end
+function Flatten:forward(x)
+  check_x("Flatten", x)
+  local d = x:dim()
+  local s = self.start_dim < 0 and d + self.start_dim + 1 or self.start_dim
+  local e = self.end_dim < 0 and d + self.end_dim + 1 or self.end_dim
+  if s < 1 or e > d or s > e then
+    error(string.format("Flatten: dims %d..%d do not fit a %s input", self.start_dim, self.end_dim,
+      table.concat(x:size(), "x")), 2)
+  end
+  return x:flatten(self.start_dim, self.end_dim)
+end
 function Flatten:extra_repr() return string.format("start_dim=%d, end_dim=%d", self.start_dim, self.end_dim) end
 
 -- Reshape(...): x:reshape(N, ...) keeping the batch dim
 local Reshape = Module:extend("Reshape")
 nn.Reshape = Reshape
 function Reshape:init(...)
-  self.shape = type(...) == "table" and ... or { ... }
+  local shape = type((...)) == "table" and ... or { ... }
+  for i = 1, #shape do
+    if math.type(shape[i]) ~= "integer" then
+      error(string.format("Reshape: size %d must be an integer, got %s", i, argcheck.typename(shape[i])), 3)
+    end
+  end
+  self.shape = shape
 end
 function Reshape:forward(x)
+  check_x("Reshape", x, 1)
   local s = { x:size(1) }
   for i, v in ipairs(self.shape) do s[i + 1] = v end
-  return x:reshape(s)
+  return (argcheck.call(2, x.reshape, x, s))
 end
 function Reshape:extra_repr() return table.concat(self.shape, ", ") end
 
@@ -576,6 +751,10 @@ function Upsample:init(o)
   end
 end
 function Upsample:forward(x)
+  if not T.is_tensor(x) or x:dim() ~= 4 then
+    error("Upsample: expected an N x C x H x W tensor, got " ..
+      (T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 2)
+  end
   local s = self.scale_factor
   local function idx(n)
     local t = {}
@@ -592,10 +771,18 @@ nn.Embedding = Embedding
 function Embedding:init(num, dim)
   check_int("Embedding", num, "num_embeddings"); check_int("Embedding", dim, "embedding_dim")
   self.num_embeddings, self.embedding_dim = num, dim
-  self:register_parameter("weight", T.randn(num, dim):requires_grad())
+  self:register_parameter("weight", alloc("Embedding", T.randn, num, dim):requires_grad())
 end
 function Embedding:forward(idx)
-  if not T.is_tensor(idx) then idx = T.from(idx) end
+  if type(idx) == "table" or type(idx) == "number" then idx = argcheck.call(2, T.from, idx) end
+  if not T.is_tensor(idx) then
+    error("Embedding: expected indices (a Tensor, a table or a number), got " .. argcheck.typename(idx), 2)
+  end
+  for _, v in ipairs(idx:reshape(-1):totable()) do
+    if not (v >= 1 and v <= self.num_embeddings and v == math.floor(v)) then
+      error(string.format("Embedding: index %g is not an integer in 1..%d", v, self.num_embeddings), 2)
+    end
+  end
   local s = idx:size()
   local rows = self.weight:index_select(1, idx:reshape(-1))
   s[#s + 1] = self.embedding_dim
@@ -614,7 +801,7 @@ function MBD:init(nin, B, Cdim)
   check_int("MinibatchDiscrimination", B, "out_features (B)")
   check_int("MinibatchDiscrimination", Cdim, "kernel_dims (C)")
   self.in_features, self.out_features, self.kernel_dims = nin, B, Cdim
-  self:register_parameter("T", T.randn(nin, B, Cdim):requires_grad())
+  self:register_parameter("T", alloc("MinibatchDiscrimination", T.randn, nin, B, Cdim):requires_grad())
 end
 function MBD:forward(x)
   if not T.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= self.in_features then
@@ -640,8 +827,12 @@ nn.utils = {}
 -- steps. Like PyTorch, the parameter becomes <name>_orig and the buffers
 -- <name>_u, <name>_v; ConvTranspose2d is normalised over its dim 2.
 function nn.utils.spectral_norm(m, o)
-  o = opts_of(o)
+  argcheck.module("nn.utils.spectral_norm", 1, m, "module")
+  o = argcheck.opts("nn.utils.spectral_norm", 2, o)
   local name, iters, eps = o.name or "weight", o.n_power_iterations or 1, o.eps or 1e-12
+  if type(name) ~= "string" or math.type(iters) ~= "integer" or iters < 1 or type(eps) ~= "number" then
+    error("spectral_norm: options name must be a string, n_power_iterations a positive integer, eps a number", 2)
+  end
   local w = rawget(m, name)
   if not T.is_tensor(w) then error("spectral_norm: module has no parameter '" .. name .. "'", 2) end
   local transposed = m.__name == "ConvTranspose2d"
@@ -687,9 +878,12 @@ end
 local Sequential = Module:extend("Sequential")
 nn.Sequential = Sequential
 function Sequential:init(list, ...)
-  if list == nil then list = {} elseif getmetatable(list) and list.forward then list = { list, ... } end
+  if list == nil then list = {}
+  elseif type(list) ~= "table" then
+    error("Sequential: expected a list of modules or modules, got " .. argcheck.typename(list), 3)
+  elseif getmetatable(list) and list.forward then list = { list, ... } end
   for i, m in ipairs(list) do
-    if type(m) ~= "table" or not m.forward then
+    if not argcheck.is_module(m) then
       error(string.format("Sequential: entry %d is not a module", i), 3)
     end
     self:add_module(tostring(i - 1), m)
@@ -707,12 +901,23 @@ function Sequential.__index(self, k)
   return Sequential[k]
 end
 function Sequential.__len(self) return #self._children end
-function Sequential:add(m) return self:add_module(tostring(#self._children), m) end
+function Sequential:add(m)
+  argcheck.module("Sequential:add", 1, m, "module")
+  return self:add_module(tostring(#self._children), m)
+end
 function Sequential:slice(i, j)
   local n = #self._children
   j = j or n
+  if math.type(i) ~= "integer" or math.type(j) ~= "integer" then
+    error(string.format("Sequential:slice: i and j must be integers, got %s and %s", argcheck.typename(i),
+      argcheck.typename(j)), 2)
+  end
+  local i0, j0 = i, j
   if i < 0 then i = n + i + 1 end
   if j < 0 then j = n + j + 1 end
+  if i < 1 or j > n then
+    error(string.format("Sequential:slice: %d..%d is outside the %d modules", i0, j0, n), 2)
+  end
   local list = {}
   for k = i, j do list[#list + 1] = self[k] end
   return Sequential(list)

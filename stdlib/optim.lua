@@ -5,6 +5,7 @@
 -- opt.lr can be changed at any time; state_dict/load_state_dict save and
 -- restore the step counts and moment buffers.
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local T, C, A = core.tensor, core.nn, core.autograd
 
 local optim = {}
@@ -12,27 +13,31 @@ local optim = {}
 local Optimizer = {}
 Optimizer.__index = Optimizer
 
+-- called by new: error level 4 is the caller of optim.SGD/Adam/RMSprop
 local function param_list(name, params)
   if type(params) == "table" and params.parameters and params._params then params = params:parameters() end
   if T.is_tensor(params) then params = { params } end
   if type(params) ~= "table" or #params == 0 then
-    error(name .. ": expected a list of parameters (e.g. model:parameters())", 3)
+    error(name .. ": expected a list of parameters (e.g. model:parameters())", 4)
   end
   for i, p in ipairs(params) do
-    if not T.is_tensor(p) then error(string.format("%s: parameter %d is not a Tensor", name, i), 3) end
-    if not p.is_leaf then error(string.format("%s: parameter %d is not a leaf tensor", name, i), 3) end
+    if not T.is_tensor(p) then error(string.format("%s: parameter %d is not a Tensor", name, i), 4) end
+    if not p.is_leaf then error(string.format("%s: parameter %d is not a leaf tensor", name, i), 4) end
   end
   return params
 end
 
 local function new(cls, name, params, defaults, o)
   local self = setmetatable({ name = name, params = param_list(name, params), state = {} }, cls)
-  o = type(o) == "table" and o or {}
+  o = argcheck.opts(name, 2, o, 3)
   for k, v in pairs(defaults) do
     if o[k] == nil then self[k] = v else self[k] = o[k] end
   end
-  for k in pairs(o) do
+  for k, v in pairs(o) do
     if defaults[k] == nil then error(string.format("%s: unknown option '%s'", name, tostring(k)), 3) end
+    if type(v) ~= type(defaults[k]) then
+      error(string.format("%s: option %s must be a %s, got %s", name, k, type(defaults[k]), argcheck.typename(v)), 3)
+    end
   end
   if type(self.lr) ~= "number" or self.lr < 0 then error(name .. ": lr must be a non-negative number", 3) end
   for i, p in ipairs(self.params) do self.state[i] = { step = 0 } end
@@ -72,14 +77,23 @@ function Optimizer:state_dict()
 end
 
 function Optimizer:load_state_dict(sd)
-  if type(sd) ~= "table" or type(sd.state) ~= "table" then
+  if type(sd) ~= "table" or type(sd.state) ~= "table" or (sd.options ~= nil and type(sd.options) ~= "table") then
     error(self.name .. ".load_state_dict: not an optimizer state", 2)
   end
   if #sd.state ~= #self.params then
     error(string.format("%s.load_state_dict: state for %d parameters, optimizer has %d", self.name, #sd.state,
       #self.params), 2)
   end
+  for k, v in pairs(sd.options or {}) do
+    if k == "params" or k == "state" or k == "name" or (self[k] ~= nil and type(v) ~= type(self[k])) then
+      error(string.format("%s.load_state_dict: option %s is a %s, expected a %s", self.name, tostring(k),
+        argcheck.typename(v), type(self[k])), 2)
+    end
+  end
   for i, s in ipairs(sd.state) do
+    if type(s) ~= "table" or (s.step ~= nil and math.type(s.step) ~= "integer") then
+      error(string.format("%s.load_state_dict: state %d is not a table with an integer step", self.name, i), 2)
+    end
     for k, v in pairs(s) do
       if T.is_tensor(v) and v:numel() ~= self.params[i]:numel() then
         error(string.format("%s.load_state_dict: %s of parameter %d has %d elements, expected %d", self.name, k, i,
@@ -119,7 +133,8 @@ function optim.Adam(params, o)
   local self = new(Adam, "Adam", params, { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0,
                                            amsgrad = false }, o)
   local b = self.betas
-  if type(b) ~= "table" or not (b[1] >= 0 and b[1] < 1 and b[2] >= 0 and b[2] < 1) then
+  if type(b) ~= "table" or type(b[1]) ~= "number" or type(b[2]) ~= "number"
+      or not (b[1] >= 0 and b[1] < 1 and b[2] >= 0 and b[2] < 1) then
     error("Adam: betas must be a pair in [0, 1)", 2)
   end
   return self
@@ -138,8 +153,9 @@ end
 local RMSprop = setmetatable({}, { __index = Optimizer })
 RMSprop.__index = RMSprop
 function optim.RMSprop(params, o)
-  return new(RMSprop, "RMSprop", params, { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0,
-                                           centered = false }, o)
+  local self = new(RMSprop, "RMSprop", params, { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0,
+                                                 centered = false }, o)
+  return self -- not a tail call: new's errors point at the caller of RMSprop
 end
 function RMSprop:update(p, g, s)
   if not s.square_avg then
@@ -155,6 +171,7 @@ end
 -- shift alone (clamping a BatchNorm scale to 0.01 would cripple it).
 local clipped = { Linear = true, Conv2d = true, ConvTranspose2d = true, MinibatchDiscrimination = true }
 function optim.clip_weights(model, c)
+  argcheck.module("clip_weights", 1, model, "model")
   if type(c) ~= "number" or c <= 0 then error("clip_weights: c must be a positive number", 2) end
   A.no_grad(function()
     for _, m in ipairs(model:modules()) do

@@ -8,6 +8,7 @@
 --
 -- Each returns true or nil, message (like io.open).
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local T, K = core.tensor, core.canvas
 
 local plot = {}
@@ -26,17 +27,54 @@ local function values(v, what)
   error("plot: " .. what .. " must be a table of numbers or a Tensor", 3)
 end
 
-local function points(s, what)
-  if not T.is_tensor(s) or s:dim() ~= 2 or s:size(2) ~= 2 then
+-- level: the error's level as seen from the caller of points (2, the
+-- default: that caller's caller)
+local function points(s, what, level)
+  if not T.is_tensor(s) or s:dim() ~= 2 or s:size(2) ~= 2 or s:size(1) < 1 then
     error(string.format("plot: %s must be an N x 2 Tensor, got %s", what,
-      T.is_tensor(s) and table.concat(s:size(), "x") or type(s)), 3)
+      T.is_tensor(s) and table.concat(s:size(), "x") or argcheck.typename(s)), (level or 2) + 1)
   end
   return s:detach()
 end
 
+-- path and the options every plot takes ({title, xlabel, ylabel, xlim,
+-- ylim, size, centers}), checked; errors point at the plot function's caller
+local function plot_args(name, path, o)
+  argcheck.string(name, 2, path, "path", 3)
+  o = argcheck.opts(name, 3, o, 3)
+  local function bad(k, what)
+    error(string.format("%s: option %s must be %s, got %s", name, k, what, argcheck.typename(o[k])), 4)
+  end
+  for _, k in ipairs { "title", "xlabel", "ylabel", "cmap" } do
+    if o[k] ~= nil and type(o[k]) ~= "string" then bad(k, "a string") end
+  end
+  for _, k in ipairs { "alpha", "radius", "min_std" } do
+    if o[k] ~= nil and type(o[k]) ~= "number" then bad(k, "a number") end
+  end
+  if o.grid ~= nil and not (math.type(o.grid) == "integer" and o.grid >= 2 and o.grid <= 4096) then
+    bad("grid", "an integer in 2..4096")
+  end
+  for _, k in ipairs { "xlim", "ylim" } do
+    local v = o[k]
+    if v ~= nil and not (type(v) == "table" and type(v[1]) == "number" and type(v[2]) == "number" and v[1] < v[2]) then
+      bad(k, "{lo, hi} with lo < hi")
+    end
+  end
+  local sz = o.size
+  if sz ~= nil and not (type(sz) == "table" and math.type(sz[1]) == "integer" and math.type(sz[2]) == "integer"
+      and sz[1] >= 200 and sz[2] >= 200 and sz[1] <= 16384 and sz[2] <= 16384) then
+    bad("size", "{w, h}, integers in 200..16384")
+  end
+  local c = o.centers
+  if c ~= nil and not (T.is_tensor(c) and c:dim() == 2 and c:size(2) == 2) then bad("centers", "a K x 2 Tensor") end
+  return o
+end
+
 -- 1-2-5 ticks covering [lo, hi], about n of them
 function plot.ticks(lo, hi, n)
+  argcheck.number("plot.ticks", 1, lo, "lo"); argcheck.number("plot.ticks", 2, hi, "hi")
   n = n or 5
+  if type(n) ~= "number" or not (n > 0) then argcheck.fail("plot.ticks", 3, "n", "a positive number", n) end
   if not (hi > lo) then return { lo }, 1 end
   local raw = (hi - lo) / n
   local mag = 10 ^ math.floor(math.log(raw, 10))
@@ -157,7 +195,7 @@ local function figure(w, h) return K.new(w, h) end
 -- density (Gaussian kernel, Scott's bandwidth as seaborn's kdeplot).
 -- a figure with one square-window axes around the samples
 local function sample_axes(samples, o)
-  local s = points(samples, "samples")
+  local s = points(samples, "samples", 3)
   local size = o.size or { 560, 520 }
   local c = figure(size[1], size[2])
   local xlim, ylim = limits(s, o)
@@ -173,7 +211,7 @@ local function finish(c, ax, o, path)
 end
 
 function plot.kde(samples, path, o)
-  o = o or {}
+  o = plot_args("plot.kde", path, o)
   local s, _, ax = sample_axes(samples, o)
   draw_kde(ax, s, o)
   return finish(ax.c, ax, o, path)
@@ -181,7 +219,7 @@ end
 
 -- scatter(samples, path [, {centers =, title =, xlim =, ylim =, size =, alpha = 0.25, radius = 1.6}])
 function plot.scatter(samples, path, o)
-  o = o or {}
+  o = plot_args("plot.scatter", path, o)
   local s, c, ax = sample_axes(samples, o)
   ax:clip()
   local col = palette[1]
@@ -195,13 +233,27 @@ end
 -- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =}])
 -- series: a list of {name =, x = (optional), y = table or Tensor, color =}
 function plot.lines(series, path, o)
-  o = o or {}
   if type(series) ~= "table" or #series == 0 then error("plot.lines: expected a list of series", 2) end
+  o = plot_args("plot.lines", path, o)
   local data = {}
   local x0, x1, y0, y1 = math.huge, -math.huge, math.huge, -math.huge
   for i, sr in ipairs(series) do
+    if type(sr) ~= "table" then
+      error(string.format("plot.lines: series %d must be a table {name =, y =}, got %s", i, argcheck.typename(sr)), 2)
+    end
+    local col = sr.color
+    if (sr.name ~= nil and type(sr.name) ~= "string") or (col ~= nil and not (type(col) == "table"
+        and type(col[1]) == "number" and type(col[2]) == "number" and type(col[3]) == "number")) then
+      error(string.format("plot.lines: series %d: name must be a string and color {r, g, b}", i), 2)
+    end
     local ys = values(sr.y, "y")
     local xs = sr.x and values(sr.x, "x") or nil
+    for k, v in ipairs(ys) do
+      if type(v) ~= "number" or (xs and xs[k] ~= nil and type(xs[k]) ~= "number") then
+        error(string.format("plot.lines: series %d: x and y must hold numbers, got %s at %d", i,
+          argcheck.typename(type(v) ~= "number" and v or xs[k]), k), 2)
+      end
+    end
     local d = { name = sr.name or ("series " .. i), color = sr.color or palette[(i - 1) % #palette + 1], x = {}, y = {} }
     for k, v in ipairs(ys) do
       local xv = xs and xs[k] or k
@@ -270,11 +322,25 @@ end
 -- a grid of KDE panels, one row per entry of rows ({label =, panels =
 -- {{samples =, title =}, ...}}), with shared limits.
 function plot.panels(rows, path, o)
-  o = o or {}
   if type(rows) ~= "table" or #rows == 0 then error("plot.panels: expected a list of rows", 2) end
+  o = plot_args("plot.panels", path, o)
+  if o.panel ~= nil and not (math.type(o.panel) == "integer" and o.panel >= 16 and o.panel <= 2048) then
+    error("plot.panels: option panel must be an integer in 16..2048, got " .. tostring(o.panel), 2)
+  end
   local ncol = 0
   local all = {}
-  for _, r in ipairs(rows) do
+  for i, r in ipairs(rows) do
+    if type(r) ~= "table" or type(r.panels) ~= "table" then
+      error(string.format("plot.panels: row %d must be a table {label =, panels = {...}}", i), 2)
+    end
+    for j, p in ipairs(r.panels) do
+      if type(p) ~= "table" or (p.title ~= nil and type(p.title) ~= "string") then
+        error(string.format("plot.panels: panel %d of row %d must be a table {samples =, title = a string}", j, i), 2)
+      end
+    end
+    if r.label ~= nil and type(r.label) ~= "string" then
+      error(string.format("plot.panels: the label of row %d must be a string", i), 2)
+    end
     ncol = math.max(ncol, #r.panels)
     for _, p in ipairs(r.panels) do all[#all + 1] = points(p.samples, "panel samples") end
   end
@@ -316,6 +382,9 @@ function plot.panels(rows, path, o)
 end
 
 -- a 1-D kernel density (Scott's rule) at the points of grid
-function plot.kde1d(values_t, grid) return K.kde1d(values_t, grid) end
+function plot.kde1d(values_t, grid)
+  argcheck.tensor("plot.kde1d", 1, values_t, "values"); argcheck.tensor("plot.kde1d", 2, grid, "grid")
+  return (argcheck.call(2, K.kde1d, values_t, grid))
+end
 
 return plot
