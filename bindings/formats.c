@@ -73,6 +73,13 @@ static int st_header(lua_State *L)
     return 1;
 }
 
+static int st_data_size(lua_State *L)
+{
+    st_ud *u = check_st(L);
+    lua_pushinteger(L, (lua_Integer)gl_st_data_size(u->f));
+    return 1;
+}
+
 /* file:tensor(name, dtype, {shape}, begin, end) -> Tensor or nil, message */
 static int st_tensor(lua_State *L)
 {
@@ -114,7 +121,7 @@ static int st_close(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg st_methods[] = {{"header", st_header}, {"tensor", st_tensor}, {"close", st_close}, {NULL, NULL}};
+static const luaL_Reg st_methods[] = {{"header", st_header}, {"data_size", st_data_size}, {"tensor", st_tensor}, {"close", st_close}, {NULL, NULL}};
 
 static const luaL_Reg fns[] = {{"load_idx", f_load_idx}, {"st_write", f_st_write}, {"st_open", f_st_open}, {NULL, NULL}};
 

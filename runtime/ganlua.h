@@ -341,6 +341,8 @@ gl_status gl_st_write(const char *path, const char *const *names, gl_tensor *con
 typedef struct gl_st_file gl_st_file;
 gl_status gl_st_open(gl_st_file **out, const char *path);
 const char *gl_st_header(const gl_st_file *sf, size_t *len);
+/* bytes after the header: the data section the tensors must tile */
+uint64_t gl_st_data_size(const gl_st_file *sf);
 gl_status gl_st_tensor(gl_tensor **out, const gl_st_file *sf, const char *name, const char *dtype, int ndim,
                        const int64_t *shape, uint64_t begin, uint64_t end);
 void gl_st_close(gl_st_file *sf);

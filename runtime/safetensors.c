@@ -146,6 +146,8 @@ gl_status gl_st_open(gl_st_file **out, const char *path)
     return GL_OK;
 }
 
+uint64_t gl_st_data_size(const gl_st_file *sf) { return sf->size - 8 - sf->header; }
+
 const char *gl_st_header(const gl_st_file *sf, size_t *len)
 {
     *len = sf->header;

@@ -77,27 +77,58 @@ function ckpt.read(path)
   local ok, header = pcall(json.decode, f:header())
   if not ok then f:close(); return nil, path .. ": corrupt header: " .. tostring(header) end
   if type(header) ~= "table" then f:close(); return nil, path .. ": the header is not a JSON object" end
-  local out = { tensors = {}, names = {}, metadata = header.__metadata__ or {} }
-  -- tensors in file order, so a checkpoint reads back in a stable order
+  local function bad(fmt, ...) f:close(); return nil, path .. ": " .. string.format(fmt, ...) end
+  local meta = header.__metadata__
+  if meta ~= nil then
+    local ok = type(meta) == "table"
+    for k, v in pairs(ok and meta or {}) do ok = ok and type(k) == "string" and type(v) == "string" end
+    if not ok then return bad("__metadata__ must be an object of strings") end
+  end
+  local out = { tensors = {}, names = {}, metadata = meta or {} }
+  -- a JSON array of n non-negative integers, nothing else
+  local function int_list(v, n)
+    if type(v) ~= "table" then return nil end
+    local count = 0
+    for k, x in pairs(v) do
+      count = count + 1
+      if math.type(k) ~= "integer" or k < 1 or math.type(x) ~= "integer" or x < 0 then return nil end
+    end
+    if count ~= #v or (n and count ~= n) then return nil end
+    return v
+  end
   local entries = {}
   for name, e in pairs(header) do
     if name ~= "__metadata__" then
-      if type(e) ~= "table" or type(e.dtype) ~= "string" or type(e.shape) ~= "table" or type(e.data_offsets) ~= "table"
-         or #e.data_offsets ~= 2 then
-        f:close()
-        return nil, string.format("%s: malformed header entry for '%s'", path, name)
+      if type(e) ~= "table" or type(e.dtype) ~= "string" or not int_list(e.shape) or not int_list(e.data_offsets, 2)
+         or e.data_offsets[1] > e.data_offsets[2] then
+        return bad("malformed header entry for '%s' (dtype, shape and data_offsets must be a string, a list of sizes and two ordered byte offsets)", name)
       end
       entries[#entries + 1] = { name = name, e = e }
     end
   end
-  table.sort(entries, function(a, b) return a.e.data_offsets[1] < b.e.data_offsets[1] end)
+  -- tensors in file order, so a checkpoint reads back in a stable order;
+  -- they must tile the data section exactly: no overlap, gap or spare bytes
+  table.sort(entries, function(a, b)
+    local x, y = a.e.data_offsets, b.e.data_offsets
+    if x[1] ~= y[1] then return x[1] < y[1] end
+    if x[2] ~= y[2] then return x[2] < y[2] end
+    return a.name < b.name
+  end)
+  local at = 0
   for _, it in ipairs(entries) do
     local e = it.e
-    local t, terr = f:tensor(it.name, e.dtype, e.shape, math.tointeger(e.data_offsets[1]) or -1,
-      math.tointeger(e.data_offsets[2]) or -1)
+    if e.data_offsets[1] ~= at then
+      return bad("tensor '%s' starts at byte %d of the data, where %d was expected (overlapping or gapped offsets)",
+        it.name, e.data_offsets[1], at)
+    end
+    at = e.data_offsets[2]
+    local t, terr = f:tensor(it.name, e.dtype, e.shape, e.data_offsets[1], e.data_offsets[2])
     if not t then f:close(); return nil, terr end
     out.tensors[it.name] = t
     out.names[#out.names + 1] = it.name
+  end
+  if at ~= f:data_size() then
+    return bad("the tensors use %d bytes of a %d-byte data section", at, f:data_size())
   end
   f:close()
   return out

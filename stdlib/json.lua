@@ -132,11 +132,12 @@ function json.decode(s)
       end
     elseif c == "[" then
       pos = pos + 1
-      local arr = {}
+      local arr, n = {}, 0
       ws()
       if s:sub(pos, pos) == "]" then pos = pos + 1 return arr end
       while true do
-        arr[#arr + 1] = value()
+        n = n + 1 -- explicit, so a null keeps its place (a hole) instead of shifting what follows
+        arr[n] = value()
         ws()
         local d = s:sub(pos, pos)
         pos = pos + 1

@@ -30,6 +30,9 @@ test("json round trip", function()
   check.eq(json.encode { x = 0 / 0, y = math.huge }, '{"x":null,"y":null}')
   check.raises(function() json.decode('{"a": 1,}') end, "json:")
   check.raises(function() json.decode('[1, 2') end, "json:")
+  -- a null keeps its place in an array (a hole), not shifting what follows
+  local a = json.decode("[null, 2, null, 4]")
+  check.eq(a[1], nil); check.eq(a[2], 2); check.eq(a[3], nil); check.eq(a[4], 4)
 end)
 
 test("save/load restores modules, optimizer state, values and the RNG", function()
@@ -119,6 +122,36 @@ test("truncated, corrupted and foreign files are clear errors", function()
   local other = nn.Sequential { nn.Linear(3, 9), nn.BatchNorm1d(9), nn.LeakyReLU(0.2), nn.Linear(9, 1) }
   check.raises(function() ckpt.load(path, { model = other }) end, "size mismatch")
   os.remove(path); os.remove(cut)
+end)
+
+-- The tensors must tile the data section, and the header's fields have
+-- the types the format gives them: anything else is nil, message (never a
+-- raw error, never a silently accepted file).
+test("malformed headers: offsets that overlap, leave gaps or spare bytes; wrong types", function()
+  local cut = tmp()
+  local function try(hdr, data)
+    local g = assert(io.open(cut, "wb")); g:write(string.pack("<I8", #hdr) .. hdr .. (data or "")); g:close()
+    return ckpt.read(cut)
+  end
+  local f8 = string.rep("\0", 8)
+  local function bad(hdr, data, want)
+    local ok, err = try(hdr, data)
+    check.truthy(not ok and type(err) == "string" and err:find(want, 1, true) and err:find(cut, 1, true), tostring(err))
+  end
+  local a = '"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}'
+  check.shape(assert(try("{" .. a .. "}", f8)).tensors.a, { 2 })
+  bad('{' .. a .. ',"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', f8 .. f8, "where 8 was expected")
+  bad('{' .. a .. ',"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}', f8 .. f8, "where 8 was expected")
+  bad('{' .. a .. '}', f8 .. "\0\0\0\0", "use 8 bytes of a 12-byte")
+  bad('{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}}', f8, "malformed header entry for 'a'")
+  bad('{"a":{"dtype":"F32","shape":[null,2],"data_offsets":[0,8]}}', f8, "malformed header entry")
+  bad('{"a":{"dtype":"F32","shape":{"x":2},"data_offsets":[0,8]}}', f8, "malformed header entry")
+  bad('{"a":{"dtype":"F32","shape":[2],"data_offsets":["0",8]}}', f8, "malformed header entry")
+  bad('{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}', f8, "malformed header entry")
+  bad('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,1e20]}}', f8, "malformed header entry")
+  bad('{"__metadata__":[1,2],' .. a .. '}', f8, "__metadata__ must be an object of strings")
+  bad('{"__metadata__":{"k":3},' .. a .. '}', f8, "__metadata__ must be an object of strings")
+  os.remove(cut)
 end)
 
 test("a crash during a save leaves the previous checkpoint loadable", function()
