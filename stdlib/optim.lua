@@ -172,7 +172,7 @@ end
 local clipped = { Linear = true, Conv2d = true, ConvTranspose2d = true, MinibatchDiscrimination = true }
 function optim.clip_weights(model, c)
   argcheck.module("clip_weights", 1, model, "model")
-  if type(c) ~= "number" or c <= 0 then error("clip_weights: c must be a positive number", 2) end
+  if type(c) ~= "number" or not (c > 0) then error("clip_weights: c must be a positive number", 2) end
   A.no_grad(function()
     for _, m in ipairs(model:modules()) do
       if clipped[m.__name] then

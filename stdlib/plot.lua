@@ -34,7 +34,12 @@ local function points(s, what, level)
     error(string.format("plot: %s must be an N x 2 Tensor, got %s", what,
       T.is_tensor(s) and table.concat(s:size(), "x") or argcheck.typename(s)), (level or 2) + 1)
   end
-  return s:detach()
+  s = s:detach()
+  -- x - x is 0 exactly for finite x and NaN otherwise
+  if (s - s):sum():item() ~= 0 then
+    error(string.format("plot: %s hold NaN or infinite values (a diverged generator?)", what), (level or 2) + 1)
+  end
+  return s
 end
 
 -- path and the options every plot takes ({title, xlabel, ylabel, xlim,
