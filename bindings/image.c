@@ -66,6 +66,21 @@ static int i_load(lua_State *L)
     return 1;
 }
 
+/* resize(t, oh, ow, x0, y0, x1, y1) -> C x oh x ow (see gl_image_resize) */
+static int i_resize(lua_State *L)
+{
+    gl_tensor *t = gl_lua_check(L, 1);
+    lua_Integer oh = luaL_checkinteger(L, 2), ow = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, oh >= 1 && oh <= 65536, 2, "height must be 1..65536");
+    luaL_argcheck(L, ow >= 1 && ow <= 65536, 3, "width must be 1..65536");
+    double r[4];
+    for (int i = 0; i < 4; i++) r[i] = luaL_checknumber(L, 4 + i);
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_image_resize(&u->t, t, (int)oh, (int)ow, r[0], r[1], r[2], r[3]));
+    gl_lua_account(L);
+    return 1;
+}
+
 /* write_gif(path, {frames...} [, delay_cs = 10 [, loop = true]]) */
 static int i_write_gif(lua_State *L)
 {
@@ -86,7 +101,7 @@ static int i_write_gif(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg fns[] = {{"make_grid", i_make_grid}, {"write_png", i_write_png}, {"load", i_load},
+static const luaL_Reg fns[] = {{"make_grid", i_make_grid}, {"write_png", i_write_png}, {"load", i_load}, {"resize", i_resize},
                                {"write_gif", i_write_gif}, {NULL, NULL}};
 
 int luaopen_ganlua_image(lua_State *L)

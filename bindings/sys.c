@@ -1,9 +1,11 @@
 /* bindings/sys.c — core.sys: the few operating-system facts scripts need
  * that Lua's standard library lacks: a wall clock, whether a stream is a
- * terminal (and how wide), mkdir -p. Failures return nil, message. */
+ * terminal (and how wide), mkdir -p, a directory's entries. Failures
+ * return nil, message. */
 #define _POSIX_C_SOURCE 200809L
 #include "bindings.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -75,6 +77,52 @@ static int s_mkdir(lua_State *L)
     return 1;
 }
 
+/* listdir(path) -> the names in a directory (without . and ..), each
+ * subdirectory's (or symbolic link to one) with a trailing /, unsorted; or
+ * nil, message */
+static int s_listdir(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checklstring(L, 1, &n);
+    luaL_argcheck(L, n > 0 && n < 4096, 1, "path must be 1 to 4095 bytes");
+    DIR *d = opendir(path);
+    if (!d) {
+        int e = errno;
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(e));
+        return 2;
+    }
+    lua_newtable(L);
+    lua_Integer k = 0;
+    luaL_Buffer b;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) break;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        int isdir = e->d_type == DT_DIR;
+        if (e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) {
+            struct stat sb;
+            char full[8192];
+            snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+            isdir = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
+        }
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, e->d_name);
+        if (isdir) luaL_addchar(&b, '/');
+        luaL_pushresult(&b);
+        lua_rawseti(L, -2, ++k);
+    }
+    int err = errno;
+    closedir(d);
+    if (err) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(err));
+        return 2;
+    }
+    return 1;
+}
+
 static int s_getpid(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)getpid());
@@ -82,7 +130,8 @@ static int s_getpid(lua_State *L)
 }
 
 static const luaL_Reg fns[] = {
-    {"time", s_time}, {"isatty", s_isatty}, {"term_width", s_term_width}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {NULL, NULL}};
+    {"time", s_time}, {"isatty", s_isatty}, {"term_width", s_term_width}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {"listdir", s_listdir},
+    {NULL, NULL}};
 
 int luaopen_ganlua_sys(lua_State *L)
 {

@@ -378,6 +378,12 @@ gl_status gl_image_make_grid(gl_tensor **out, const gl_tensor *t, const gl_grid_
 gl_status gl_image_write_png(const char *path, const gl_tensor *t);
 /* PNG/JPEG/BMP... -> C x H x W in [0, 1]; channels 0 keeps the file's */
 gl_status gl_image_load(gl_tensor **out, const char *path, int channels);
+/* C x H x W (or H x W) -> C x oh x ow, resampled by stb_image_resize
+ * (Mitchell filter shrinking, Catmull-Rom enlarging, edges clamped) from
+ * the source region [x0, x1) x [y0, y1) given as fractions of its width
+ * and height; values clamped to the source's range */
+gl_status gl_image_resize(gl_tensor **out, const gl_tensor *t, int oh, int ow, double x0, double y0, double x1,
+                          double y1);
 /* frames: C x H x W in [0, 1], same size; delay in 1/100 s; atomic */
 gl_status gl_image_write_gif(const char *path, gl_tensor *const *frames, int n, int delay_cs, int loop);
 

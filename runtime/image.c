@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stb_image.h>
+#include <stb_image_resize.h>
 #include <stb_image_write.h>
 #include <stdio.h>
 #include <string.h>
@@ -196,6 +197,177 @@ static int pnm16(const unsigned char *p, size_t n)
     return n >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6') && stbi_is_16_bit_from_memory(p, (int)n);
 }
 
+/* Truncated files. stb_image 2.27 decodes a short PNM or uncompressed TGA
+ * into a buffer it never fills (uninitialised pixels), and a short BMP,
+ * RLE TGA, JPEG or GIF with zeros or grey in place of the missing data,
+ * all without an error. Like PIL (which torchvision uses) ganlua refuses
+ * them: the layout each of these formats declares is walked as stb walks
+ * it, and a file that ends before its pixels do is an error. PNG needs no
+ * check (stb reports its truncation); PSD, PIC and HDR are not checked.
+ * Returns 0, or 1 with a description in msg. */
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+
+static int pnm_truncated(const unsigned char *p, size_t n, char *msg, size_t cap)
+{
+    /* stb's parser: a character at a time, 0 past the end (never consumed),
+     * whitespace and # comments between fields, one character after the
+     * maximum value */
+    size_t i = 2;
+#define PNM_GET() (i < n ? (char)p[i++] : 0)
+    int comp = p[1] == '6' ? 3 : 1;
+    char c = PNM_GET();
+    uint64_t v[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        for (;;) {
+            while (i < n && (c == ' ' || (c >= '\t' && c <= '\r'))) c = PNM_GET();
+            if (i >= n || c != '#') break;
+            while (i < n && c != '\n' && c != '\r') c = PNM_GET();
+        }
+        while (i < n && c >= '0' && c <= '9' && v[k] < ((uint64_t)1 << 40)) {
+            v[k] = v[k] * 10 + (uint64_t)(c - '0');
+            c = PNM_GET();
+        }
+    }
+#undef PNM_GET
+    uint64_t need = v[0] * v[1] * (uint64_t)comp; /* 8-bit (16-bit ones are refused before) */
+    if (v[0] > (1u << 24) || v[1] > (1u << 24) || need <= n - i) return 0; /* stb rejects the sizes itself */
+    snprintf(msg, cap, "truncated PNM file (%llu bytes of pixels declared, %zu present)", (unsigned long long)need,
+             n - i);
+    return 1;
+}
+
+/* The first 64 bytes of a file, zeros past its end (as stb reads them). */
+static void header64(unsigned char h[64], const unsigned char *p, size_t n)
+{
+    memset(h, 0, 64);
+    memcpy(h, p, n < 64 ? n : 64);
+}
+
+static int tga_truncated(const unsigned char *file, size_t n, char *msg, size_t cap)
+{
+    unsigned char p[64];
+    header64(p, file, n);
+    int indexed = p[1], type = p[2], bpp = p[16];
+    uint64_t pixels = (uint64_t)le16(p + 12) * le16(p + 14), bytes = (uint64_t)(bpp + 7) / 8;
+    uint64_t at = 18 + (uint64_t)p[0];
+    if (indexed) at += le16(p + 3) + (uint64_t)le16(p + 5) * (uint64_t)((p[7] + 7) / 8);
+    if (type < 8) { /* uncompressed */
+        uint64_t need = at + pixels * bytes;
+        if (need <= n) return 0;
+        snprintf(msg, cap, "truncated TGA file (%llu bytes declared, %zu present)", (unsigned long long)need, n);
+        return 1;
+    }
+    /* run-length packets: a count byte, then one pixel (a run) or count pixels */
+    uint64_t done = 0;
+    while (done < pixels) {
+        if (at >= n) break;
+        int cmd = file[at++];
+        uint64_t count = (uint64_t)(cmd & 127) + 1;
+        at += (cmd & 128) ? bytes : count * bytes;
+        if (at > n) break;
+        done += count;
+    }
+    if (done >= pixels) return 0;
+    snprintf(msg, cap, "truncated TGA file (its run-length data ends after %llu of %llu pixels)",
+             (unsigned long long)done, (unsigned long long)pixels);
+    return 1;
+}
+
+static int bmp_truncated(const unsigned char *file, size_t n, char *msg, size_t cap)
+{
+    unsigned char p[64];
+    header64(p, file, n);
+    uint32_t offset = le32(p + 10), hsz = le32(p + 14);
+    int64_t w, h;
+    int bpp;
+    if (hsz == 12) {
+        w = le16(p + 18), h = le16(p + 20), bpp = (int)le16(p + 24);
+    } else {
+        w = (int32_t)le32(p + 18), h = (int32_t)le32(p + 22), bpp = (int)le16(p + 28);
+    }
+    if (h < 0) h = -h; /* top-down rows */
+    if (w <= 0 || h == 0 || w > (1 << 24) || h > (1 << 24) || offset < 14 + hsz) return 0; /* stb decides */
+    if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32) return 0;
+    uint64_t row = ((uint64_t)w * (uint64_t)bpp + 7) / 8, stride = (row + 3) / 4 * 4;
+    uint64_t need = offset + stride * (uint64_t)(h - 1) + row; /* the last row's padding may be missing */
+    if (need <= n) return 0;
+    snprintf(msg, cap, "truncated BMP file (%llu bytes declared, %zu present)", (unsigned long long)need, n);
+    return 1;
+}
+
+/* A JPEG's entropy-coded data escapes every FF byte, so the first FF D9
+ * after its first scan header is the end-of-image marker; without it the
+ * scan data was cut. */
+static int jpeg_truncated(const unsigned char *p, size_t n, char *msg, size_t cap)
+{
+    size_t i = 2;
+    for (;;) { /* to the first start of scan, segment by segment */
+        while (i < n && p[i] != 0xff) i++;
+        while (i < n && p[i] == 0xff) i++;
+        if (i >= n) break;
+        int m = p[i++];
+        if (m == 0xda) break;
+        if (m == 0xd9) return 0; /* an image without a scan: stb says what is wrong */
+        if (m == 0x01 || (m >= 0xd0 && m <= 0xd8)) continue; /* markers without a length */
+        if (i + 1 >= n) break;
+        i += (size_t)(p[i] << 8 | p[i + 1]);
+    }
+    for (; i + 1 < n; i++)
+        if (p[i] == 0xff && p[i + 1] == 0xd9) return 0;
+    snprintf(msg, cap, "truncated JPEG file (no end-of-image marker after its image data)");
+    return 1;
+}
+
+/* The first image of a GIF (the one stb_image returns): every block up to
+ * the end of its compressed data must be in the file. */
+static int gif_truncated(const unsigned char *p, size_t n, char *msg, size_t cap)
+{
+    size_t i = 13;
+    if (n >= 13 && (p[10] & 0x80)) i += (size_t)3 << ((p[10] & 7) + 1); /* global colour table */
+    for (;;) {
+        if (i >= n) break;
+        int b = p[i++];
+        if (b == 0x3b) return 0; /* trailer before any image: stb says what is wrong */
+        if (b == 0x2c) {         /* image descriptor, its colour table, the LZW code size */
+            if (i + 9 > n) break;
+            int flags = p[i + 8];
+            i += 9;
+            if (flags & 0x80) i += (size_t)3 << ((flags & 7) + 1);
+            i++;
+        } else if (b == 0x21) { /* extension: its label, then sub-blocks */
+            i++;
+        } else {
+            return 0; /* not a block stb reads: stb says what is wrong */
+        }
+        int ended = 0; /* sub-blocks, up to a zero-length one */
+        while (i < n && !ended) {
+            size_t len = p[i++];
+            ended = len == 0;
+            i += len;
+        }
+        if (!ended || i > n) break;
+        if (b == 0x2c) return 0;
+    }
+    snprintf(msg, cap, "truncated GIF file (it ends inside the first image)");
+    return 1;
+}
+
+static int truncated(const unsigned char *p, size_t n, char *msg, size_t cap)
+{
+    if (n >= 2 && p[0] == 0xff && p[1] == 0xd8) return jpeg_truncated(p, n, msg, cap);
+    if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) return 0;
+    if (n >= 2 && p[0] == 'B' && p[1] == 'M') return bmp_truncated(p, n, msg, cap);
+    if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6))) return gif_truncated(p, n, msg, cap);
+    if (n >= 4 && (!memcmp(p, "8BPS", 4) || !memcmp(p, "\x53\x80\xf6\x34", 4))) return 0;
+    if (n >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) return pnm_truncated(p, n, msg, cap);
+    if (n >= 2 && p[0] == '#' && p[1] == '?') return 0; /* Radiance HDR */
+    int w, h, c;
+    if (n <= INT_MAX && stbi_info_from_memory(p, (int)n, &w, &h, &c)) /* what is left is a TGA to stb */
+        return tga_truncated(p, n, msg, cap);
+    return 0;
+}
+
 gl_status gl_image_load(gl_tensor **out, const char *path, int channels)
 {
     int w, h, c;
@@ -231,9 +403,18 @@ gl_status gl_image_load(gl_tensor **out, const char *path, int channels)
         free(buf);
         return gl_fail(GL_ERR_FORMAT, "image.load: %s: 16-bit PNM files are not supported", path);
     }
+    char why[160];
+    if (truncated(buf, len, why, sizeof why)) {
+        free(buf);
+        return gl_fail(GL_ERR_FORMAT, "image.load: %s: %s", path, why);
+    }
     unsigned char *px = stbi_load_from_memory(buf, (int)len, &w, &h, &c, channels);
     free(buf);
     if (!px) return gl_fail(GL_ERR_FORMAT, "image.load: %s: %s", path, stbi_failure_reason());
+    if (w <= 0 || h <= 0) { /* stb lets a PNM header cut short through as an empty image */
+        stbi_image_free(px);
+        return gl_fail(GL_ERR_FORMAT, "image.load: %s: the image has no pixels (%d x %d; a truncated header?)", path, w, h);
+    }
     int C = channels ? channels : c;
     int64_t shape[3] = {C, h, w};
     gl_tensor *t;
@@ -243,6 +424,56 @@ gl_status gl_image_load(gl_tensor **out, const char *path, int channels)
         for (int64_t i = 0; i < (int64_t)h * w; i++) t->data[ch * (int64_t)h * w + i] = px[i * C + ch] / 255.0f;
     stbi_image_free(px);
     *out = t;
+    return GL_OK;
+}
+
+gl_status gl_image_resize(gl_tensor **out, const gl_tensor *t, int oh, int ow, double x0, double y0, double x1,
+                          double y1)
+{
+    if (t->ndim != 2 && t->ndim != 3)
+        return gl_fail(GL_ERR_SHAPE, "image.resize: expected a C x H x W or H x W image, got %d dims", t->ndim);
+    int64_t C = t->ndim == 3 ? t->shape[0] : 1, H = t->shape[t->ndim - 2], W = t->shape[t->ndim - 1];
+    if (H < 1 || W < 1 || H > INT_MAX / 4 / (W > 0 ? W : 1))
+        return gl_fail(GL_ERR_SHAPE, "image.resize: cannot resize a %lld x %lld image", (long long)H, (long long)W);
+    if (oh < 1 || ow < 1 || oh > 65536 || ow > 65536 || (int64_t)oh * ow > (1 << 28))
+        return gl_fail(GL_ERR_ARG, "image.resize: bad output size %d x %d", oh, ow);
+    if (!(x0 >= 0 && x0 < x1 && x1 <= 1 && y0 >= 0 && y0 < y1 && y1 <= 1))
+        return gl_fail(GL_ERR_ARG, "image.resize: bad source region [%g, %g) x [%g, %g)", x0, x1, y0, y1);
+    int64_t shape[3] = {C, oh, ow};
+    gl_tensor *r;
+    GL_TRY(gl_tensor_new(&r, t->ndim, t->ndim == 3 ? shape : shape + 1));
+    /* a region of exactly oh x ow whole pixels is copied, not filtered (the
+     * Mitchell filter blurs even at scale 1) */
+    double px = x0 * (double)W, py = y0 * (double)H;
+    if (fabs((x1 - x0) * (double)W - ow) < 1e-6 && fabs((y1 - y0) * (double)H - oh) < 1e-6 &&
+        fabs(px - round(px)) < 1e-6 && fabs(py - round(py)) < 1e-6) {
+        int64_t cx = (int64_t)round(px), cy = (int64_t)round(py);
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t y = 0; y < oh; y++)
+                memcpy(r->data + (c * oh + y) * ow, t->data + (c * H + cy + y) * W + cx, (size_t)ow * sizeof(float));
+        *out = r;
+        return GL_OK;
+    }
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < t->numel; i++) {
+        lo = fminf(lo, t->data[i]);
+        hi = fmaxf(hi, t->data[i]);
+    }
+    for (int64_t c = 0; c < C; c++) {
+        if (!stbir_resize_region(t->data + c * H * W, (int)W, (int)H, (int)(W * 4), r->data + c * oh * ow, ow, oh,
+                                 ow * 4, STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
+                                 STBIR_EDGE_CLAMP, STBIR_FILTER_DEFAULT, STBIR_FILTER_DEFAULT, STBIR_COLORSPACE_LINEAR,
+                                 NULL, (float)x0, (float)y0, (float)x1, (float)y1)) {
+            gl_tensor_release(r);
+            return gl_fail(GL_ERR_NOMEM, "image.resize: out of memory");
+        }
+    }
+    /* the cubic filters overshoot at sharp edges: keep the source's range */
+    for (int64_t i = 0; i < r->numel; i++) {
+        if (r->data[i] < lo) r->data[i] = lo;
+        if (r->data[i] > hi) r->data[i] = hi;
+    }
+    *out = r;
     return GL_OK;
 }
 

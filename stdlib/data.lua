@@ -186,6 +186,95 @@ function data.mnist(o)
   return ds
 end
 
+------------------------------------------------------------ image folders
+
+local IMAGE_EXT = { png = true, jpg = true, jpeg = true, bmp = true, gif = true, tga = true, ppm = true, pgm = true,
+                    pnm = true }
+
+-- Relative paths of the image files under dir, hidden files and folders
+-- skipped, sorted byte-wise (the order is the same on every machine).
+local function image_files(dir)
+  local S = core.sys
+  local out = {}
+  local function walk(rel) -- nil, or the message of a folder that cannot be read
+    local names, err = S.listdir(rel == "" and dir or dir .. "/" .. rel)
+    if not names then return err end
+    for _, name in ipairs(names) do
+      if name:sub(1, 1) ~= "." then
+        local path = rel == "" and name or rel .. "/" .. name
+        if name:sub(-1) == "/" then
+          err = walk(path:sub(1, -2))
+          if err then return err end
+        elseif IMAGE_EXT[(name:match("%.([^.]+)$") or ""):lower()] then
+          out[#out + 1] = path
+        end
+      end
+    end
+  end
+  local err = walk("")
+  if err then return nil, err end
+  table.sort(out)
+  return out
+end
+
+-- data.image_folder{dir = "faces", size = 64 [, channels = 3, range = "tanh", limit = n]}
+-- Every image under dir (PNG, JPEG, BMP, GIF, TGA, PNM by extension, in
+-- any case; hidden files and folders skipped), in sorted path order,
+-- loaded whole into ds.x: N x channels x size x size, each image's shorter
+-- side scaled to size and the centre cut out (torchvision's Resize then
+-- CenterCrop; size = {h, w} for other shapes), in [-1, 1] ("tanh", the
+-- default) or [0, 1] ("unit"). limit keeps the first n files. Labels follow
+-- torchvision's ImageFolder: each folder directly under dir is a class
+-- (sorted, 1-based; ds.classes holds their names), and images directly in
+-- dir form a class named ".". ds.files lists the paths. A file that does
+-- not decode is an error naming it: nothing is skipped silently.
+function data.image_folder(o)
+  o = argcheck.opts("data.image_folder", 1, o)
+  if type(o.dir) ~= "string" then error("data.image_folder: dir must be a string, got " .. argcheck.typename(o.dir), 2) end
+  local size = o.size
+  if math.type(size) == "integer" then size = { size, size } end
+  if type(size) ~= "table" or math.type(size[1]) ~= "integer" or math.type(size[2]) ~= "integer" or size[1] < 1 or
+      size[2] < 1 or size[1] > 4096 or size[2] > 4096 then
+    error("data.image_folder: size must be an integer or {height, width} in 1..4096", 2)
+  end
+  local channels = o.channels or 3
+  if channels ~= 1 and channels ~= 3 then error("data.image_folder: channels must be 1 or 3", 2) end
+  local range = o.range or "tanh"
+  if range ~= "tanh" and range ~= "unit" then error("data.image_folder: range must be \"tanh\" or \"unit\"", 2) end
+  if o.limit ~= nil and (math.type(o.limit) ~= "integer" or o.limit < 1) then
+    error("data.image_folder: limit must be a positive integer", 2)
+  end
+  local files, err = image_files(o.dir)
+  if not files then error("data.image_folder: cannot read " .. err, 2) end
+  if o.limit and #files > o.limit then
+    for i = #files, o.limit + 1, -1 do files[i] = nil end
+  end
+  if #files == 0 then error("data.image_folder: no image files under " .. o.dir, 2) end
+  local image = require "ganlua.image"
+  local x = T.empty(#files, channels, size[1], size[2])
+  local names, index, labels = {}, {}, {}
+  local function class(rel) return rel:match("^([^/]+)/") or "." end
+  for _, rel in ipairs(files) do
+    if not index[class(rel)] then
+      index[class(rel)] = true
+      names[#names + 1] = class(rel)
+    end
+  end
+  table.sort(names)
+  for i, name in ipairs(names) do index[name] = i end
+  for i, rel in ipairs(files) do
+    labels[i] = index[class(rel)]
+    local img, lerr = image.load(o.dir .. "/" .. rel, channels)
+    if not img then error("data.image_folder: " .. lerr, 2) end
+    x:narrow(1, i, 1):copy_(image.resize(img, size[1], size[2], { crop = "center" }):unsqueeze(1))
+  end
+  if range == "tanh" then x:mul_(2):sub_(1) end
+  local ds = data.dataset(x, T.from(labels))
+  ds.classes = names
+  ds.files = files
+  return ds
+end
+
 -- write_csv(x, path [, header]) -> true, or nil, message: an N (or N x d)
 -- tensor as CSV, atomically (a temporary file, then a rename; the
 -- temporary file is removed on any failure).

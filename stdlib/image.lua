@@ -33,8 +33,44 @@ function image.save(t, path)
   return C.write_png(path, t:clamp(0, 1))
 end
 
--- image.load(path [, channels]) -> C x H x W in [0, 1], or nil, message
+-- image.load(path [, channels]) -> C x H x W in [0, 1], or nil, message.
+-- PNG, JPEG, BMP, GIF (its first frame), TGA, PNM, PSD, PIC, HDR through
+-- stb_image; a file cut short is refused, not decoded with missing pixels.
 image.load = C.load
+
+local function size_arg(fn, i, v, name)
+  if math.type(v) ~= "integer" or v < 1 or v > 65536 then
+    error(string.format("%s: argument %d (%s) must be an integer in 1..65536, got %s", fn, i, name,
+      math.type(v) == "integer" and tostring(v) or argcheck.typename(v)), 3)
+  end
+end
+
+-- image.resize(img, h, w [, {crop = "center"}]) -> C x h x w (or h x w):
+-- img (C x H x W or H x W) resampled by stb_image_resize (a Mitchell
+-- filter shrinking, Catmull-Rom enlarging), values kept within the image's
+-- own range. crop = "center" first cuts the largest centred region with
+-- the aspect ratio of h x w, as torchvision's Resize then CenterCrop do.
+function image.resize(img, h, w, o)
+  argcheck.tensor("image.resize", 1, img, "image")
+  size_arg("image.resize", 2, h, "height")
+  size_arg("image.resize", 3, w, "width")
+  o = argcheck.opts("image.resize", 4, o)
+  if img:dim() ~= 2 and img:dim() ~= 3 then
+    error("image.resize: expected a C x H x W or H x W image, got " .. table.concat(img:size(), "x"), 2)
+  end
+  local x0, y0, x1, y1 = 0, 0, 1, 1
+  if o.crop == "center" then
+    local r = (w / h) / (img:size(-1) / img:size(-2)) -- the kept fraction of the width (r < 1) or height
+    if r < 1 then
+      x0, x1 = (1 - r) / 2, (1 + r) / 2
+    else
+      y0, y1 = (1 - 1 / r) / 2, (1 + 1 / r) / 2
+    end
+  elseif o.crop ~= nil then
+    error("image.resize: crop must be \"center\" or nil, got " .. tostring(o.crop), 2)
+  end
+  return (argcheck.call(2, C.resize, img:detach(), h, w, x0, y0, x1, y1))
+end
 
 -- An animation of grids over training, saved as a looping GIF.
 local Animation = {}

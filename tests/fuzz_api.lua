@@ -29,7 +29,7 @@ local pool = {
   "", "abc", "mean", "sum", "none", "fan_out", "f.png", "f.csv", "f.json", "no/such/dir/x", "/nonexistent/dir/x",
   {}, { 1, 2 }, { 1, 2, 3 }, { { 1, 2 }, { 3, 4 } }, { { 1 }, { 2, 3 } }, { -1, 2 }, { 0 }, { 2, 0 },
   { 1e12, 1e12 }, { 0.5, "a" }, { lr = 0.1 }, { reduction = "sum" }, { reduction = "bogus" }, { stride = 2, padding = 1 },
-  { dim = 1 }, { n = 7, modes = 3 }, { splits = 2 }, { nrow = 0 }, { size = { 10, 10 } }, { xlim = { 1, 0 } },
+  { dim = 1 }, { dir = ".", size = 4 }, { n = 7, modes = 3 }, { splits = 2 }, { nrow = 0 }, { size = { 10, 10 } }, { xlim = { 1, 0 } },
   function() return 1 end, function(...) return ... end, function() error("a user error") end,
   coroutine.create(function() end), io.stdout,
   tensor.zeros(1), tensor.randn(3), tensor.randn(2, 3), tensor.randn(3, 2), tensor.randn(2, 3):requires_grad(),
@@ -73,6 +73,7 @@ add_module("optim", optim)
 add_module("data", data)
 add_module("metrics", metrics)
 add_module("image", image)
+add_module("sys", sys)
 add_module("plot", plot)
 add_module("json", json)
 add_module("ckpt", ckpt)

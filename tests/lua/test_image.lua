@@ -119,3 +119,152 @@ test("GIF animation of grids", function()
   local ok, err = a2:save(tmp(".gif"))
   check.truthy(not ok and err:find("frame 2", 1, true), err)
 end)
+
+-- Files written by PIL's encoders (tests/fixtures/make_images.py): one 13 x 11
+-- picture in every format image.load reads, and a PNG of the same pixels.
+local IMG = check.dir .. "/fixtures/images/"
+local FORMATS = { "rgb.ppm", "grey.pgm", "rgb.bmp", "pal.bmp", "rgb.tga", "rgb_rle.tga", "pal_rle.tga", "pal.gif",
+                  "rgb.jpg", "rgb_progressive.jpg" }
+
+local function rgb3(t) return t:size(1) == 4 and t:narrow(1, 1, 3) or t end -- stb gives GIFs an alpha channel
+
+test("image.load reads PNM, BMP, TGA (plain and run-length), GIF and JPEG files as PIL wrote them", function()
+  local ref = { rgb = assert(image.load(IMG .. "rgb.png")), grey = assert(image.load(IMG .. "grey.png")) }
+  check.shape(ref.rgb, { 3, 11, 13 })
+  check.near(ref.rgb[1][11][13]:item(), 12 * 19 / 255, 1e-6) -- red = 19 x, green = 23 y
+  check.near(ref.rgb[2][11][13]:item(), 10 * 23 / 255, 1e-6)
+  for _, name in ipairs(FORMATS) do
+    local t = rgb3(assert(image.load(IMG .. name)))
+    local want = name:match("^grey") and ref.grey or ref.rgb
+    check.shape(t, want:size())
+    local err = (t - want):abs():mean():item()
+    if name:match("jpg$") then
+      check.truthy(err < 0.02, name .. ": mean error " .. err) -- lossy
+    else
+      check.eq(err, 0, name)
+    end
+  end
+end)
+
+test("image.load refuses a file cut short anywhere rather than decoding missing pixels", function()
+  -- stb_image 2.27 alone decodes nearly every prefix of these files without
+  -- an error: PNM and plain TGA into memory it never fills, BMP, run-length
+  -- TGA and GIF with zeros for the missing part, a cut PNM header as an
+  -- empty image. A prefix may load only if all its pixels are there (a
+  -- TGA's footer, a BMP's last row padding, a GIF's trailer may be cut).
+  local path = tmp(".img")
+  local refused = 0
+  for _, name in ipairs(FORMATS) do
+    local bytes = read_bytes(IMG .. name)
+    local full = rgb3(assert(image.load(IMG .. name)))
+    for n = 1, #bytes - 1 do
+      local f = assert(io.open(path, "wb"))
+      f:write(bytes:sub(1, n))
+      f:close()
+      local t, err = image.load(path)
+      if t then
+        t = rgb3(t)
+        check.truthy(t:size(2) == full:size(2) and t:size(3) == full:size(3) and (t - full):abs():max():item() == 0,
+          string.format("%s cut to %d bytes decodes to different pixels", name, n))
+      else
+        check.truthy(err:find(path, 1, true), err)
+        refused = refused + 1
+      end
+    end
+  end
+  check.truthy(refused > 4000, refused)
+  local f = assert(io.open(path, "wb"))
+  f:write(read_bytes(IMG .. "rgb.ppm"):sub(1, 300))
+  f:close()
+  local t, err = image.load(path)
+  check.truthy(not t and err:find("truncated PNM file (429 bytes of pixels declared, 287 present)", 1, true), err)
+  f = assert(io.open(path, "wb"))
+  f:write("P6\n13 ")
+  f:close()
+  t, err = image.load(path)
+  check.truthy(not t and err:find("no pixels", 1, true), err)
+  -- a 26-byte run-length TGA declaring 2610 x 16512 pixels (found by libFuzzer)
+  f = assert(io.open(path, "wb"))
+  f:write("\0\0\10\0\0\0\0\0\0\0\0\0\50\10\128\64\24\0\200\1\2\3\4\5\6\7")
+  f:close()
+  t, err = image.load(path)
+  check.truthy(not t and err:find("truncated TGA file (its run-length data ends after 73 of 43096320 pixels)", 1,
+    true), err)
+  os.remove(path)
+end)
+
+test("image.resize: whole pixels are copied, a linear ramp stays linear, a centre crop keeps the aspect", function()
+  local t = assert(image.load(IMG .. "rgb.png"))
+  check.eq((image.resize(t, 11, 13) - t):abs():max():item(), 0)
+  check.eq((image.resize(t, 11, 11, { crop = "center" }) - t:narrow(3, 2, 11)):abs():max():item(), 0)
+  -- halving a ramp sampled at pixel centres: away from the clamped edges,
+  -- each output pixel holds the ramp's value at its own centre
+  local ramp = tensor.arange(0, 16):add(0.5):div(16):reshape(1, 1, 16):expand(1, 4, 16):contiguous()
+  local half = image.resize(ramp, 2, 8)
+  check.shape(half, { 1, 2, 8 })
+  for j = 3, 6 do check.near(half[1][1][j]:item(), (j - 0.5) / 8, 1e-6) end
+  check.eq(image.resize(tensor.full({ 2, 7, 9 }, 0.3), 3, 20):sub(0.3):abs():max():item() < 1e-6, true)
+  -- a 10 x 20 image, 1 but for its outer columns: the centre crop never
+  -- reaches them, the whole image squeezed to 5 x 5 does
+  local img = tensor.cat({ tensor.zeros(3, 10, 1), tensor.ones(3, 10, 18), tensor.zeros(3, 10, 1) }, 3)
+  check.eq(image.resize(img, 5, 5, { crop = "center" }):min():item(), 1)
+  check.truthy(image.resize(img, 5, 5):min():item() < 0.99)
+  -- a 2-D image stays 2-D; values stay within the input's range (cubic filters overshoot)
+  local step = tensor.cat({ tensor.zeros(8, 4), tensor.ones(8, 4) }, 2)
+  local up = image.resize(step, 8, 32)
+  check.shape(up, { 8, 32 })
+  check.eq(up:min():item(), 0)
+  check.eq(up:max():item(), 1)
+  check.truthy(up[1][16]:item() > 0 and up[1][16]:item() < 1) -- the edge is interpolated
+  check.raises(function() image.resize(t, 0, 4) end, "image.resize: argument 2 (height) must be an integer in 1..65536")
+  check.raises(function() image.resize(t, 4, 4, { crop = "left" }) end, "crop must be \"center\"")
+  check.raises(function() image.resize(tensor.ones(1, 1, 2, 2), 4, 4) end, "expected a C x H x W or H x W image")
+end)
+
+test("data.image_folder: ImageFolder's classes, sorted files, resized and scaled images, errors naming the file", function()
+  local root = os.tmpname()
+  os.remove(root)
+  assert(sys.mkdir(root .. "/zebra/deeper"))
+  assert(sys.mkdir(root .. "/ant"))
+  assert(sys.mkdir(root .. "/.thumbs"))
+  local function put(src, dst)
+    local f = assert(io.open(root .. "/" .. dst, "wb"))
+    f:write(read_bytes(IMG .. src))
+    f:close()
+  end
+  put("rgb.png", "zebra/b.png")
+  put("rgb.bmp", "zebra/deeper/a.BMP")
+  put("rgb.ppm", "ant/x.ppm")
+  put("rgb.tga", "top.tga")
+  put("rgb.png", ".hidden.png")
+  put("rgb.png", ".thumbs/t.png")
+  put("rgb.png", "zebra/notes.txt")
+  local ds = data.image_folder { dir = root, size = { 11, 13 } }
+  check.eq(table.concat(ds.classes, " "), ". ant zebra")
+  check.eq(table.concat(ds.files, " "), "ant/x.ppm top.tga zebra/b.png zebra/deeper/a.BMP")
+  check.allclose(ds.labels, { 2, 1, 3, 3 }, 0)
+  check.shape(ds.x, { 4, 3, 11, 13 })
+  local want = assert(image.load(IMG .. "rgb.png")) * 2 - 1 -- every file holds these pixels
+  for i = 1, 4 do check.allclose(ds.x[i], want, 1e-6) end
+  local unit = data.image_folder { dir = root, size = 7, channels = 1, range = "unit", limit = 2 }
+  check.shape(unit.x, { 2, 1, 7, 7 })
+  check.eq(table.concat(unit.files, " "), "ant/x.ppm top.tga")
+  check.truthy(unit.x:min():item() >= 0 and unit.x:max():item() <= 1)
+  local grey = image.resize(assert(image.load(IMG .. "rgb.png", 1)), 7, 7, { crop = "center" })
+  check.allclose(unit.x[1], grey:unsqueeze(1), 1e-6)
+  local n = 0
+  for x, y in ds:batches(3) do n = n + x:size(1); check.eq(y:size(1), x:size(1)) end
+  check.eq(n, 4)
+  -- a file cut short stops the load and is named
+  local f = assert(io.open(root .. "/ant/y.ppm", "wb"))
+  f:write(read_bytes(IMG .. "rgb.ppm"):sub(1, 100))
+  f:close()
+  check.raises(function() data.image_folder { dir = root, size = 8 } end, "ant/y.ppm: truncated PNM file")
+  check.raises(function() data.image_folder { dir = root .. "/none", size = 8 } end, "data.image_folder: cannot read")
+  check.raises(function() data.image_folder { dir = root .. "/.thumbs/..", size = 0 } end, "size must be an integer")
+  check.raises(function() data.image_folder { size = 8 } end, "dir must be a string, got nil")
+  check.raises(function() data.image_folder { dir = root, size = 8, channels = 2 } end, "channels must be 1 or 3")
+  assert(sys.mkdir(root .. "/empty"))
+  check.raises(function() data.image_folder { dir = root .. "/empty", size = 8 } end, "no image files under")
+  os.execute("rm -rf '" .. root .. "'")
+end)
