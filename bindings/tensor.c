@@ -115,6 +115,17 @@ void gl_lua_account(lua_State *L)
         gl_lua_account(L);                                                                         \
     } while (0)
 
+/* The result on top of the stack: where it is a copy that PyTorch would
+ * return as a view, it is marked so in-place writes to it are refused. */
+static void mark_copy(lua_State *L, const gl_tensor *src, const char *op, int dim)
+{
+    gl_tensor *o = gl_lua_check(L, -1);
+    if (o->storage != src->storage) {
+        o->copy_op = op;
+        o->copy_dim = dim;
+    }
+}
+
 /* ------------------------------------------------------------ arguments */
 
 static int checkdim(lua_State *L, int arg, int ndim)
@@ -646,6 +657,7 @@ static int m_t(lua_State *L)
     }
     if (t->ndim != 2) return luaL_error(L, "t: expects a 2-D tensor, got %d dims (use transpose or permute)", t->ndim);
     PUSH_OP(L, gl_op_transpose(out, t, 0, 1));
+    mark_copy(L, t, "t()", 0);
     return 1;
 }
 
@@ -654,6 +666,7 @@ static int m_transpose(lua_State *L)
     gl_tensor *t = gl_lua_check(L, 1);
     int a = checkdim(L, 2, t->ndim), b = checkdim(L, 3, t->ndim);
     PUSH_OP(L, gl_op_transpose(out, t, a, b));
+    mark_copy(L, t, "transpose", 0);
     return 1;
 }
 
@@ -672,6 +685,7 @@ static int m_permute(lua_State *L)
     if (n != t->ndim) return luaL_error(L, "permute: %d dims given for a %d-dim tensor", n, t->ndim);
     for (int i = 0; i < n; i++) perm[i] = checkdim(L, 2 + i, t->ndim);
     PUSH_OP(L, gl_op_permute(out, t, perm));
+    mark_copy(L, t, "permute", 0);
     return 1;
 }
 
@@ -683,6 +697,7 @@ static int m_narrow(lua_State *L)
     lua_Integer len = luaL_checkinteger(L, 4);
     luaL_argcheck(L, len >= 0, 4, "length must be non-negative");
     PUSH_OP(L, gl_op_narrow(out, t, d, s, len));
+    mark_copy(L, t, "narrow", d + 1);
     return 1;
 }
 
@@ -692,6 +707,7 @@ static int m_select(lua_State *L)
     int d = checkdim(L, 2, t->ndim);
     int64_t i = checkpos(L, 3, t->shape[d]);
     PUSH_OP(L, gl_op_select(out, t, d, i));
+    mark_copy(L, t, "select", d + 1);
     return 1;
 }
 
@@ -731,6 +747,36 @@ static int m_index_select(lua_State *L)
     return 1;
 }
 
+/* x:index_fill_(dim, idx, v), x:index_copy_(dim, idx, src): in place at
+ * the 1-based positions idx (a table or tensor) along dim, as PyTorch's */
+static int m_index_fill_(lua_State *L)
+{
+    lua_settop(L, 4);
+    gl_tensor *t = gl_lua_check(L, 1);
+    int d = checkdim(L, 2, t->ndim);
+    int64_t n;
+    int64_t *idx = read_index(L, 3, t->shape[d], &n);
+    float v = checkfloat(L, 4);
+    gl_lua_check_status(L, gl_check_inplace("index_fill_", t));
+    gl_lua_check_status(L, gl_tensor_index_fill_(t, d, idx, n, v));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_index_copy_(lua_State *L)
+{
+    lua_settop(L, 4);
+    gl_tensor *t = gl_lua_check(L, 1);
+    int d = checkdim(L, 2, t->ndim);
+    int64_t n;
+    int64_t *idx = read_index(L, 3, t->shape[d], &n);
+    gl_tensor *src = gl_lua_check(L, 4);
+    gl_lua_check_status(L, gl_check_inplace("index_copy_", t));
+    gl_lua_check_status(L, gl_tensor_index_copy_(t, d, idx, n, src));
+    lua_settop(L, 1);
+    return 1;
+}
+
 static int m_expand(lua_State *L)
 {
     gl_tensor *t = gl_lua_check(L, 1);
@@ -744,6 +790,7 @@ static int m_expand(lua_State *L)
         read_shape(L, 2, &nd, shape, 1);
     }
     PUSH_OP(L, gl_op_expand(out, t, nd, shape));
+    mark_copy(L, t, "expand", 0);
     return 1;
 }
 
@@ -1087,10 +1134,19 @@ static int m_clone(lua_State *L)
     return 1;
 }
 
+/* Tensors are always contiguous; a marked copy (see mark_copy) comes back
+ * unmarked, as the copy PyTorch's contiguous() would make of a view. */
 static int m_contiguous(lua_State *L)
 {
-    gl_lua_check(L, 1);
-    lua_settop(L, 1);
+    gl_tensor *t = gl_lua_check(L, 1);
+    if (!t->copy_op) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    PUSH_OP(L, gl_op_reshape(out, t, t->ndim, t->shape));
+    gl_tensor *o = gl_lua_check(L, -1);
+    o->copy_op = NULL;
+    o->copy_dim = 0;
     return 1;
 }
 
@@ -1459,7 +1515,7 @@ static int t_dot(lua_State *L)
 static const luaL_Reg methods[] = {
     {"size", m_size}, {"dim", m_dim}, {"numel", m_numel}, {"item", m_item}, {"totable", m_totable},
     {"clone", m_clone}, {"contiguous", m_contiguous},
-    {"copy_", m_copy_}, {"fill_", m_fill_}, {"zero_", m_zero_}, {"normal_", m_normal_}, {"uniform_", m_uniform_},
+    {"copy_", m_copy_}, {"fill_", m_fill_}, {"index_fill_", m_index_fill_}, {"index_copy_", m_index_copy_}, {"zero_", m_zero_}, {"normal_", m_normal_}, {"uniform_", m_uniform_},
     {"add_", m_add_}, {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"clamp_", m_clamp_},
     {"reshape", m_reshape}, {"view", m_reshape}, {"flatten", m_flatten}, {"squeeze", m_squeeze},
     {"unsqueeze", m_unsqueeze}, {"t", m_t}, {"transpose", m_transpose}, {"permute", m_permute},

@@ -96,6 +96,11 @@ typedef struct gl_tensor {
     int requires_grad;      /* leaf that wants .grad, or any grad_fn output */
     struct gl_tensor *grad; /* accumulated gradient (owned), leaves only */
     gl_node *grad_fn;       /* node that produced this tensor (owned) */
+    /* Set on a copy that PyTorch would return as a view (narrow along a
+     * later dim, transpose, ...; "narrow", dim 3), and on views of it: an
+     * in-place write to it could not reach its source, so it is refused. */
+    const char *copy_op;
+    int copy_dim; /* 1-based; 0: no dim to name */
 } gl_tensor;
 
 int64_t gl_numel(int ndim, const int64_t *shape);
@@ -127,6 +132,10 @@ gl_status gl_tensor_one_hot(gl_tensor **out, const gl_tensor *idx, int64_t n_cla
 void gl_tensor_fill_(gl_tensor *t, float v);
 gl_status gl_tensor_copy_(gl_tensor *dst, const gl_tensor *src); /* broadcast */
 void gl_tensor_bump(gl_tensor *t); /* mark storage as written */
+/* In place along dim (0-based) at the cnt positions idx (0-based): fill
+ * with v, or copy src (t's shape but cnt long along dim); not recorded. */
+gl_status gl_tensor_index_fill_(gl_tensor *t, int dim, const int64_t *idx, int64_t cnt, float v);
+gl_status gl_tensor_index_copy_(gl_tensor *t, int dim, const int64_t *idx, int64_t cnt, const gl_tensor *src);
 /* Fails when t is a leaf requiring grad while grad mode is on: an in-place
  * write to it would be invisible to autograd. */
 gl_status gl_check_inplace(const char *fn, const gl_tensor *t);

@@ -133,6 +133,8 @@ static gl_status alias_at(gl_tensor **out, gl_tensor *t, int64_t offset, int ndi
     if (ndim) memcpy(a->shape, shape, sizeof(int64_t) * (size_t)ndim);
     a->numel = gl_numel(ndim, shape);
     a->storage = t->storage;
+    a->copy_op = t->copy_op;
+    a->copy_dim = t->copy_dim;
     t->storage->refcount++;
     a->offset = offset;
     a->data = t->storage->data + offset;
@@ -233,6 +235,63 @@ gl_status gl_check_inplace(const char *fn, const gl_tensor *t)
                        "%s: in-place write to a leaf that requires grad "
                        "(wrap it in autograd.no_grad or detach it)",
                        fn);
+    if (t->copy_op) {
+        char dim[24] = "";
+        if (t->copy_dim) snprintf(dim, sizeof dim, " along dim %d", t->copy_dim);
+        return gl_fail(GL_ERR_STATE,
+                       "%s: this tensor is a copy made by %s%s, not a view (only slices along dim 1 share "
+                       "storage), so the write would not reach its source: write into the source with "
+                       "index_fill_ or index_copy_, or clone() it first",
+                       fn, t->copy_op, dim);
+    }
+    return GL_OK;
+}
+
+/* outer blocks of size[dim] * inner floats; position k of dim at k * inner */
+static gl_status index_args(const char *fn, const gl_tensor *t, int dim, const int64_t *idx, int64_t cnt,
+                            int64_t *outer, int64_t *inner)
+{
+    if (dim < 0 || dim >= t->ndim) return gl_fail(GL_ERR_ARG, "%s: dim %d is out of range", fn, dim + 1);
+    for (int64_t k = 0; k < cnt; k++)
+        if (idx[k] < 0 || idx[k] >= t->shape[dim])
+            return gl_fail(GL_ERR_ARG, "%s: index %lld is outside dim %d of size %lld", fn, (long long)idx[k] + 1,
+                           dim + 1, (long long)t->shape[dim]);
+    *outer = gl_numel(dim, t->shape);
+    *inner = gl_numel(t->ndim - dim - 1, t->shape + dim + 1);
+    return GL_OK;
+}
+
+gl_status gl_tensor_index_fill_(gl_tensor *t, int dim, const int64_t *idx, int64_t cnt, float v)
+{
+    int64_t outer = 0, inner = 0;
+    GL_TRY(index_args("index_fill_", t, dim, idx, cnt, &outer, &inner));
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t k = 0; k < cnt; k++) {
+            float *p = t->data + (a * t->shape[dim] + idx[k]) * inner;
+            for (int64_t j = 0; j < inner; j++) p[j] = v;
+        }
+    gl_tensor_bump(t);
+    return GL_OK;
+}
+
+gl_status gl_tensor_index_copy_(gl_tensor *t, int dim, const int64_t *idx, int64_t cnt, const gl_tensor *src)
+{
+    int64_t outer = 0, inner = 0;
+    GL_TRY(index_args("index_copy_", t, dim, idx, cnt, &outer, &inner));
+    int ok = src->ndim == t->ndim;
+    for (int d = 0; ok && d < t->ndim; d++) ok = src->shape[d] == (d == dim ? cnt : t->shape[d]);
+    if (!ok) {
+        char b1[96], b2[96];
+        return gl_fail(GL_ERR_SHAPE, "index_copy_: source %s does not fit %lld positions of dim %d of %s",
+                       gl_tensor_shape_str(src, b1, sizeof b1), (long long)cnt, dim + 1,
+                       gl_tensor_shape_str(t, b2, sizeof b2));
+    }
+    if (src->storage == t->storage) return gl_fail(GL_ERR_ARG, "index_copy_: the source shares the destination's storage");
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t k = 0; k < cnt; k++)
+            memcpy(t->data + (a * t->shape[dim] + idx[k]) * inner, src->data + (a * cnt + k) * inner,
+                   sizeof(float) * (size_t)inner);
+    gl_tensor_bump(t);
     return GL_OK;
 }
 

@@ -36,7 +36,10 @@ local docs = {
   ["backward"] = "y:backward([grad] [, {retain_graph=, create_graph=}]) -- accumulate dy/dx into x.grad",
   ["requires_grad"] = "x:requires_grad([flag=true]) -> x -- make x a leaf that records gradients",
   ["detach"] = "x:detach() -- the same values, cut from the graph",
-  ["narrow"] = "x:narrow(dim, start, length) -- a slice (shares storage along dim 1)",
+  ["narrow"] = "x:narrow(dim, start, length) -- a slice (a view along dim 1, else a copy that refuses writes)",
+  ["index_fill_"] = "x:index_fill_(dim, indices, v) -- set the slices at 1-based indices to v, in place",
+  ["index_copy_"] = "x:index_copy_(dim, indices, src) -- copy src's slices to the 1-based indices, in place",
+  ["contiguous"] = "x:contiguous() -- x (always contiguous); a copy made by t/narrow/... becomes writable",
   ["select"] = "x:select(dim, index) -- one slice, the dim removed; x[i] is x:select(1, i)",
   ["index_select"] = "x:index_select(dim, indices) -- rows at 1-based indices (table or tensor)",
   -- autograd
@@ -86,6 +89,8 @@ local docs = {
   ["data.gaussian_ring"] = "data.gaussian_ring{n=10000, modes=8, radius=2, std=0.02, normalize=false}",
   ["data.gaussian_grid"] = "data.gaussian_grid{n=10000, side=5, spacing=2, std=0.02, normalize=false}",
   ["data.mnist"] = "data.mnist{split=\"train\"|\"test\", dir=, range=\"tanh\"|\"unit\"} -- N x 1 x 28 x 28, 1-based labels",
+  ["data.image_folder"] = "data.image_folder{dir=, size=64|{h, w}, channels=3, range=\"tanh\"|\"unit\", limit=}"
+    .. " -- subfolders are classes",
   ["data.dataset"] = "data.dataset(x [, labels]) -- then ds:batches(n, {shuffle=, drop_last=})",
   ["metrics.modes"] = "metrics.modes(samples, centers, sigma) -> {modes, hq, kl, counts}",
   ["metrics.inception_score"] = "metrics.inception_score(samples, classifier [, {splits=10}]) -> mean, std (MNIST classifier)",
@@ -93,6 +98,7 @@ local docs = {
   ["image.save_grid"] = "image.save_grid(images, path [, {nrow=8, padding=2, normalize=, range=, pad_value=}])",
   ["image.animation"] = "image.animation([grid opts]) -- anim:add(images); anim:save(path, {delay=0.1})",
   ["image.load"] = "image.load(path [, channels]) -> C x H x W in [0, 1], or nil, message",
+  ["image.resize"] = "image.resize(img, h, w [, {crop=\"center\"}]) -- resampled (stb_image_resize), C x h x w",
   ["ckpt.save"] = "ckpt.save(path, {G=G, optG=optG, step=n, ...}) -> true or nil, message (atomic safetensors)",
   ["ckpt.load"] = "ckpt.load(path, {G=G, optG=optG}) -> saved values; restores modules, optimizers, RNG",
   ["repl"] = "repl() -- a prompt inside the running script (locals as variables); `cont` resumes",

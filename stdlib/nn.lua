@@ -271,26 +271,32 @@ local function init_args(name, t, x, xname, y, yname)
   if y ~= nil then argcheck.number(name, 3, y, yname, 3) end
 end
 
-local function nograd(f) return A.no_grad(f) end
+-- f() without recording; a failed write (into a copy that is not a view)
+-- is raised at the caller of the public init function that called this
+local function nograd(name, f)
+  local ok, r = pcall(A.no_grad, f)
+  if not ok then error(name .. ": " .. tostring(r):gsub("^[^:]*:%d+: ", ""), 3) end
+  return r
+end
 
 function init.uniform_(t, a, b)
   init_args("nn.init.uniform_", t, a, "a", b, "b")
   if not ((b or 1) >= (a or 0)) then
     error(string.format("nn.init.uniform_: the bounds must satisfy a <= b, got a = %s, b = %s", a or 0, b or 1), 2)
   end
-  return nograd(function() return t:uniform_(a or 0, b or 1) end)
+  return nograd("nn.init.uniform_", function() return t:uniform_(a or 0, b or 1) end)
 end
 function init.normal_(t, mean, std)
   init_args("nn.init.normal_", t, mean, "mean", std, "std")
   if not ((std or 1) >= 0) then
     error("nn.init.normal_: argument 3 (std) must be a non-negative number, got " .. tostring(std), 2)
   end
-  return nograd(function() return t:normal_(mean or 0, std or 1) end)
+  return nograd("nn.init.normal_", function() return t:normal_(mean or 0, std or 1) end)
 end
 function init.constant_(t, v)
   init_args("nn.init.constant_", t, v, "value")
   if v == nil then argcheck.fail("nn.init.constant_", 2, "value", "a number", v) end
-  return nograd(function() return t:fill_(v) end)
+  return nograd("nn.init.constant_", function() return t:fill_(v) end)
 end
 function init.zeros_(t)
   init_args("nn.init.zeros_", t)

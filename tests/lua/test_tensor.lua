@@ -70,12 +70,38 @@ test("views share storage; other shape ops copy", function()
   check.allclose(base, { 0, 0, 5, 5, 5, 5, 0, 0 }); check.allclose(flat, { 0, 0, 5, 5, 5, 5, 0, 0 })
   base[1]:fill_(1) -- x[i] is a view too
   check.eq(base[1][1]:item(), 1)
-  local tr = base:t()
+  -- transposes, permutes, expands and slices along later dims are copies,
+  -- where PyTorch gives views: writing into one is refused, since the
+  -- write would not reach its source (a PyTorch script's x[:, 0] = 0 would
+  -- otherwise do nothing, silently)
+  check.raises(function() base:t():fill_(9) end, "fill_: this tensor is a copy made by t(), not a view")
+  check.raises(function() base:narrow(2, 1, 1):zero_() end, "zero_: this tensor is a copy made by narrow along dim 2")
+  check.raises(function() base:select(2, 1):add_(1) end, "add_: this tensor is a copy made by select along dim 2")
+  check.raises(function() base:transpose(1, 2)[1]:mul_(2) end, "mul_: this tensor is a copy made by transpose")
+  check.raises(function() base:permute(2, 1):reshape(8):clamp_(0, 1) end, "clamp_: this tensor is a copy made by permute")
+  check.raises(function() base:unsqueeze(1):expand(3, 4, 2):copy_(tensor.ones(2)) end, "copy_: this tensor is a copy made by expand")
+  check.raises(function() nn.init.ones_(base:t()) end, "nn.init.constant_: fill_: this tensor is a copy made by t()")
+  check.eq(base:sum():item(), 1 + 1 + 20) -- nothing was written
+  -- clone() and contiguous() give a copy to write into, as in PyTorch
+  local tr = base:t():clone()
   tr:fill_(9)
+  base:t():contiguous():fill_(9)
   check.eq(base:sum():item(), 1 + 1 + 20)
-  local col = base:narrow(2, 1, 1)
-  col:fill_(-1)
-  check.eq(base[1][1]:item(), 1)
+  -- index_fill_ / index_copy_ write into part of a tensor along any dim
+  base:index_fill_(2, { 1 }, -1)
+  check.allclose(base, { -1, 1, -1, 5, -1, 5, -1, 0 })
+  base:index_copy_(2, tensor.from { 2 }, tensor.from { { 10 }, { 20 }, { 30 }, { 40 } })
+  check.allclose(base, { -1, 10, -1, 20, -1, 30, -1, 40 })
+  base:index_copy_(1, { 4, 1 }, tensor.from { { 7, 8 }, { 3, 4 } })
+  check.allclose(base, { 3, 4, -1, 20, -1, 30, 7, 8 })
+  local code = tensor.zeros(3, 5):index_fill_(2, { 2, 5 }, 1) -- an InfoGAN-style code block
+  check.allclose(code:sum(1), { 0, 3, 0, 0, 3 })
+  check.raises(function() base:index_fill_(2, { 3 }, 0) end, "index 3.0 is not an integer in 1..2")
+  check.raises(function() base:index_copy_(2, { 1 }, tensor.ones(4, 2)) end,
+    "index_copy_: source 4x2 does not fit 1 positions of dim 2 of 4x2")
+  check.raises(function() base:index_copy_(1, { 1 }, base:narrow(1, 2, 1)) end, "shares the destination's storage")
+  local w = tensor.ones(2, 2):requires_grad()
+  check.raises(function() w:index_fill_(1, { 1 }, 0) end, "index_fill_: in-place write to a leaf that requires grad")
 end)
 
 test("broadcasting arithmetic with tensors and numbers on either side", function()
