@@ -14,6 +14,25 @@ static int f_load_idx(lua_State *L)
     return 1;
 }
 
+/* load_cifar({paths}) -> x, labels (see gl_cifar_load), or nil, message */
+static int f_load_cifar(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= 64, 1, "1 to 64 paths");
+    const char *paths[64];
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_geti(L, 1, i + 1);
+        paths[i] = lua_tostring(L, -1); /* kept alive by the table */
+        if (!paths[i] || lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 1, "paths must be strings");
+        lua_pop(L, 1);
+    }
+    gl_ud *ux = gl_lua_newud(L), *uy = gl_lua_newud(L);
+    if (gl_cifar_load(&ux->t, &uy->t, paths, (int)n) != GL_OK) return gl_lua_fail(L);
+    gl_lua_account(L);
+    return 2;
+}
+
 /* st_write(path, {names}, {tensors}, metadata_json|nil) -> true or nil, message */
 static int f_st_write(lua_State *L)
 {
@@ -123,7 +142,7 @@ static int st_close(lua_State *L)
 
 static const luaL_Reg st_methods[] = {{"header", st_header}, {"data_size", st_data_size}, {"tensor", st_tensor}, {"close", st_close}, {NULL, NULL}};
 
-static const luaL_Reg fns[] = {{"load_idx", f_load_idx}, {"st_write", f_st_write}, {"st_open", f_st_open}, {NULL, NULL}};
+static const luaL_Reg fns[] = {{"load_idx", f_load_idx}, {"load_cifar", f_load_cifar}, {"st_write", f_st_write}, {"st_open", f_st_open}, {NULL, NULL}};
 
 int luaopen_ganlua_formats(lua_State *L)
 {

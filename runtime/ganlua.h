@@ -338,6 +338,9 @@ gl_status gl_rmsprop_step(gl_tensor *p, const gl_tensor *g, gl_tensor *sq, gl_te
  * opened, GL_ERR_FORMAT for a wrong magic, a truncated body or trailing
  * bytes; the message names the file. */
 gl_status gl_idx_load(gl_tensor **out, const char *path);
+/* CIFAR-10 binary batches, the files in order -> x: N x 3 x 32 x 32 in
+ * 0..255, labels: N in 0..9 */
+gl_status gl_cifar_load(gl_tensor **x, gl_tensor **labels, const char *const *paths, int n);
 
 /* safetensors: write float32 tensors under names, plus a JSON object of
  * string metadata (or NULL); atomic (temp, fsync, rename). */

@@ -186,6 +186,68 @@ function data.mnist(o)
   return ds
 end
 
+----------------------------------------------------------------- CIFAR-10
+
+local CIFAR_CLASSES = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" }
+
+-- data.cifar10{split = "train" | "test", dir = ..., range = "tanh" | "unit"}
+-- CIFAR-10's binary version (cifar-10-binary.tar.gz from its authors'
+-- page, unpacked): train is data_batch_1.bin ... data_batch_5.bin, test is
+-- test_batch.bin, read from dir or dir/cifar-10-batches-bin. Images
+-- N x 3 x 32 x 32 scaled to [-1, 1] ("tanh", the default) or [0, 1]
+-- ("unit"); labels 1-based (class k is label k + 1), ds.classes their
+-- names. dir defaults to $GANLUA_DATA/cifar10, else data/cifar10. The
+-- Python version (pickles) is not read.
+function data.cifar10(o)
+  o = argcheck.opts("data.cifar10", 1, o)
+  local split = o.split or "train"
+  if split ~= "train" and split ~= "test" then error("data.cifar10: split must be \"train\" or \"test\"", 2) end
+  local range = o.range or "tanh"
+  if range ~= "tanh" and range ~= "unit" then error("data.cifar10: range must be \"tanh\" or \"unit\"", 2) end
+  if o.dir ~= nil and type(o.dir) ~= "string" then
+    error("data.cifar10: dir must be a string, got " .. argcheck.typename(o.dir), 2)
+  end
+  local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/cifar10") or "data/cifar10")
+  local names = {}
+  if split == "train" then
+    for i = 1, 5 do names[i] = "data_batch_" .. i .. ".bin" end
+  else
+    names[1] = "test_batch.bin"
+  end
+  local dir
+  for _, d in ipairs { root, root .. "/cifar-10-batches-bin" } do
+    if exists(d .. "/" .. names[1]) then dir = d end
+  end
+  if not dir then
+    if exists(root .. "/cifar-10-batches-py/data_batch_1") or exists(root .. "/data_batch_1") then
+      error("data.cifar10: " .. root .. " holds CIFAR-10's Python version; ganlua reads the binary version " ..
+        "(cifar-10-binary.tar.gz, unpacked there)", 2)
+    end
+    error(string.format("data.cifar10: %s not found in %s or %s/cifar-10-batches-bin", names[1], root, root), 2)
+  end
+  local paths = {}
+  for i, n in ipairs(names) do
+    paths[i] = dir .. "/" .. n
+    if not exists(paths[i]) then error("data.cifar10: " .. paths[i] .. " not found", 2) end
+  end
+  local x, labels = F.load_cifar(paths)
+  if not x then error("data.cifar10: " .. labels, 2) end
+  if range == "tanh" then x:mul_(2 / 255):sub_(1) else x:div_(255) end
+  local ds = data.dataset(x, labels + 1)
+  ds.files = paths
+  ds.classes = {}
+  local meta = io.open(dir .. "/batches.meta.txt", "r")
+  if meta then
+    for line in meta:lines() do
+      line = line:match("^%s*(.-)%s*$")
+      if line ~= "" then ds.classes[#ds.classes + 1] = line end
+    end
+    meta:close()
+  end
+  if #ds.classes ~= 10 then ds.classes = { table.unpack(CIFAR_CLASSES) } end
+  return ds
+end
+
 ------------------------------------------------------------ image folders
 
 local IMAGE_EXT = { png = true, jpg = true, jpeg = true, bmp = true, gif = true, tga = true, ppm = true, pgm = true,

@@ -89,6 +89,7 @@ local docs = {
   ["data.gaussian_ring"] = "data.gaussian_ring{n=10000, modes=8, radius=2, std=0.02, normalize=false}",
   ["data.gaussian_grid"] = "data.gaussian_grid{n=10000, side=5, spacing=2, std=0.02, normalize=false}",
   ["data.mnist"] = "data.mnist{split=\"train\"|\"test\", dir=, range=\"tanh\"|\"unit\"} -- N x 1 x 28 x 28, 1-based labels",
+  ["data.cifar10"] = "data.cifar10{split=\"train\"|\"test\", dir=, range=\"tanh\"|\"unit\"} -- binary version, N x 3 x 32 x 32",
   ["data.image_folder"] = "data.image_folder{dir=, size=64|{h, w}, channels=3, range=\"tanh\"|\"unit\", limit=}"
     .. " -- subfolders are classes",
   ["data.dataset"] = "data.dataset(x [, labels]) -- then ds:batches(n, {shuffle=, drop_last=})",
