@@ -4,6 +4,10 @@
 #   make test       deps + build + every test; ends with "N passed, N failed"
 #   make demo       deps + build + the demo experiment
 #   make bench      deps + build + benchmarks (installs python3-torch for the reference)
+#   make install    the executable to $(PREFIX)/bin, ganlua.so where lua5.4 finds C
+#                   modules under PREFIX, the stdlib sources and scripts to
+#                   $(PREFIX)/share/ganlua (PREFIX=/usr/local; DESTDIR for staging)
+#   make uninstall  removes what make install put there
 #   make SANITIZE=1 ...   the same with AddressSanitizer + UndefinedBehaviorSanitizer
 # Objects go to build/ (build/asan/ with SANITIZE=1).
 
@@ -35,7 +39,11 @@ HEADERS := $(wildcard runtime/*.h bindings/*.h)
 DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-dev libstb-dev libcairo2-dev \
         fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev python3 procps
 
-.PHONY: all deps data test demo bench clean format
+PREFIX   ?= /usr/local
+LUA_CDIR ?= $(PREFIX)/lib/lua/5.4
+SHAREDIR := $(PREFIX)/share/ganlua
+
+.PHONY: all deps data test demo bench clean format install uninstall
 all: $(BIN) $(SO)
 
 deps:
@@ -97,6 +105,19 @@ bench: deps
 
 format:
 	clang-format -i runtime/*.c runtime/*.h bindings/*.c bindings/*.h main.c tools/*.c tests/c/*.c
+
+# The stdlib is compiled into both, so the installed sources are for
+# reading (help, tracebacks name stdlib/*.lua); the scripts are examples.
+install: $(BIN) $(SO)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CDIR) $(DESTDIR)$(SHAREDIR)/stdlib $(DESTDIR)$(SHAREDIR)/scripts
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ganlua
+	install -m 644 $(SO) $(DESTDIR)$(LUA_CDIR)/ganlua.so
+	install -m 644 $(STDLIB) $(DESTDIR)$(SHAREDIR)/stdlib/
+	install -m 644 $(wildcard scripts/*.lua) $(DESTDIR)$(SHAREDIR)/scripts/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ganlua $(DESTDIR)$(LUA_CDIR)/ganlua.so
+	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
 	rm -rf build ganlua ganlua.so

@@ -96,5 +96,25 @@ else
   bad "lua5.4 is not installed (make deps installs it)"
 fi
 
+# make install into a staging directory, then the installed executable and
+# module from elsewhere, then make uninstall
+if [ "$SANITIZE" != "1" ] && make -s install DESTDIR="$tmp/stage" PREFIX=/usr/local >"$tmp/install.log" 2>&1; then
+  ok
+  root="$tmp/stage/usr/local"
+  expect "installed executable" 0 "^6.0$" -- sh -c "cd / && \"$root/bin/ganlua\" -e 'print(tensor.ones(2, 3):sum():item())'"
+  expect "installed script runs" 0 "epoch 1" -- sh -c "cd '$tmp' && \"$root/bin/ganlua\" \"$root/share/ganlua/scripts/toy_gan.lua\" --epochs 1 --panels 1 --samples 200 --out '$tmp/toy'"
+  if [ -f "$root/share/ganlua/stdlib/nn.lua" ]; then ok; else bad "make install: no share/ganlua/stdlib/nn.lua"; fi
+  if command -v lua5.4 >/dev/null 2>&1; then
+    expect "installed module from lua5.4" 0 "^3.0*$" -- lua5.4 -e "
+      package.cpath = '$root/lib/lua/5.4/?.so;' .. package.cpath
+      print(require('ganlua').tensor.ones(3):sum():item())"
+  fi
+  make -s uninstall DESTDIR="$tmp/stage" PREFIX=/usr/local >/dev/null 2>&1
+  left=$(find "$tmp/stage" -type f | wc -l)
+  if [ "$left" -eq 0 ]; then ok; else bad "make uninstall left $left files"; fi
+elif [ "$SANITIZE" != "1" ]; then
+  bad "make install failed: $(cat "$tmp/install.log")"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
