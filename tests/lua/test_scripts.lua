@@ -126,3 +126,33 @@ test("gan_1d: G's samples move towards the data and the frames become a GIF", fu
   f:close()
   os.execute("rm -rf '" .. d .. "'")
 end)
+
+test("infogan: Q learns to recover the categorical code (L_I falls from log 10), pictures are written", function()
+  if not have_mnist() then print("  (skipped: run make data)") return end
+  local d = tmpdir()
+  local out, rc = ganlua(string.format(
+    "--threads 2 scripts/infogan.lua --max-iters 150 --batch 32 --sample-interval 75 --out %s/run", d))
+  check.eq(rc, 0, out)
+  local lines = metrics_lines(d .. "/run/metrics.jsonl")
+  check.eq(#lines, 150)
+  local function mean(from, to, key)
+    local s = 0
+    for i = from, to do s = s + lines[i][key] end
+    return s / (to - from + 1)
+  end
+  -- chance is log 10 = 2.30 nats; Q recovers c1 from G's images only if
+  -- L_I's gradient reaches both Q (through D's step) and G (through G's)
+  local first, last = mean(1, 5, "info_cat"), mean(131, 150, "info_cat")
+  check.truthy(first > 1.8, "L_I(c1) starts at " .. first)
+  check.truthy(last < 0.5, "L_I(c1) ends at " .. last)
+  for _, m in ipairs(lines) do
+    check.truthy(m.d_loss == m.d_loss and m.g_loss == m.g_loss and m.info_cont == m.info_cont, "NaN at step " .. m.step)
+  end
+  for _, f in ipairs { "codes_000075.png", "codes_000150.png", "c2.png", "c3.png" } do
+    local g = assert(image.load(d .. "/run/" .. f))
+    check.shape(g, { 3, 302, 302 }) -- ten by ten 28 x 28 images, 2-pixel padding
+    check.truthy(g:var():item() > 0.01, f .. " is nearly blank")
+  end
+  check.truthy(io.open(d .. "/run/losses.png"), "losses.png missing")
+  os.execute("rm -rf '" .. d .. "'")
+end)

@@ -1,0 +1,173 @@
+#!/usr/bin/env ganlua
+-- infogan.lua — InfoGAN on MNIST (Chen et al. 2016, with the paper's MNIST
+-- networks). G's input is noise z(62), a categorical code c1 (10 values)
+-- and two continuous codes c2, c3 ~ U(-1, 1). D and the recognition head
+-- Q share a convolutional body; Q guesses the codes back from G's images,
+-- and the mutual-information bound L_I (cross-entropy of c1, Gaussian
+-- NLL of c2 and c3 around Q's means, unit variance) is added to both
+-- players' losses: D's step trains Q (and the shared body) on detached
+-- fakes, G's step makes the codes recoverable.
+--
+--   ganlua scripts/infogan.lua --epochs 5
+--
+-- G: 74 -> FC 1024, BN, ReLU -> FC 7x7x128, BN, ReLU -> ConvT 64 (4x4,
+--    stride 2), BN, ReLU -> ConvT 1 (4x4, stride 2), Tanh
+-- D: Conv 64 (4x4, stride 2), LReLU 0.1 -> Conv 128, BN, LReLU -> FC 1024,
+--    BN, LReLU -> FC 1 (D's logit) | FC 128, BN, LReLU -> FC 12 (Q: ten
+--    logits for c1, means for c2 and c3)
+-- Adam (0.5, 0.999), 2e-4 for D and Q, 1e-3 for G; batch 64; L_I weighs
+-- c1 by 1 and c2, c3 by --lambda-cont (1: at 0.1, Q's guesses of c2 and
+-- c3 stayed at chance through three epochs, and so did their pictures).
+--
+-- Writes to --out: codes_<iteration>.png (ten rows, one per value of c1;
+-- columns: the same ten noise vectors), c2.png and c3.png at the end (row
+-- k: c1 = k; columns: the code from -2 to 2, the rest fixed), losses.png,
+-- metrics.jsonl with d_loss, g_loss, info_cat and info_cont (L_I's terms
+-- in D's step, on codes Q has not been trained on yet); with
+-- --classifier (see mnist_classifier.lua), the purity of c1: the share of
+-- samples whose digit is the one most often drawn for their value of c1.
+local opt = cli.options {
+  epochs = { 5, "passes over the 60000 training images" },
+  batch = { 64, "batch size" },
+  lr_d = { 2e-4, "Adam learning rate of D and Q" },
+  lr_g = { 1e-3, "Adam learning rate of G" },
+  lambda_cont = { 1.0, "weight of the continuous codes' term of L_I" },
+  sample_interval = { 500, "iterations between code grids" },
+  max_iters = { 0, "stop after this many iterations (0: run every epoch)" },
+  classifier = { "", "checkpoint of mnist_classifier.lua, for the purity of c1" },
+  data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
+}
+tensor.manual_seed(opt.seed)
+local run = log.run(opt)
+local ds = data.mnist { split = "train", dir = opt.data_dir ~= "" and opt.data_dir or nil }
+
+local NZ, NCAT, NCONT = 62, 10, 2
+local G = nn.Sequential {
+  nn.Linear(NZ + NCAT + NCONT, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
+  nn.Linear(1024, 7 * 7 * 128), nn.BatchNorm1d(7 * 7 * 128), nn.ReLU(), nn.Reshape(128, 7, 7),
+  nn.ConvTranspose2d(128, 64, 4, { stride = 2, padding = 1 }), nn.BatchNorm2d(64), nn.ReLU(),
+  nn.ConvTranspose2d(64, 1, 4, { stride = 2, padding = 1 }), nn.Tanh(),
+}
+local body = nn.Sequential {
+  nn.Conv2d(1, 64, 4, { stride = 2, padding = 1 }), nn.LeakyReLU(0.1),
+  nn.Conv2d(64, 128, 4, { stride = 2, padding = 1 }), nn.BatchNorm2d(128), nn.LeakyReLU(0.1), nn.Flatten(),
+  nn.Linear(128 * 7 * 7, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.1),
+}
+local d_head = nn.Linear(1024, 1)
+local q_head = nn.Sequential { nn.Linear(1024, 128), nn.BatchNorm1d(128), nn.LeakyReLU(0.1), nn.Linear(128, NCAT + NCONT) }
+
+local function params(...)
+  local all = {}
+  for _, m in ipairs { ... } do
+    for _, p in ipairs(m:parameters()) do all[#all + 1] = p end
+  end
+  return all
+end
+local optD = optim.Adam(params(body, d_head, q_head), { lr = opt.lr_d, betas = { 0.5, 0.999 } })
+local optG = optim.Adam(G:parameters(), { lr = opt.lr_g, betas = { 0.5, 0.999 } })
+
+-- G's input for categorical values cat (1-based, N) and continuous codes cont (N x 2)
+local function latent(cat, cont)
+  return tensor.cat({ tensor.randn(cat:size(1), NZ), tensor.one_hot(cat, NCAT), cont }, 2)
+end
+local function random_codes(n) return tensor.randint(1, NCAT + 1, { n }), tensor.rand(n, NCONT) * 2 - 1 end
+
+-- L_I's two terms for Q's output q on images made from codes cat, cont
+local function info_terms(q, cat, cont)
+  local cat_loss = losses.cross_entropy(q:narrow(2, 1, NCAT), cat)
+  local cont_loss = losses.gaussian_nll(q:narrow(2, NCAT + 1, NCONT), cont, 1)
+  return cat_loss, cont_loss
+end
+
+-- G's images for rows c1 = 1..10 and ten columns: noise z (10 x NZ, or 1 x NZ
+-- for all) and the continuous codes cont (10 x 2) indexed by column
+local row_cat = tensor.arange(1, NCAT + 1):unsqueeze(2):expand(NCAT, 10):reshape(NCAT * 10)
+local function grid_images(z, cont)
+  local zz = z:unsqueeze(1):expand(NCAT, 10, NZ):reshape(NCAT * 10, NZ)
+  local cc = cont:unsqueeze(1):expand(NCAT, 10, NCONT):reshape(NCAT * 10, NCONT)
+  G:eval()
+  local x = autograd.no_grad(function() return G(tensor.cat({ zz, tensor.one_hot(row_cat, NCAT), cc }, 2)) end)
+  G:train()
+  return x
+end
+local z_cols, z_one = tensor.randn(10, NZ), tensor.randn(1, NZ):expand(10, NZ)
+local sweep = tensor.arange(0, 10) * (4 / 9) - 2 -- -2 .. 2
+local function save_grid(x, name)
+  assert(image.save_grid(x, opt.out .. "/" .. name, { nrow = 10, normalize = true, range = { -1, 1 } }))
+end
+
+-- the share of samples whose digit (by the classifier) is the one most
+-- often drawn for their value of c1
+local function purity(classifier, per)
+  local cat = tensor.arange(1, NCAT + 1):unsqueeze(2):expand(NCAT, per):reshape(NCAT * per)
+  G:eval()
+  local x = autograd.no_grad(function() return G(latent(cat, tensor.rand(NCAT * per, NCONT) * 2 - 1)) end)
+  G:train()
+  local digits = autograd.no_grad(function() return classifier(x) end):argmax(2):reshape(NCAT, per)
+  local hits = 0
+  for k = 1, NCAT do
+    local counts = tensor.one_hot(digits[k], 10):sum(1)
+    hits = hits + counts:max():item()
+  end
+  return 100 * hits / (NCAT * per)
+end
+local classifier = opt.classifier ~= "" and metrics.load_mnist_classifier(opt.classifier) or nil
+
+local total = opt.epochs * ds:num_batches(opt.batch, { drop_last = true })
+if opt.max_iters > 0 and opt.max_iters < total then total = opt.max_iters end
+run:set_total(total)
+local curves = { it = {}, d = {}, g = {}, cat = {}, cont = {} }
+local it = 0
+for epoch = 1, opt.epochs do
+  if it >= total then break end
+  for real in ds:batches(opt.batch, { shuffle = true, drop_last = true }) do
+    if it >= total then break end
+    it = it + 1
+    local n = real:size(1)
+    local cat, cont = random_codes(n)
+    local fake = G(latent(cat, cont))
+    -- D and Q: tell real from (detached) fake, and recover the codes
+    optD:zero_grad()
+    local h = body(fake:detach())
+    local q_cat, q_cont = info_terms(q_head(h), cat, cont)
+    local d_loss = losses.bce_with_logits(d_head(body(real)), 1) + losses.bce_with_logits(d_head(h), 0)
+    ;(d_loss + q_cat + q_cont * opt.lambda_cont):backward()
+    optD:step()
+    -- G: fool D, and make the codes recoverable
+    optG:zero_grad()
+    h = body(fake)
+    local adv = losses.bce_with_logits(d_head(h), 1)
+    local info_cat, info_cont = info_terms(q_head(h), cat, cont)
+    ;(adv + info_cat + info_cont * opt.lambda_cont):backward()
+    optG:step()
+
+    run:scalar("d_loss", d_loss:item())
+    run:scalar("g_loss", adv:item())
+    run:scalar("info_cat", q_cat:item()) -- L_I on codes Q had not been trained on yet
+    run:scalar("info_cont", q_cont:item())
+    if it % opt.sample_interval == 0 or it == total then
+      save_grid(grid_images(z_cols, tensor.zeros(10, NCONT)), string.format("codes_%06d.png", it))
+      if classifier then run:scalar("c1_purity", purity(classifier, 100)) end
+    end
+    run:step(it, { epoch = epoch })
+    if it % 10 == 0 then
+      for k, v in pairs { it = it, d = d_loss:item(), g = adv:item(), cat = q_cat:item(), cont = q_cont:item() } do
+        curves[k][#curves[k] + 1] = v
+      end
+    end
+  end
+end
+
+save_grid(grid_images(z_one, tensor.stack({ sweep, tensor.zeros(10) }, 2)), "c2.png")
+save_grid(grid_images(z_one, tensor.stack({ tensor.zeros(10), sweep }, 2)), "c3.png")
+if #curves.it > 1 then
+  plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g },
+               { name = "L_I (c1)", x = curves.it, y = curves.cat }, { name = "L_I (c2, c3)", x = curves.it, y = curves.cont } },
+    opt.out .. "/losses.png", { title = "InfoGAN on MNIST", xlabel = "iteration", ylabel = "loss" })
+end
+assert(ckpt.save(opt.out .. "/ckpt.safetensors", { G = G, body = body, d_head = d_head, q_head = q_head, it = it }))
+local summary = string.format("%d iterations; L_I for c1 %.3f (log 10 = 2.303 is chance)", it, curves.cat[#curves.cat] or 0 / 0)
+if classifier then summary = summary .. string.format(", c1 purity %.1f%%", purity(classifier, 200)) end
+run:print(summary)
+run:print("pictures: " .. opt.out .. "/codes_*.png, c2.png, c3.png, losses.png")
+run:close()
