@@ -78,7 +78,7 @@ local docs = {
   ["losses.wasserstein_d"] = "losses.wasserstein_d(d_real, d_fake) -- E D(G(z)) - E D(x)",
   ["losses.wasserstein_g"] = "losses.wasserstein_g(d_fake) -- -E D(G(z))",
   ["losses.feature_matching"] = "losses.feature_matching(f_real, f_fake) -- ||mean f(x) - mean f(G(z))||^2",
-  ["losses.gradient_penalty"] = "losses.gradient_penalty(D, real, fake [, {lambda=10}]) -- WGAN-GP",
+  ["losses.gradient_penalty"] = "losses.gradient_penalty(D, real, fake [, {lambda=10}]) -> penalty, norms -- WGAN-GP",
   ["losses.kl_div"] = "losses.kl_div(log_q, p [, {reduction, log_target}])",
   -- optim
   ["optim.SGD"] = "optim.SGD(params, {lr, momentum=0, dampening=0, nesterov=false, weight_decay=0})",

@@ -178,7 +178,8 @@ function L.feature_matching(f_real, f_fake)
 end
 
 -- WGAN-GP (Gulrajani et al. 2017): lambda E (||grad D(xhat)||_2 - 1)^2 at
--- random interpolates xhat = eps real + (1 - eps) fake
+-- random interpolates xhat = eps real + (1 - eps) fake; also returns the
+-- gradient norms themselves (N, detached), the penalty's diagnostic
 function L.gradient_penalty(D, real, fake, o)
   argcheck.callable("gradient_penalty", 1, D, "D")
   check_pair("gradient_penalty", 2, real, "real", fake, "fake")
@@ -200,7 +201,8 @@ function L.gradient_penalty(D, real, fake, o)
   if not T.is_tensor(out) then error("gradient_penalty: D returned " .. argcheck.typename(out) .. ", expected a Tensor", 2) end
   local g = out:is_requires_grad() and A.grad(out:sum(), xhat, { create_graph = true, allow_unused = true })
   if not g then error("gradient_penalty: D's output does not depend on its input", 2) end
-  return ((g:reshape(n, -1):norm(2, 2) - 1) ^ 2):mean() * lambda
+  local norms = g:reshape(n, -1):norm(2, 2)
+  return ((norms - 1) ^ 2):mean() * lambda, norms:detach()
 end
 
 -- kl_div(input = log q, target = p [, {reduction = "mean" | "batchmean" |

@@ -228,8 +228,10 @@ test("gradient_penalty: closed form for a linear critic", function()
   -- D(x) = x w: the gradient is w everywhere, so gp = lambda (||w|| - 1)^2
   local w = tensor.from { { 3 }, { 4 } }:requires_grad()
   local D = function(x) return x:matmul(w) end
-  local gp = losses.gradient_penalty(D, rn(6, 2), rn(6, 2), { lambda = 10 })
+  local gp, norms = losses.gradient_penalty(D, rn(6, 2), rn(6, 2), { lambda = 10 })
   check.near(gp:item(), 10 * (5 - 1) ^ 2, 1e-4)
+  check.allclose(norms, { 5, 5, 5, 5, 5, 5 }, 1e-5) -- the second result: each interpolate's ||grad D||
+  check.eq(norms:is_requires_grad(), false)
   gp:backward()
   -- d/dw 10 (||w|| - 1)^2 = 20 (||w|| - 1) w / ||w||
   check.allclose(w.grad, { { 20 * 4 * 3 / 5 }, { 20 * 4 * 4 / 5 } }, 1e-4)
