@@ -258,14 +258,15 @@ local IMAGE_EXT = { png = true, jpg = true, jpeg = true, bmp = true, gif = true,
 local function image_files(dir)
   local S = core.sys
   local out = {}
-  local function walk(rel) -- nil, or the message of a folder that cannot be read
+  local function walk(rel, depth) -- nil, or the message of a folder that cannot be read
+    if depth > 32 then return rel .. ": more than 32 folders deep (a symbolic link loop?)" end
     local names, err = S.listdir(rel == "" and dir or dir .. "/" .. rel)
     if not names then return err end
     for _, name in ipairs(names) do
       if name:sub(1, 1) ~= "." then
         local path = rel == "" and name or rel .. "/" .. name
         if name:sub(-1) == "/" then
-          err = walk(path:sub(1, -2))
+          err = walk(path:sub(1, -2), depth + 1)
           if err then return err end
         elseif IMAGE_EXT[(name:match("%.([^.]+)$") or ""):lower()] then
           out[#out + 1] = path
@@ -273,7 +274,7 @@ local function image_files(dir)
       end
     end
   end
-  local err = walk("")
+  local err = walk("", 0)
   if err then return nil, err end
   table.sort(out)
   return out

@@ -264,6 +264,9 @@ test("data.image_folder: ImageFolder's classes, sorted files, resized and scaled
   check.raises(function() data.image_folder { dir = root .. "/.thumbs/..", size = 0 } end, "size must be an integer")
   check.raises(function() data.image_folder { size = 8 } end, "dir must be a string, got nil")
   check.raises(function() data.image_folder { dir = root, size = 8, channels = 2 } end, "channels must be 1 or 3")
+  os.execute("ln -s .. '" .. root .. "/ant/loop'") -- a symbolic link to its parent
+  check.raises(function() data.image_folder { dir = root, size = 8 } end, "more than 32 folders deep (a symbolic link loop?)")
+  os.remove(root .. "/ant/loop")
   assert(sys.mkdir(root .. "/empty"))
   check.raises(function() data.image_folder { dir = root .. "/empty", size = 8 } end, "no image files under")
   os.execute("rm -rf '" .. root .. "'")
