@@ -749,33 +749,22 @@ static int m_index_select(lua_State *L)
 
 /* x:index_fill_(dim, idx, v), x:index_copy_(dim, idx, src): in place at
  * the 1-based positions idx (a table or tensor) along dim, as PyTorch's */
-static int m_index_fill_(lua_State *L)
+static int index_inplace(lua_State *L, int copy)
 {
     lua_settop(L, 4);
     gl_tensor *t = gl_lua_check(L, 1);
     int d = checkdim(L, 2, t->ndim);
     int64_t n;
     int64_t *idx = read_index(L, 3, t->shape[d], &n);
-    float v = checkfloat(L, 4);
-    gl_lua_check_status(L, gl_check_inplace("index_fill_", t));
-    gl_lua_check_status(L, gl_tensor_index_fill_(t, d, idx, n, v));
+    gl_tensor *src = copy ? gl_lua_check(L, 4) : NULL;
+    float v = copy ? 0.0f : checkfloat(L, 4);
+    gl_lua_check_status(L, gl_check_inplace(copy ? "index_copy_" : "index_fill_", t));
+    gl_lua_check_status(L, copy ? gl_tensor_index_copy_(t, d, idx, n, src) : gl_tensor_index_fill_(t, d, idx, n, v));
     lua_settop(L, 1);
     return 1;
 }
-
-static int m_index_copy_(lua_State *L)
-{
-    lua_settop(L, 4);
-    gl_tensor *t = gl_lua_check(L, 1);
-    int d = checkdim(L, 2, t->ndim);
-    int64_t n;
-    int64_t *idx = read_index(L, 3, t->shape[d], &n);
-    gl_tensor *src = gl_lua_check(L, 4);
-    gl_lua_check_status(L, gl_check_inplace("index_copy_", t));
-    gl_lua_check_status(L, gl_tensor_index_copy_(t, d, idx, n, src));
-    lua_settop(L, 1);
-    return 1;
-}
+static int m_index_fill_(lua_State *L) { return index_inplace(L, 0); }
+static int m_index_copy_(lua_State *L) { return index_inplace(L, 1); }
 
 static int m_expand(lua_State *L)
 {

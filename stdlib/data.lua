@@ -142,6 +142,22 @@ local function find_file(dirs, name)
   return nil
 end
 
+-- The options MNIST and CIFAR-10 share, checked for fn: split, range and
+-- the root folder (dir, else $GANLUA_DATA/<sub>, else data/<sub>). Errors
+-- point at the caller of fn.
+local function split_options(fn, o, sub)
+  o = argcheck.opts(fn, 1, o, 3)
+  local split = o.split or "train"
+  if split ~= "train" and split ~= "test" then error(fn .. ": split must be \"train\" or \"test\"", 3) end
+  local range = o.range or "tanh"
+  if range ~= "tanh" and range ~= "unit" then error(fn .. ": range must be \"tanh\" or \"unit\"", 3) end
+  if o.dir ~= nil and type(o.dir) ~= "string" then
+    error(fn .. ": dir must be a string, got " .. argcheck.typename(o.dir), 3)
+  end
+  local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/" .. sub) or "data/" .. sub)
+  return split, range, root
+end
+
 -- data.mnist{split = "train" | "test", dir = ..., range = "tanh" | "unit"}
 -- Images N x 1 x 28 x 28 scaled to [-1, 1] ("tanh", the default) or
 -- [0, 1] ("unit"); labels are 1-based classes (digit d is class d + 1).
@@ -149,15 +165,7 @@ end
 -- layout (dir/MNIST/raw, dir/raw) works too, and so do .gz files. Run
 -- `make data` to fetch the files.
 function data.mnist(o)
-  o = argcheck.opts("data.mnist", 1, o)
-  local split = o.split or "train"
-  if split ~= "train" and split ~= "test" then error("data.mnist: split must be \"train\" or \"test\"", 2) end
-  local range = o.range or "tanh"
-  if range ~= "tanh" and range ~= "unit" then error("data.mnist: range must be \"tanh\" or \"unit\"", 2) end
-  if o.dir ~= nil and type(o.dir) ~= "string" then
-    error("data.mnist: dir must be a string, got " .. argcheck.typename(o.dir), 2)
-  end
-  local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/mnist") or "data/mnist")
+  local split, range, root = split_options("data.mnist", o, "mnist")
   local dirs = { root, root .. "/MNIST/raw", root .. "/raw" }
   local prefix = split == "train" and "train" or "t10k"
   local ipath = find_file(dirs, prefix .. "-images-idx3-ubyte")
@@ -199,15 +207,7 @@ local CIFAR_CLASSES = { "airplane", "automobile", "bird", "cat", "deer", "dog", 
 -- names. dir defaults to $GANLUA_DATA/cifar10, else data/cifar10. The
 -- Python version (pickles) is not read.
 function data.cifar10(o)
-  o = argcheck.opts("data.cifar10", 1, o)
-  local split = o.split or "train"
-  if split ~= "train" and split ~= "test" then error("data.cifar10: split must be \"train\" or \"test\"", 2) end
-  local range = o.range or "tanh"
-  if range ~= "tanh" and range ~= "unit" then error("data.cifar10: range must be \"tanh\" or \"unit\"", 2) end
-  if o.dir ~= nil and type(o.dir) ~= "string" then
-    error("data.cifar10: dir must be a string, got " .. argcheck.typename(o.dir), 2)
-  end
-  local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/cifar10") or "data/cifar10")
+  local split, range, root = split_options("data.cifar10", o, "cifar10")
   local names = {}
   if split == "train" then
     for i = 1, 5 do names[i] = "data_batch_" .. i .. ".bin" end
