@@ -82,12 +82,13 @@ static int n_conv_transpose2d(lua_State *L)
     return 1;
 }
 
-/* minibatch_disc(M): M is N x B x C */
+/* minibatch_disc(M [, include_self]): M is N x B x C */
 static int n_minibatch_disc(lua_State *L)
 {
     gl_tensor *m = gl_lua_check(L, 1);
+    int self = lua_toboolean(L, 2);
     gl_ud *u = gl_lua_newud(L);
-    gl_lua_check_status(L, gl_op_minibatch_disc(&u->t, m));
+    gl_lua_check_status(L, gl_op_minibatch_disc(&u->t, m, self));
     gl_lua_account(L);
     return 1;
 }

@@ -300,11 +300,12 @@ gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *g, gl_tensor *w, int64_t H
 gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *g, int64_t KH, int64_t KW,
                              const gl_conv_params *p);
 
-/* Minibatch discrimination (Salimans et al. 2016) on M = f(x) T reshaped
- * to N x B x C: o[i][b] = sum_j exp(-||M[i][b] - M[j][b]||_1) -> N x B.
- * Fused forward and backward; under create_graph the backward is built
- * from differentiable ops. */
-gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M);
+/* Minibatch discrimination's pair sum (Salimans et al. 2016) on M = f(x) W
+ * reshaped to N x B x C: o[i][b] = sum_{j != i} exp(-||M[i][b] - M[j][b]||_1)
+ * -> N x B, plus 1 (the j = i term) when include_self. Fused forward and
+ * backward; under create_graph the backward is built from differentiable
+ * ops. */
+gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M, int include_self);
 
 /* Copy (differentiable identity with its own storage). */
 gl_status gl_op_clone(gl_tensor **out, gl_tensor *x);

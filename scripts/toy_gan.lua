@@ -24,6 +24,7 @@ local opt = cli.options {
   batch = { 128, "batch size" },
   zdim = { 100, "latent size" },
   lambda = { 10.0, "feature-matching weight (fm_lambda)" },
+  mbd_data_init = { false, "minibatch: the released code's data-based initialisation on the first real batch" },
   n_critic = { 5, "critic steps per generator step (wgan, wgan_gp)" },
   panels = { 6, "KDE panels over training" },
   samples = { 2500, "generated points per panel and for the metrics" },
@@ -50,6 +51,10 @@ else
   D = nn.Sequential { nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, v == "fm" and 2 or 1) }
 end
 local features = D[1] -- D's hidden layer before its activation, for feature matching
+if v == "minibatch" and opt.mbd_data_init then
+  local first = ds.x:narrow(1, 1, opt.batch)
+  autograd.no_grad(function() D[3]:data_init(D[2](D[1](first))) end)
+end
 
 local optG, optD
 if v == "wgan" then

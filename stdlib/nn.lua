@@ -796,18 +796,79 @@ function Embedding:forward(idx)
 end
 function Embedding:extra_repr() return self.num_embeddings .. ", " .. self.embedding_dim end
 
--- MinibatchDiscrimination(in_features, B, C) (Salimans et al. 2016):
--- M = x T reshaped to N x B x C, o_b(x_i) = sum_j exp(-||M_ib - M_jb||_1)
--- (j runs over the whole batch, i included), output [x, o]: N x (in + B).
--- T is in x B x C, initialised N(0, 1), as in the common PyTorch port.
+-- MinibatchDiscrimination(in_features, B, C [, opts]) (Salimans et al.
+-- 2016, "Improved Techniques for Training GANs", sec. 3.2), following the
+-- authors' released code: openai/improved-gan, mnist_svhn_cifar10/nn.py,
+-- class MinibatchLayer. With x: N x in_features,
+--   W[a][b][c] = weight[a][b][c] * exp(log_weight_scale[b][c]) / ||weight[:, b, c]||_2
+--   M = x W (N x B x C),  o[i][b] = sum_{j != i} exp(-||M[i][b] - M[j][b]||_1) + bias[b]
+-- and the output is [x, o]: N x (in_features + B). As released: weight ~
+-- N(0, 0.05) (its scale cancels in the normalisation), log_weight_scale 0,
+-- bias -1, and the self pair left out (the code adds 1e6 to the diagonal
+-- distance). m:data_init(x) is the released code's data-based
+-- initialisation (its init=True pass, run once on a batch of real data
+-- before training).
+-- opts:
+--   init = "original" (the above) | "normal" (T ~ N(0, 1), the common PyTorch
+--          port) | "xavier" (T ~ U(+-sqrt(6 / (in + B C))))
+--   weight_norm, bias: default true for "original", false otherwise (the
+--          port has neither); include_self: default false (the port's
+--          sum runs over every j, i included: {init = "normal", include_self = true}).
+-- A Chainer port that multiplies by a Linear(in, B C) and reshapes forms
+-- the same product x T (T its weight, transposed), with that layer's
+-- bias and Chainer's initialisation and no normalisation; the default
+-- here is the released Lasagne layer, not that port.
 local MBD = Module:extend("MinibatchDiscrimination")
 nn.MinibatchDiscrimination = MBD
-function MBD:init(nin, B, Cdim)
+local MBD_OPTS = { init = true, weight_norm = true, bias = true, include_self = true }
+function MBD:init(nin, B, Cdim, o)
   check_int("MinibatchDiscrimination", nin, "in_features")
   check_int("MinibatchDiscrimination", B, "out_features (B)")
   check_int("MinibatchDiscrimination", Cdim, "kernel_dims (C)")
+  if o ~= nil and type(o) ~= "table" then
+    error("MinibatchDiscrimination: argument 4 must be an options table, got " .. argcheck.typename(o), 3)
+  end
+  o = o or {}
+  for k in pairs(o) do
+    if not MBD_OPTS[k] then
+      error(string.format("MinibatchDiscrimination: unknown option '%s' (init, weight_norm, bias, include_self)",
+        tostring(k)), 3)
+    end
+  end
+  local how = o.init or "original"
+  if how ~= "original" and how ~= "normal" and how ~= "xavier" then
+    error("MinibatchDiscrimination: init must be \"original\", \"normal\" or \"xavier\", got " .. tostring(how), 3)
+  end
+  for _, k in ipairs { "weight_norm", "bias", "include_self" } do
+    if o[k] ~= nil and type(o[k]) ~= "boolean" then
+      error(string.format("MinibatchDiscrimination: %s must be a boolean, got %s", k, argcheck.typename(o[k])), 3)
+    end
+  end
+  local function flag(k, def) if o[k] == nil then return def end return o[k] end
   self.in_features, self.out_features, self.kernel_dims = nin, B, Cdim
-  self:register_parameter("T", alloc("MinibatchDiscrimination", T.randn, nin, B, Cdim):requires_grad())
+  self.init_scheme = how
+  self.weight_norm = flag("weight_norm", how == "original")
+  self.include_self = flag("include_self", false)
+  local w = alloc("MinibatchDiscrimination", T.empty, nin, B, Cdim)
+  if how == "original" then
+    init.normal_(w, 0, 0.05)
+  elseif how == "normal" then
+    init.normal_(w, 0, 1)
+  else
+    local bound = math.sqrt(6 / (nin + B * Cdim))
+    init.uniform_(w, -bound, bound)
+  end
+  self:register_parameter("weight", w:requires_grad())
+  if self.weight_norm then
+    self:register_parameter("log_weight_scale", T.zeros(B, Cdim):requires_grad())
+  end
+  if flag("bias", how == "original") then self:register_parameter("bias", T.full({ B }, -1):requires_grad()) end
+end
+-- the in x B x C matrix the features are multiplied by
+function MBD:kernel()
+  if not self.weight_norm then return self.weight end
+  local norm = (self.weight * self.weight):sum(1):sqrt()        -- B x C, per (kernel, dim) column
+  return self.weight * (self.log_weight_scale:exp() / norm)
 end
 function MBD:forward(x)
   if not T.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= self.in_features then
@@ -815,12 +876,40 @@ function MBD:forward(x)
       T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 2)
   end
   local n, B, Cd = x:size(1), self.out_features, self.kernel_dims
-  local M = x:matmul(self.T:reshape(self.in_features, B * Cd)):reshape(n, B, Cd)
-  return T.cat({ x, C.minibatch_disc(M) }, 2)                -- fused: no N x N x B x C tensor
+  local M = x:matmul(self:kernel():reshape(self.in_features, B * Cd)):reshape(n, B, Cd)
+  local o = C.minibatch_disc(M, self.include_self)             -- fused: no N x N x B x C tensor
+  if self.bias then o = o + self.bias end
+  return T.cat({ x, o }, 2)
+end
+-- m:data_init(x): the released code's data-based initialisation on a batch
+-- x (N x in_features, N >= 2): per kernel b, with mm_b half the mean over i
+-- of the distance to i's nearest other sample, log_weight_scale[b] -=
+-- log(mm_b) (so that mean nearest distance becomes 2), then bias = -(the
+-- batch mean of the pair sum), so o starts centred. Needs weight_norm (the
+-- log-scale) and a bias. Returns the module.
+function MBD:data_init(x)
+  if not self.weight_norm or not self.bias then
+    error("MinibatchDiscrimination:data_init needs weight_norm and bias (init = \"original\")", 2)
+  end
+  if not T.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= self.in_features or x:size(1) < 2 then
+    error(string.format("MinibatchDiscrimination:data_init: expected N x %d input with N >= 2, got %s", self.in_features,
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 2)
+  end
+  A.no_grad(function()
+    local n, B, Cd = x:size(1), self.out_features, self.kernel_dims
+    local M = x:matmul(self:kernel():reshape(self.in_features, B * Cd)):reshape(n, B, Cd)
+    local d = (M:reshape(n, 1, B, Cd) - M:reshape(1, n, B, Cd)):abs():sum(4)      -- n x n x B
+    d = d + T.eye(n):reshape(n, n, 1) * 1e6
+    local mm = d:min(2):mean(1) * 0.5                                              -- B
+    self.log_weight_scale:sub_(mm:log():reshape(B, 1))
+    M = x:matmul(self:kernel():reshape(self.in_features, B * Cd)):reshape(n, B, Cd)
+    self.bias:copy_(-C.minibatch_disc(M, self.include_self):mean(1))
+  end)
+  return self
 end
 function MBD:extra_repr()
-  return string.format("in_features=%d, out_features=%d, kernel_dims=%d", self.in_features, self.out_features,
-    self.kernel_dims)
+  return string.format("in_features=%d, out_features=%d, kernel_dims=%d, init=%s%s", self.in_features,
+    self.out_features, self.kernel_dims, self.init_scheme, self.include_self and ", include_self=True" or "")
 end
 
 -------------------------------------------------------------------- utils

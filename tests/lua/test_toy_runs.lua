@@ -7,11 +7,11 @@
 
 local ring = data.gaussian_ring { n = 10, normalize = true }
 
-local function run(variant, epochs)
+local function run(variant, epochs, seed)
   local d = os.tmpname()
   os.remove(d)
   local cmd = string.format("OPENBLAS_NUM_THREADS=1 %s --threads 1 scripts/toy_gan.lua --variant %s --epochs %d "
-    .. "--panels 1 --seed 0 --out %s 2>&1", check.ganlua, variant, epochs, d)
+    .. "--panels 1 --seed %d --out %s 2>&1", check.ganlua, variant, epochs, seed or 0, d)
   local p = io.popen(cmd)
   local out = p:read("a")
   p:close()
@@ -50,9 +50,22 @@ test("WGAN (weight clipping) spreads over the ring, beyond vanilla", function()
   check.truthy(r.near >= v.near + 3, string.format("wgan near %d vs vanilla %d", r.near, v.near))
 end)
 
-test("minibatch discrimination spreads, beyond vanilla", function()
-  local r, v = get("minibatch"), get("vanilla")
-  check.truthy(r.spread > 0.3 and r.spread > 2 * v.spread, string.format("minibatch %.3f vs vanilla %.3f", r.spread, v.spread))
+-- Minibatch discrimination as released (improved-gan's init, self pair
+-- excluded, bias): on the ring at 30 epochs it holds samples on 4-6 modes
+-- with a near-uniform histogram (KL 0.49-0.92) where vanilla holds 0-1
+-- (measured, seeds 0-2). Its high-quality share (1.5-2.4%) is not clearly
+-- above vanilla's (0-3.2%: a collapsed blob sometimes sits on a mode), so
+-- the test holds modes and KL. The N(0, 1) port failed this: its layer
+-- was dead and D a vanilla D.
+test("minibatch discrimination covers clearly more modes than vanilla", function()
+  for _, seed in ipairs { 0, 1 } do
+    local r = seed == 0 and get("minibatch") or run("minibatch", 30, seed)
+    local v = seed == 0 and get("vanilla") or run("vanilla", 30, seed)
+    local rm, vm = r.summary.modes, v.summary.modes
+    check.truthy(rm >= vm + 3, string.format("seed %d: minibatch %d modes vs vanilla %d", seed, rm, vm))
+    check.truthy(r.summary.kl and r.summary.kl < 1.2, string.format("seed %d: minibatch KL %s", seed, tostring(r.summary.kl)))
+    check.truthy(r.spread > 0.3 and r.spread > 2 * v.spread, string.format("minibatch %.3f vs vanilla %.3f", r.spread, v.spread))
+  end
 end)
 
 test("WGAN-GP logs the critic on held-out data beside training", function()
