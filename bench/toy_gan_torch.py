@@ -55,17 +55,27 @@ x, centers, sigma = x / scale, centers / scale, 0.02 / scale.item()
 
 
 class MBD(nn.Module):
-    """Minibatch discrimination as the common PyTorch port writes it."""
+    """Minibatch discrimination (Salimans et al. 2016) from the authors'
+    released code, not from a port: openai/improved-gan,
+    mnist_svhn_cifar10/nn.py, class MinibatchLayer. theta ~ N(0, 0.05),
+    normalised per (kernel, dim) column and scaled by exp(log_weight_scale)
+    (init 0); the L1 distances per kernel with 1e6 added on the diagonal, so
+    the self pair drops out; bias -1. torch.cdist(p=1) gives the distances
+    without the N x N x B x C broadcast (the same values)."""
 
     def __init__(self, nin, B, C):
         super().__init__()
         self.B, self.C = B, C
-        self.T = nn.Parameter(torch.randn(nin, B, C))
+        self.theta = nn.Parameter(torch.randn(nin, B, C) * 0.05)
+        self.log_weight_scale = nn.Parameter(torch.zeros(B, C))
+        self.b = nn.Parameter(torch.full((B,), -1.0))
 
     def forward(self, h):
-        M = h.mm(self.T.view(h.shape[1], -1)).view(-1, self.B, self.C)
-        d = (M.unsqueeze(0) - M.unsqueeze(1)).abs().sum(3)
-        return torch.cat([h, torch.exp(-d).sum(0)], 1)
+        W = self.theta * (self.log_weight_scale.exp() / self.theta.pow(2).sum(0).sqrt())
+        M = h.mm(W.view(h.shape[1], -1)).view(-1, self.B, self.C).transpose(0, 1)  # B x N x C
+        d = torch.cdist(M, M, p=1) + 1e6 * torch.eye(h.shape[0])                   # B x N x N
+        f = torch.exp(-d).sum(2).t() + self.b                                       # N x B
+        return torch.cat([h, f], 1)
 
 
 v = opt.variant

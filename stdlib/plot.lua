@@ -125,13 +125,18 @@ function Axes:frame(o)
   c:line_width(1)
   c:rect(self.x + 0.5, self.y + 0.5, self.w, self.h)
   c:stroke()
-  if o.ticks ~= false then
+  local xticks, yticks = o.ticks ~= false, o.ticks ~= false
+  if o.xticks ~= nil then xticks = o.xticks end
+  if o.yticks ~= nil then yticks = o.yticks end
+  if xticks then
     local xt, xs = plot.ticks(self.xlim[1], self.xlim[2], o.nticks or 5)
     for _, v in ipairs(xt) do
       local p = math.floor(self:px(v)) + 0.5
       c:move_to(p, self.y + self.h); c:line_to(p, self.y + self.h + 4); c:stroke()
       c:text(p, self.y + self.h + 6, tick_label(v, xs), { size = fs, align = "center", valign = "top" })
     end
+  end
+  if yticks then
     local yt, ys = plot.ticks(self.ylim[1], self.ylim[2], o.nticks or 5)
     for _, v in ipairs(yt) do
       local p = math.floor(self:py(v)) + 0.5
@@ -207,9 +212,25 @@ local function sample_axes(samples, o)
   return s, c, axes(c, 70, 40, size[1] - 100, size[2] - 95, xlim, ylim)
 end
 
-local function finish(c, ax, o, path)
+-- A frame never hides mass silently: the share of the samples s outside
+-- the axes' limits, printed in the lower left corner when there are any.
+local function mark_outside(ax, s, size)
+  local out, n = 0, s:size(1)
+  local xl, yl = ax.xlim, ax.ylim
+  for _, q in ipairs(s:totable()) do
+    if q[1] < xl[1] or q[1] > xl[2] or q[2] < yl[1] or q[2] > yl[2] then out = out + 1 end
+  end
+  if out == 0 then return end
+  local share = 100 * out / n
+  ax.c:color(0.7, 0.05, 0.05)
+  ax.c:text(ax.x + 4, ax.y + ax.h - 4, share < 0.1 and "<0.1% outside" or string.format("%.1f%% outside", share),
+    { size = size or 11, align = "left", valign = "bottom" })
+end
+
+local function finish(c, ax, o, path, s)
   draw_centers(ax, o.centers)
-  ax:frame { title = o.title, xlabel = o.xlabel, ylabel = o.ylabel }
+  ax:frame { title = o.title, xlabel = o.xlabel or "x", ylabel = o.ylabel or "y" }
+  mark_outside(ax, s)
   local ok, err = c:save(path)
   c:close()
   return ok, err
@@ -219,7 +240,7 @@ function plot.kde(samples, path, o)
   o = plot_args("plot.kde", path, o)
   local s, _, ax = sample_axes(samples, o)
   draw_kde(ax, s, o)
-  return finish(ax.c, ax, o, path)
+  return finish(ax.c, ax, o, path, s)
 end
 
 -- scatter(samples, path [, {centers =, title =, xlim =, ylim =, size =, alpha = 0.25, radius = 1.6}])
@@ -232,7 +253,7 @@ function plot.scatter(samples, path, o)
   for _, p in ipairs(s:totable()) do c:circle(ax:px(p[1]), ax:py(p[2]), o.radius or 1.6) end
   c:fill()
   c:clip()
-  return finish(c, ax, o, path)
+  return finish(c, ax, o, path, s)
 end
 
 -- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =}])
@@ -358,23 +379,26 @@ function plot.panels(rows, path, o)
     if not (m > 0) then m = 1 end
     xlim, ylim = xlim or { -m, m }, ylim or { -m, m }
   end
-  local P, gap, left, top = o.panel or 150, 10, 34, (o.title and 58 or 30)
+  local P, gap, left, top = o.panel or 150, 10, 78, (o.title and 58 or 30)
   local W = left + ncol * (P + gap) + gap
-  local H = top + #rows * (P + gap + 18) + gap
+  local H = top + #rows * (P + gap + 18) + gap + 34
   local c = figure(W, H)
   c:color(0.1, 0.1, 0.1)
   if o.title then c:text(W / 2, 22, o.title, { size = 15, bold = true, align = "center", valign = "middle" }) end
   for ri, r in ipairs(rows) do
     local y = top + (ri - 1) * (P + gap + 18) + 18
     c:color(0.1, 0.1, 0.1)
-    c:text(left - 10, y + P / 2, r.label or "", { size = 13, bold = true, align = "center", valign = "bottom", angle = -90 })
+    c:text(18, y + P / 2, r.label or "", { size = 13, bold = true, align = "center", valign = "bottom", angle = -90 })
     for ci, p in ipairs(r.panels) do
       local x = left + gap + (ci - 1) * (P + gap)
       local ax = axes(c, x, y, P, P, xlim, ylim)
       local cell = (xlim[2] - xlim[1]) / 120
-      draw_kde(ax, points(p.samples, "panel samples"), { grid = 120, cmap = o.cmap, min_std = 2.5 * cell })
+      local s = points(p.samples, "panel samples")
+      draw_kde(ax, s, { grid = 120, cmap = o.cmap, min_std = 2.5 * cell })
       draw_centers(ax, o.centers, 4)
-      ax:frame { ticks = false }
+      ax:frame { font = 8, nticks = 3, xticks = ri == #rows, yticks = ci == 1, xlabel = ri == #rows and (o.xlabel or "x") or nil,
+                 ylabel = ci == 1 and (o.ylabel or "y") or nil }
+      mark_outside(ax, s, 9)
       if p.title then
         c:color(0.1, 0.1, 0.1)
         c:text(x + P / 2, y - 5, p.title, { size = 10, align = "center", valign = "bottom" })
