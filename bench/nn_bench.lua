@@ -4,6 +4,7 @@
 --   conv      Conv2d and ConvTranspose2d forward+backward at DCGAN-on-MNIST
 --             shapes (batch 64; 1 -> 64 -> 128 channels, 4x4, stride 2)
 --   adam      one Adam step over 1M parameters
+--   mbd       the minibatch-discrimination pair kernel, near and far pairs
 -- Prints "name  microseconds-per-iteration" lines for run.sh to compare.
 local clock = (ganlua.sys and ganlua.sys.time) or os.clock
 local function bench(name, iters, fn)
@@ -79,3 +80,28 @@ local p = tensor.randn(1000, 1000):requires_grad()
 p.grad = tensor.randn(1000, 1000)
 local adam = optim.Adam({ p }, { lr = 1e-3 })
 bench("adam_step_1M", 300, function() adam:step() end)
+
+-- The minibatch-discrimination pair kernel alone (the toy's shapes: batch
+-- 128, 32 kernels of 8), on near pairs (distances ~1, the trained regime)
+-- and on far ones (every exp(-d) underflows, as under the N(0, 1) port).
+-- Equal times say no subnormal reaches the arithmetic: CPUs that take a
+-- microcode assist per subnormal operation (Intel's) would show far pairs
+-- several times slower.
+local core = require("ganlua.core")
+for _, case in ipairs { { "mbd_kernel_fwd_bwd_near", 0.3 }, { "mbd_kernel_fwd_bwd_far", 300 } } do
+  local M = (tensor.randn(128, 32, 8) * case[2]):requires_grad()
+  local g = tensor.randn(128, 32)
+  bench(case[1], 300, function()
+    local o = core.nn.minibatch_disc(M, false)
+    o:backward(g)
+    M.grad = nil
+  end)
+end
+-- and the products minibatch discrimination adds to a toy iteration: M = h W
+-- (128 x 128 times 128 x 256) in D's three forwards, with dM W^T and h^T dM
+-- in their three backwards (the g step's included, as PyTorch computes it)
+bench("toy_minibatch_extra_sgemm", 1000, mm_shapes {
+  { 128, 128, 256 }, { 128, 128, 256 }, { 128, 128, 256 },
+  { 128, 256, 128 }, { 128, 256, 128 }, { 128, 256, 128 },
+  { 128, 128, 256 }, { 128, 128, 256 }, { 128, 128, 256 },
+})

@@ -30,6 +30,7 @@ p.add_argument("--batch", type=int, default=128)
 p.add_argument("--zdim", type=int, default=100)
 p.add_argument("--lambda", dest="lam", type=float, default=10.0)
 p.add_argument("--n_critic", type=int, default=5)
+p.add_argument("--lr", type=float, default=None)
 p.add_argument("--samples", type=int, default=2500)
 p.add_argument("--threads", type=int, default=1)
 opt = p.parse_args()
@@ -89,11 +90,13 @@ else:
 features = D[0]
 
 if v == "wgan":
-    optG, optD = torch.optim.RMSprop(G.parameters(), lr=5e-5), torch.optim.RMSprop(D.parameters(), lr=5e-5)
+    lr = opt.lr or 5e-5
+    optG, optD = torch.optim.RMSprop(G.parameters(), lr=lr), torch.optim.RMSprop(D.parameters(), lr=lr)
 else:
     betas = (0.5, 0.9) if v == "wgan_gp" else (0.5, 0.999)
-    optG = torch.optim.Adam(G.parameters(), lr=1e-4, betas=betas, eps=1e-8)
-    optD = torch.optim.Adam(D.parameters(), lr=1e-4, betas=betas, eps=1e-8)
+    lr = opt.lr or 1e-4
+    optG = torch.optim.Adam(G.parameters(), lr=lr, betas=betas, eps=1e-8)
+    optD = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=1e-8)
 
 
 def fm_loss(real, fake):
@@ -149,13 +152,16 @@ def modes(s):
     dmin, idx = d2.min(1)
     hq = dmin <= (3 * sigma) ** 2
     k = centers.shape[0]
+    pa = torch.bincount(idx, minlength=k).float() / s.shape[0]   # every sample at its nearest mode
+    extra = {"kl_all": float((pa[pa > 0] * torch.log(pa[pa > 0] * k)).sum()),
+             "dist_sigma": float(dmin.sqrt().mean() / sigma)}
     counts = torch.bincount(idx[hq], minlength=k).float()
     n_hq = int(hq.sum())
     if n_hq == 0:
-        return 0, 0.0, float("nan")
+        return 0, 0.0, float("nan"), extra
     p = counts / n_hq
     kl = float((p[p > 0] * torch.log(p[p > 0] * k)).sum())
-    return int((counts >= 0.01 * n_hq).sum()), 100.0 * n_hq / s.shape[0], kl
+    return int((counts >= 0.01 * n_hq).sum()), 100.0 * n_hq / s.shape[0], kl, extra
 
 
 wgan = v in ("wgan", "wgan_gp")
@@ -178,8 +184,9 @@ for epoch in range(opt.epochs):
 seconds = time.time() - t0
 with torch.no_grad():
     s = G(torch.randn(opt.samples, opt.zdim))
-m, hq, kl = modes(s)
+m, hq, kl, extra = modes(s)
 print(json.dumps({"variant": v, "seed": opt.seed, "dataset": opt.dataset, "epochs": opt.epochs,
                   "iterations": it, "modes": m, "hq_percent": hq, "kl": None if math.isnan(kl) else kl,
+                  "kl_all": extra["kl_all"], "dist_sigma": extra["dist_sigma"], "lr": opt.lr,
                   "seconds": seconds, "it_per_s": it / seconds, "threads": opt.threads,
                   "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

@@ -24,6 +24,7 @@ local opt = cli.options {
   batch = { 128, "batch size" },
   zdim = { 100, "latent size" },
   lambda = { 10.0, "feature-matching weight (fm_lambda)" },
+  lr = { type = "number", desc = "learning rate of both players (default 1e-4; 5e-5 for wgan)" },
   mbd_data_init = { false, "minibatch: the released code's data-based initialisation on the first real batch" },
   n_critic = { 5, "critic steps per generator step (wgan, wgan_gp)" },
   panels = { 6, "KDE panels over training" },
@@ -58,11 +59,12 @@ end
 
 local optG, optD
 if v == "wgan" then
-  optG, optD = optim.RMSprop(G:parameters(), { lr = 5e-5 }), optim.RMSprop(D:parameters(), { lr = 5e-5 })
+  local lr = opt.lr or 5e-5
+  optG, optD = optim.RMSprop(G:parameters(), { lr = lr }), optim.RMSprop(D:parameters(), { lr = lr })
 else
-  local betas = v == "wgan_gp" and { 0.5, 0.9 } or { 0.5, 0.999 }
-  optG = optim.Adam(G:parameters(), { lr = 1e-4, betas = betas, eps = 1e-8 })
-  optD = optim.Adam(D:parameters(), { lr = 1e-4, betas = betas, eps = 1e-8 })
+  local lr, betas = opt.lr or 1e-4, v == "wgan_gp" and { 0.5, 0.9 } or { 0.5, 0.999 }
+  optG = optim.Adam(G:parameters(), { lr = lr, betas = betas, eps = 1e-8 })
+  optD = optim.Adam(D:parameters(), { lr = lr, betas = betas, eps = 1e-8 })
 end
 
 local REAL, FAKE = tensor.ones(opt.batch), tensor.full({ opt.batch }, 2) -- class targets for fm
@@ -180,7 +182,7 @@ plot.kde(final, opt.out .. "/final.png", {
     ds.centers:size(1), m.hq) })
 log.write_json(opt.out .. "/summary.json", {
   variant = v, seed = opt.seed, dataset = opt.dataset, epochs = opt.epochs, iterations = it,
-  modes = m.modes, hq_percent = m.hq, kl = m.kl, counts = m.counts, seconds = seconds, it_per_s = it / seconds,
+  modes = m.modes, hq_percent = m.hq, kl = m.kl, kl_all = m.kl_all, dist_sigma = m.dist, counts = m.counts, seconds = seconds, it_per_s = it / seconds,
 })
 run:print(string.format("%s seed %d: %d modes, %.1f%% high quality, KL %s, %d iterations in %.1f s (%.0f it/s)",
   v, opt.seed, m.modes, m.hq, fmt(m.kl), it, seconds, it / seconds))

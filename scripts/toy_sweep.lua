@@ -8,6 +8,12 @@
 --   ganlua scripts/toy_sweep.lua                       # all six x seeds 0,1,2
 --   ganlua scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0 --epochs 50
 --   ganlua scripts/toy_sweep.lua --reference           # also the PyTorch reference
+--   ganlua scripts/toy_sweep.lua --grid "lr=1e-4,1e-3 epochs=200,1000 lambda=1,10,30"
+--
+-- --grid runs every variant at every point of the product of the listed
+-- toy_gan.lua options (space-separated key=v1,v2,...); lambda reaches only
+-- fm_lambda and n_critic only the WGANs, so the others are not repeated
+-- for them. Each point is a row of the table and of the figure.
 local opt = cli.options {
   variants = { "vanilla,fm,fm_lambda,minibatch,wgan,wgan_gp", "comma-separated variants" },
   seeds = { "0,1,2", "comma-separated seeds" },
@@ -18,8 +24,8 @@ local opt = cli.options {
   reference_variants = { "", "variants for the reference (default: all of --variants)" },
   figure_seed = { 0, "seed whose panels go into the figure" },
   keep = { false, "keep runs that already have results in --out (rerun only the missing ones)" },
+  grid = { "", "toy_gan.lua options to sweep, e.g. \"lr=1e-4,1e-3 epochs=200,1000 lambda=1,10,30\"" },
 }
-local run = log.run(opt)
 
 local function split(s)
   local out = {}
@@ -32,18 +38,84 @@ local exe = ganlua.executable or "ganlua"
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
+-- the grid: {key, values} in the order given; a point is {key = value, ...}
+local GRID_KEYS = { lr = "number", epochs = "integer", lambda = "number", n_critic = "integer", batch = "integer" }
+local ONLY = { lambda = { fm_lambda = true }, n_critic = { wgan = true, wgan_gp = true } }
+local axes = {}
+for item in opt.grid:gmatch("%S+") do
+  local k, vs = item:match("^([%w_%-]+)=(.+)$")
+  k = k and k:gsub("%-", "_")
+  if not k or not GRID_KEYS[k] then
+    io.stderr:write(string.format("toy_sweep.lua: --grid: '%s' is not key=v1,v2,... with a key among lr, epochs, "
+      .. "lambda, n_critic, batch\n", item))
+    os.exit(2)
+  end
+  local vals = {}
+  for w in vs:gmatch("[^,]+") do
+    local x = tonumber(w)
+    if not x or (GRID_KEYS[k] == "integer" and math.tointeger(x) == nil) or x <= 0 then
+      io.stderr:write(string.format("toy_sweep.lua: --grid: %s value '%s' must be a positive %s\n", k, w, GRID_KEYS[k]))
+      os.exit(2)
+    end
+    vals[#vals + 1] = w
+  end
+  axes[#axes + 1] = { key = k, values = vals }
+end
+-- the points of the grid that variant v sees (keys that do not reach it dropped)
+local function points_for(v)
+  local pts = { {} }
+  for _, ax in ipairs(axes) do
+    if not ONLY[ax.key] or ONLY[ax.key][v] then
+      local nxt = {}
+      for _, p in ipairs(pts) do
+        for _, x in ipairs(ax.values) do
+          local q = { table.unpack(p) }
+          q[#q + 1] = { ax.key, x }
+          nxt[#nxt + 1] = q
+        end
+      end
+      pts = nxt
+    end
+  end
+  return pts
+end
+local function has(point, key)
+  for _, kv in ipairs(point) do if kv[1] == key then return true end end
+  return false
+end
+local function point_name(point) -- "lr=1e-4 epochs=1000", "" for none
+  local t = {}
+  for _, kv in ipairs(point) do t[#t + 1] = kv[1] .. "=" .. kv[2] end
+  return table.concat(t, " ")
+end
+local function point_dir(point) -- "_lr1e-4_epochs1000"
+  local t = {}
+  for _, kv in ipairs(point) do t[#t + 1] = "_" .. kv[1] .. kv[2] end
+  return table.concat(t)
+end
+local function point_flags(point)
+  local t = {}
+  for _, kv in ipairs(point) do t[#t + 1] = string.format("--%s %s", kv[1]:gsub("_", "-"), kv[2]) end
+  if not has(point, "epochs") then t[#t + 1] = "--epochs " .. opt.epochs end
+  return table.concat(t, " ")
+end
+
+local run = log.run(opt) -- after the grid is known to be good: a mistake leaves no run directory
+
 -- one shell command per run, run `jobs` at a time by xargs
 local cmds = {}
 for _, v in ipairs(variants) do
-  for _, s in ipairs(seeds) do
-    local dir = string.format("%s/%s_seed%s", opt.out, v, s)
-    local done = opt.keep and io.open(dir .. "/summary.json")
-    if done then
-      done:close()
-    else -- OPENBLAS_NUM_THREADS=1: no idle BLAS worker spinning beside each run
-      cmds[#cmds + 1] = string.format("OPENBLAS_NUM_THREADS=1 %s --threads 1 %s --variant %s --seed %s --epochs %d "
-        .. "--dataset %s --out %s > %s 2>&1", q(exe), q(here .. "/toy_gan.lua"), v, s, opt.epochs, opt.dataset, q(dir),
-        q(dir .. ".log"))
+  for _, pt in ipairs(points_for(v)) do
+    for _, s in ipairs(seeds) do
+      local dir = string.format("%s/%s%s_seed%s", opt.out, v, point_dir(pt), s)
+      local done = opt.keep and io.open(dir .. "/summary.json")
+      if done then
+        done:close()
+      else -- OPENBLAS_NUM_THREADS=1: no idle BLAS worker spinning beside each run
+        cmds[#cmds + 1] = string.format("OPENBLAS_NUM_THREADS=1 %s --threads 1 %s --variant %s --seed %s %s "
+          .. "--dataset %s --out %s > %s 2>&1", q(exe), q(here .. "/toy_gan.lua"), v, s, point_flags(pt), opt.dataset,
+          q(dir), q(dir .. ".log"))
+      end
     end
   end
 end
@@ -53,15 +125,17 @@ if opt.reference then
     os.exit(2)
   end
   for _, v in ipairs(ref_variants) do
-    for _, s in ipairs(seeds) do
-      local res = string.format("%s/torch_%s_seed%s.json", opt.out, v, s)
-      local done = opt.keep and io.open(res)
-      local ok = done and done:read("a"):find("it_per_s", 1, true)
-      if done then done:close() end
-      if not ok then
-        cmds[#cmds + 1] = string.format("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 %s --variant %s "
-          .. "--seed %s --epochs %d --dataset %s --threads 1 > %s 2>&1", q(here .. "/../bench/toy_gan_torch.py"), v, s,
-          opt.epochs, opt.dataset, q(res))
+    for _, pt in ipairs(points_for(v)) do
+      for _, s in ipairs(seeds) do
+        local res = string.format("%s/torch_%s%s_seed%s.json", opt.out, v, point_dir(pt), s)
+        local done = opt.keep and io.open(res)
+        local ok = done and done:read("a"):find("it_per_s", 1, true)
+        if done then done:close() end
+        if not ok then
+          cmds[#cmds + 1] = string.format("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 %s --variant %s "
+            .. "--seed %s %s --dataset %s --threads 1 > %s 2>&1", q(here .. "/../bench/toy_gan_torch.py"), v, s,
+            point_flags(pt):gsub("%-%-n%-critic", "--n_critic"), opt.dataset, q(res))
+        end
       end
     end
   end
@@ -109,56 +183,67 @@ local function pm(list_, fmt)
   return s
 end
 
-local lines = {
-  string.format("| variant | modes (of %d) | high-quality %% | KL to uniform | seconds | it/s |",
-    opt.dataset == "ring" and 8 or 25),
-  "| --- | --- | --- | --- | --- | --- |",
-}
-local ref_lines = { "| variant (PyTorch) | modes | high-quality % | KL to uniform | seconds | it/s |", "| --- | --- | --- | --- | --- | --- |" }
+-- A row per (variant, grid point): means over seeds of modes within 3
+-- sigma, the high-quality share, KL of the high-quality histogram, KL with
+-- every sample at its nearest mode (kl_all, for broad samples), the mean
+-- distance to the nearest mode in sigmas, wall time and rate.
+local HEAD = "| variant | settings | modes (of %d) | high-quality %% | KL (3 sigma) | KL (all samples) | distance (sigma) | seconds | it/s |"
+local RULE = "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+local nmodes = opt.dataset == "ring" and 8 or 25
+local lines = { string.format(HEAD, nmodes), RULE }
+local ref_lines = { string.format(HEAD:gsub("| variant |", "| variant (PyTorch) |", 1), nmodes), RULE }
+local FIELDS = { "modes", "hq_percent", "kl", "kl_all", "dist_sigma", "seconds", "it_per_s" }
+local FMT = { "%.1f", "%.2f", "%.3f", "%.3f", "%.1f", "%.1f", "%.0f" }
+local function collect(path_of, v, pt, what)
+  local got = {}
+  for _, f in ipairs(FIELDS) do got[f] = {} end
+  for _, s in ipairs(seeds) do
+    local r = read_json(path_of(s))
+    if r then
+      for _, f in ipairs(FIELDS) do got[f][#got[f] + 1] = r[f] or 0 / 0 end
+    else
+      run:print(string.format("missing %s for %s %s seed %s (%s)", what, v, point_name(pt), s, path_of(s)))
+    end
+  end
+  if #got.modes == 0 then return nil end
+  local cells = {}
+  for i, f in ipairs(FIELDS) do cells[i] = pm(got[f], FMT[i]) end
+  return got, string.format("| %s | %s | %s |", v, point_name(pt) ~= "" and point_name(pt) or "default",
+    table.concat(cells, " | "))
+end
 local summary = {}
 local rows = {}
 for _, v in ipairs(variants) do
-  local modes, hq, kl, secs, rate = {}, {}, {}, {}, {}
-  for _, s in ipairs(seeds) do
-    local r = read_json(string.format("%s/%s_seed%s/summary.json", opt.out, v, s))
-    if r then
-      modes[#modes + 1], hq[#hq + 1] = r.modes, r.hq_percent
-      kl[#kl + 1] = r.kl or 0 / 0
-      secs[#secs + 1], rate[#rate + 1] = r.seconds, r.it_per_s
-    else
-      run:print(string.format("missing result for %s seed %s (see %s/%s_seed%s.log)", v, s, opt.out, v, s))
+  for _, pt in ipairs(points_for(v)) do
+    local key = v .. point_dir(pt)
+    local got, line = collect(function(s) return string.format("%s/%s_seed%s/summary.json", opt.out, key, s) end, v, pt,
+      "result")
+    if got then
+      lines[#lines + 1] = line
+      summary[key] = got
+      summary[key].settings = point_name(pt)
     end
-  end
-  lines[#lines + 1] = string.format("| %s | %s | %s | %s | %s | %s |", v, pm(modes, "%.1f"), pm(hq, "%.2f"), pm(kl, "%.3f"),
-    pm(secs, "%.1f"), pm(rate, "%.0f"))
-  summary[v] = { modes = modes, hq = hq, kl = kl, seconds = secs, it_per_s = rate }
-  if opt.reference then
-    local tm, th, tk, ts, tr = {}, {}, {}, {}, {}
-    for _, s in ipairs(seeds) do
-      local r = read_json(string.format("%s/torch_%s_seed%s.json", opt.out, v, s))
-      if r then
-        tm[#tm + 1], th[#th + 1], tk[#tk + 1] = r.modes, r.hq_percent, r.kl or 0 / 0
-        ts[#ts + 1], tr[#tr + 1] = r.seconds, r.it_per_s
-      elseif contains(ref_variants, v) then
-        run:print(string.format("missing reference result for %s seed %s (see %s/torch_%s_seed%s.json)", v, s, opt.out, v, s))
+    if opt.reference and contains(ref_variants, v) then
+      local tg, tline = collect(function(s) return string.format("%s/torch_%s_seed%s.json", opt.out, key, s) end, v, pt,
+        "reference result")
+      if tg then
+        ref_lines[#ref_lines + 1] = tline
+        summary[key] = summary[key] or {}
+        summary[key].torch = tg
       end
     end
-    if #tm > 0 then
-      ref_lines[#ref_lines + 1] = string.format("| %s | %s | %s | %s | %s | %s |", v, pm(tm, "%.1f"), pm(th, "%.2f"),
-        pm(tk, "%.3f"), pm(ts, "%.1f"), pm(tr, "%.0f"))
-      summary[v].torch = { modes = tm, hq = th, kl = tk, seconds = ts, it_per_s = tr }
+    -- this row's panels (the saved samples of --figure-seed)
+    local dir = string.format("%s/%s_seed%d/samples", opt.out, key, opt.figure_seed)
+    local panels = {}
+    for _, name in ipairs(sys.listdir(dir) or {}) do
+      local ep = tonumber(name:match("^epoch_(%d+)%.csv$"))
+      if ep then panels[#panels + 1] = { samples = data.read_csv(dir .. "/" .. name), title = "epoch " .. ep, ep = ep } end
+    end
+    table.sort(panels, function(x, y) return x.ep < y.ep end)
+    if #panels > 0 then
+      rows[#rows + 1] = { label = point_name(pt) ~= "" and (v .. " " .. point_name(pt)) or v, panels = panels }
     end
   end
-  -- this variant's panels (the saved samples of --figure-seed)
-  local dir = string.format("%s/%s_seed%d/samples", opt.out, v, opt.figure_seed)
-  local p = io.popen("ls " .. q(dir) .. " 2>/dev/null")
-  local panels = {}
-  for name in p:lines() do
-    local ep = tonumber(name:match("epoch_(%d+)%.csv"))
-    if ep then panels[#panels + 1] = { samples = data.read_csv(dir .. "/" .. name), title = "epoch " .. ep } end
-  end
-  p:close()
-  if #panels > 0 then rows[#rows + 1] = { label = v, panels = panels } end
 end
 
 local ds = (opt.dataset == "ring" and data.gaussian_ring or data.gaussian_grid) { n = 2500, normalize = true }

@@ -5,7 +5,7 @@
 --     lambda = { 10.0, "feature-matching weight" },  -- number, described
 --     variant = { "vanilla", "GAN variant", choices = { "vanilla", "fm" } },
 --     plot = true,                                   -- boolean: --plot, --no-plot
---     max_norm = { type = "number", "clip gradients (default: off)" },
+--     max_norm = { type = "number", desc = "clip gradients (default: off)" },
 --   }
 --
 -- A spec entry is a plain default (its type inferred: integer, number,

@@ -6,13 +6,15 @@ local T, A = core.tensor, core.autograd
 local metrics = {}
 
 -- modes(samples, centers, sigma [, {threshold = 3, min_share = 0.01}]) ->
--- {modes =, hq =, kl =, counts = {...}}
+-- {modes =, hq =, kl =, kl_all =, dist =, counts = {...}}
 -- A sample is high quality when it lies within threshold * sigma of its
 -- nearest centre (the test used for the ring/grid in Unrolled GAN's
 -- replications). modes: centres holding at least min_share of the
 -- high-quality samples; hq: high-quality percentage of all samples; kl:
 -- KL(histogram of high-quality samples over centres || uniform), NaN when
--- no sample is high quality.
+-- no sample is high quality; kl_all: the same divergence with every sample
+-- counted at its nearest centre (for samples too broad for the 3-sigma
+-- test); dist: the mean distance to the nearest centre, in sigmas.
 function metrics.modes(samples, centers, sigma, o)
   o = argcheck.opts("metrics.modes", 4, o)
   if not T.is_tensor(samples) or samples:dim() ~= 2 then error("metrics.modes: samples must be an N x d Tensor", 2) end
@@ -30,14 +32,23 @@ function metrics.modes(samples, centers, sigma, o)
     return (diff * diff):sum(3):min(2)
   end)
   local within = d2:le((thr * sigma) ^ 2):totable()
-  local idx = nearest:totable()
-  local counts, hq = {}, 0
-  for j = 1, k do counts[j] = 0 end
+  local idx, dist = nearest:totable(), d2:sqrt():totable()
+  local counts, all, hq, dsum = {}, {}, 0, 0
+  for j = 1, k do counts[j], all[j] = 0, 0 end
   for i = 1, n do
+    all[idx[i]] = all[idx[i]] + 1
+    dsum = dsum + dist[i]
     if within[i] == 1 then
       hq = hq + 1
       counts[idx[i]] = counts[idx[i]] + 1
     end
+  end
+  -- every sample by its nearest mode, however far: the measure that still
+  -- separates methods whose samples are too broad for the 3-sigma test
+  local kl_all = 0
+  for j = 1, k do
+    local p = all[j] / n
+    if p > 0 then kl_all = kl_all + p * math.log(p * k) end
   end
   local covered, kl = 0, 0 / 0
   if hq > 0 then
@@ -48,7 +59,8 @@ function metrics.modes(samples, centers, sigma, o)
       if p > 0 then kl = kl + p * math.log(p * k) end
     end
   end
-  return { modes = covered, hq = 100 * hq / n, kl = kl, counts = counts, n = n }
+  return { modes = covered, hq = 100 * hq / n, kl = kl, counts = counts, n = n, kl_all = n > 0 and kl_all or 0 / 0,
+           dist = n > 0 and dsum / n / sigma or 0 / 0 }
 end
 
 -- mean pairwise Euclidean distance within a batch (rows flattened); x is

@@ -92,6 +92,39 @@ test("metrics.modes: off-mode points are not high quality; 1% rule", function()
   check.raises(function() metrics.modes(tensor.ones(3, 3), centers, 0.02) end, "centers must be a K x d Tensor")
 end)
 
+-- kl_all counts every sample at its nearest mode however far it is, and
+-- dist is the mean distance to that mode in sigmas: the measures for
+-- samples too broad for the 3-sigma test
+test("metrics.modes: kl_all and dist for broad samples", function()
+  local pts = {}
+  for i = 1, 400 do -- 0.2 (10 sigma) outside each mode in turn: no point is high quality
+    local c = centers[(i - 1) % 4 + 1]:totable()
+    pts[i] = { c[1] * 1.2, c[2] * 1.2 }
+  end
+  local m = metrics.modes(tensor.from(pts), centers, 0.02)
+  check.near(m.hq, 0, 1e-9)
+  check.near(m.kl_all, 0, 1e-9)
+  check.near(m.dist, 10, 1e-4)
+  local one = {}
+  for i = 1, 10 do one[i] = { 0.5 + 0.001 * i, 0.4 } end -- all nearest to mode 1, off it
+  local m1 = metrics.modes(tensor.from(one), centers, 0.02)
+  check.near(m1.kl_all, math.log(4), 1e-6)
+end)
+
+test("toy_sweep.lua --grid refuses a key it cannot sweep, and a bad value", function()
+  local function run(grid)
+    local p = io.popen(string.format("%s scripts/toy_sweep.lua --variants vanilla --seeds 0 --epochs 1 --grid '%s' "
+      .. "--out /nonexistent/x 2>&1; echo \"exit $?\"", check.ganlua, grid))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+  local out = run("lr=1e-4 bogus=1")
+  check.truthy(out:find("'bogus=1' is not key=v1,v2", 1, true) and out:find("exit 2", 1, true), out)
+  out = run("epochs=10,2.5")
+  check.truthy(out:find("epochs value '2.5' must be a positive integer", 1, true) and out:find("exit 2", 1, true), out)
+end)
+
 test("CSV round trip", function()
   local x = tensor.randn(7, 2)
   local path = os.tmpname()
