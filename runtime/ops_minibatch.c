@@ -12,13 +12,14 @@
  *
  * How the kernels are laid out, and why:
  * - Each unordered pair is visited once. Per plane b, rows i run over the
- *   16-wide column blocks J from i's own block on; lanes j <= i of that
+ *   VL-wide column blocks J (VL the vector width) from i's own block on; lanes j <= i of that
  *   block (and lanes past N in the last) are masked to 0. A pair's term
  *   goes to row i through a register accumulator reduced once per row, and
  *   to column j through a vector add into a column buffer.
- * - Vectors are GCC's vector extension, 16 floats wide, compiled per
- *   instruction set (GL_CLONES): one zmm, two ymm or four xmm. Every clone
- *   does the same operations in the same order, so all round alike.
+ * - Vectors are GCC's vector extension at the CPU's own width: 16 floats
+ *   (AVX-512), 8 (AVX2) or 4 (SSE2), from one source (ops_minibatch_kern.h)
+ *   compiled three times. A 16-wide vector in an AVX2 function was 5-8x
+ *   slower: GCC kept its halves on the stack.
  * - No subnormal reaches the arithmetic. exp(-d) is exactly 0 once
  *   d > 87 (below FLT_MIN; the old kernel clamped d there and returned
  *   1.6e-38 for every far pair), and the kernels run with FTZ/DAZ set:
@@ -39,80 +40,15 @@
 #define GL_HAVE_MXCSR 1
 #endif
 
-/* The vector helpers are always inlined into each clone, so they take its
- * instruction set; the psabi note about passing vectors by value concerns
- * calls that never happen. */
+/* The kernels are built at three vector widths (ops_minibatch_kern.h) and
+ * one is chosen for the CPU on first use; widths sum in different orders,
+ * so results agree to rounding across machines and exactly on one. The
+ * vector helpers pass vectors by value only where they are inlined, so
+ * the psabi note does not apply. */
 #pragma GCC diagnostic ignored "-Wpsabi"
-#define VINLINE static inline __attribute__((always_inline))
 
-#define VL 16
-typedef float vf __attribute__((vector_size(VL * sizeof(float))));
-typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
-
-VINLINE vf vload(const float *p)
-{
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-VINLINE void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
-VINLINE vf vand(vf a, vi m) { return (vf)((vi)a & m); }
-VINLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
-
-/* lanes 0..15 summed in a fixed tree (l + 8, then + 4, + 2, + 1), the same
- * in every clone; shuffles, so the lanes never go through memory */
-typedef float vf8 __attribute__((vector_size(8 * sizeof(float))));
-typedef float vf4 __attribute__((vector_size(4 * sizeof(float))));
-VINLINE float vsum(vf v)
-{
-    vf8 h8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-             __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-    vf4 h4 = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
-    return (h4[0] + h4[2]) + (h4[1] + h4[3]);
-}
-
-/* exp(-d) for d >= 0 (or NaN): 2^k p(r), -d = k ln2 + r, |r| <= ln2/2,
- * p of degree 6 (relative error < 2e-7). Exactly 0 for d > 87 (where
- * exp(-d) < FLT_MIN would be subnormal); NaN stays NaN. No vector
- * compares: GCC scalarises a 16-lane compare lane by lane where the
- * clone lacks AVX-512, so masks come from the sign of integer
- * differences of the bit patterns (a non-negative float orders as its
- * bits do). */
-VINLINE vf vexp_neg(vf d)
-{
-    vi bits = (vi)d;
-    vi far = (0x42ae0000 - bits) >> 31;   /* d > 87.0f, NaN included: all ones */
-    vi nan = (0x7f800000 - bits) >> 31;   /* d is NaN */
-    vf x = -vand(d, ~far);                /* far lanes computed as exp(0), then dropped */
-    vf t = x * 1.44269504f + 12582912.0f; /* 1.5 * 2^23 + k: round to nearest, no libm */
-    vi ki = (vi)t - 0x4b400000;           /* k, read off the mantissa */
-    vf k = t - 12582912.0f;
-    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
-    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
-    vf scale = (vf)((ki + 127) << 23);
-    return (vf)(((vi)(p * scale) & ~far) | (bits & nan));
-}
-
-/* The lane masks of the diagonal and the last block, built with scalar
- * stores once per call: diag[q] keeps lanes l > q, tail keeps the lanes
- * below N of the last block. (Vector compares of lane indices made GCC
- * scalarise the whole row loop.) */
-typedef struct {
-    vi diag[VL];
-    vi tail;
-} lane_masks;
-static void masks_init(lane_masks *lm, int64_t N)
-{
-    int32_t d[VL][VL], t[VL];
-    int64_t last = (N + VL - 1) / VL * VL - VL;
-    for (int q = 0; q < VL; q++)
-        for (int l = 0; l < VL; l++) d[q][l] = l > q ? -1 : 0;
-    for (int l = 0; l < VL; l++) t[l] = last + l < N ? -1 : 0;
-    memcpy(lm->diag, d, sizeof d);
-    memcpy(&lm->tail, t, sizeof t);
-}
-
-static inline int64_t padded(int64_t N) { return (N + VL - 1) / VL * VL; }
+/* Rows are padded to a multiple of 16 floats, whichever width runs. */
+static inline int64_t padded(int64_t N) { return (N + 15) / 16 * 16; }
 
 /* mt[c][j] = M[j][b][c] for j < N, 0 up to Np: one plane, columns contiguous */
 static void transpose_plane(const float *m, float *mt, int64_t N, int64_t Np, int64_t B, int64_t C, int64_t b)
@@ -143,95 +79,55 @@ static void restore_fpmode(fpmode f)
 #endif
 }
 
-/* Rows are taken R at a time: the R rows of a group share their column
- * range, each column vector is loaded once for all R, and the R
- * dependency chains (the distance sum, the exp polynomial) overlap. */
-#define R 4
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define KVL 16
+#define KSUF _w16
+#define KTARGET __attribute__((target("avx512f")))
+#include "ops_minibatch_kern.h"
+#undef KVL
+#undef KSUF
+#undef KTARGET
+#define KVL 8
+#define KSUF _w8
+#define KTARGET __attribute__((target("avx2")))
+#include "ops_minibatch_kern.h"
+#undef KVL
+#undef KSUF
+#undef KTARGET
+#endif
+#define KVL 4
+#define KSUF _w4
+#define KTARGET
+#include "ops_minibatch_kern.h"
+#undef KVL
+#undef KSUF
+#undef KTARGET
 
-/* E: B x N x Np, row i of plane b holding e[b][i][j] for j > i in the
- * blocks from i's own on (the rest is never read). mt: C x Np, ocol: Np. */
-GL_CLONES static void mbd_forward_kernel(const float *m, float *E, float *o, int64_t N, int64_t B, int64_t C,
-                                         float self, float *mt, float *ocol, const lane_masks *lm)
+typedef void (*mbd_fwd_fn)(const float *, float *, float *, int64_t, int64_t, int64_t, float, float *, float *);
+typedef void (*mbd_bwd_fn)(const float *, const float *, const float *, float *, int64_t, int64_t, int64_t, float *,
+                           float *, float *, float *);
+/* The widest kernels this CPU runs, or the width named by the environment
+ * variable GANLUA_MBD_WIDTH (4, 8 or 16) when the CPU runs that one: the
+ * tests check every width on one machine. Read on each call (a getenv),
+ * which costs nothing beside the pair loops. */
+static void pick_kernels(mbd_fwd_fn *f, mbd_bwd_fn *b)
 {
-    int64_t Np = padded(N), nb = Np / VL;
-    for (int64_t b = 0; b < B; b++) {
-        transpose_plane(m, mt, N, Np, B, C, b);
-        memset(ocol, 0, sizeof(float) * (size_t)Np);
-        float *Eb = E + b * N * Np;
-        for (int64_t i0 = 0; i0 < N; i0 += R) { /* VL is a multiple of R: a group lies in one block */
-            int64_t I = i0 / VL;
-            vf racc[R] = {{0}};
-            for (int64_t J = I; J < nb; J++) {
-                vf d[R] = {{0}};
-                for (int64_t c = 0; c < C; c++) {
-                    vf col = vload(mt + c * Np + J * VL);
-                    for (int r = 0; r < R; r++) d[r] += vabs(col - mt[c * Np + i0 + r]); /* rows past N read padding */
-                }
-                vf sum = {0};
-                for (int r = 0; r < R; r++) {
-                    vf e = vexp_neg(d[r]);
-                    if (J == I) e = vand(e, lm->diag[(i0 + r) % VL]);
-                    if (J == nb - 1) e = vand(e, lm->tail); /* rows past N: none of their lanes lie after them */
-                    if (i0 + r >= N) e = (vf){0};
-                    if (i0 + r < N) vstore(Eb + (i0 + r) * Np + J * VL, e);
-                    racc[r] += e;
-                    sum += e;
-                }
-                vstore(ocol + J * VL, vload(ocol + J * VL) + sum);
-            }
-            for (int r = 0; r < R && i0 + r < N; r++) o[(i0 + r) * B + b] = vsum(racc[r]);
-        }
-        for (int64_t i = 0; i < N; i++) o[i * B + b] += ocol[i] + self;
+    const char *want = getenv("GANLUA_MBD_WIDTH");
+    int w = want ? atoi(want) : 16;
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+    __builtin_cpu_init();
+    if (w >= 16 && __builtin_cpu_supports("avx512f")) {
+        *f = mbd_forward_kernel_w16, *b = mbd_backward_kernel_w16;
+        return;
     }
-}
-
-/* dM as in the header. Per pair (k < j) and dim c, t = (g_k + g_j) e_kj
- * sign(M_k - M_j) enters dM_k as -t and dM_j as +t. acc: C x Np (the
- * column side, transposed like mt), w: R x Np (the group's weights
- * (g_k + g_j) e_kj), gcol: Np. */
-GL_CLONES static void mbd_backward_kernel(const float *m, const float *E, const float *G, float *dM, int64_t N,
-                                          int64_t B, int64_t C, float *mt, float *acc, float *w, float *gcol)
-{
-    int64_t Np = padded(N), nb = Np / VL;
-    for (int64_t b = 0; b < B; b++) {
-        transpose_plane(m, mt, N, Np, B, C, b);
-        memset(acc, 0, sizeof(float) * (size_t)(C * Np));
-        memset(gcol, 0, sizeof(float) * (size_t)Np);
-        for (int64_t j = 0; j < N; j++) gcol[j] = G[j * B + b];
-        const float *Eb = E + b * N * Np;
-        for (int64_t k0 = 0; k0 < N; k0 += R) {
-            int64_t K = k0 / VL;
-            for (int r = 0; r < R; r++) {
-                float *wr = w + r * Np;
-                if (k0 + r >= N) { /* a row past N weighs nothing */
-                    memset(wr + K * VL, 0, sizeof(float) * (size_t)(Np - K * VL));
-                    continue;
-                }
-                const float *ek = Eb + (k0 + r) * Np;
-                float gk = gcol[k0 + r];
-                for (int64_t J = K; J < nb; J++) vstore(wr + J * VL, (vload(gcol + J * VL) + gk) * vload(ek + J * VL));
-            }
-            for (int64_t c = 0; c < C; c++) {
-                const float *mc = mt + c * Np;
-                float *ac = acc + c * Np;
-                vf racc[R] = {{0}};
-                for (int64_t J = K; J < nb; J++) {
-                    vf col = vload(mc + J * VL), sum = {0};
-                    for (int r = 0; r < R; r++) {
-                        vf dl = mc[k0 + r] - col;
-                        vi nz = -((vi)dl & 0x7fffffff) >> 31; /* dl != 0 (see vexp_neg on compares) */
-                        vf t = vand((vf)((vi)vload(w + r * Np + J * VL) ^ ((vi)dl & (int32_t)0x80000000)), nz);
-                        racc[r] += t;
-                        sum += t;
-                    }
-                    vstore(ac + J * VL, vload(ac + J * VL) + sum);
-                }
-                for (int r = 0; r < R && k0 + r < N; r++) ac[k0 + r] -= vsum(racc[r]);
-            }
-        }
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t c = 0; c < C; c++) dM[(j * B + b) * C + c] = acc[c * Np + j];
+    if (w >= 8 && __builtin_cpu_supports("avx2")) {
+        *f = mbd_forward_kernel_w8, *b = mbd_backward_kernel_w8;
+        return;
     }
+#else
+    (void)w;
+#endif
+    *f = mbd_forward_kernel_w4, *b = mbd_backward_kernel_w4;
 }
 
 /* Scratch for the kernels: n buffers of sizes[i] floats in one block of
@@ -262,7 +158,7 @@ static gl_status mbd_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const u
     if (!gl_grad_enabled()) {
         /* fused: one pass over the pairs */
         if ((st = gl_tensor_new(&gin[0], 3, M->shape))) goto out;
-        int64_t Np = padded(N), sizes[4] = {C * Np, C * Np, R * Np, Np};
+        int64_t Np = padded(N), sizes[4] = {C * Np, C * Np, 4 * Np, Np}; /* w: R = 4 rows */
         float *buf[4];
         size_t total = 0;
         float *s = scratch_new(4, sizes, buf, &total);
@@ -271,7 +167,10 @@ static gl_status mbd_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const u
             goto out;
         }
         fpmode f = flush_subnormals();
-        mbd_backward_kernel(M->data, E->data, g->data, gin[0]->data, N, B, C, buf[0], buf[1], buf[2], buf[3]);
+        mbd_fwd_fn fk;
+        mbd_bwd_fn bk;
+        pick_kernels(&fk, &bk);
+        bk(M->data, E->data, g->data, gin[0]->data, N, B, C, buf[0], buf[1], buf[2], buf[3]);
         restore_fpmode(f);
         gl_free_floats(s, total);
         goto out;
@@ -308,7 +207,7 @@ gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M, int include_self)
     if (M->ndim != 3)
         return gl_fail(GL_ERR_SHAPE, "minibatch discrimination: expected N x B x C, got %s", gl_tensor_shape_str(M, b1, sizeof b1));
     int64_t N = M->shape[0], B = M->shape[1], C = M->shape[2];
-    if (N > INT32_MAX - VL)
+    if (N > INT32_MAX - 16)
         return gl_fail(GL_ERR_SHAPE, "minibatch discrimination: a batch of %lld is too large", (long long)N);
     int64_t Np = padded(N);
     int64_t es[3] = {B, N, Np}, os[2] = {N, B};
@@ -328,10 +227,11 @@ gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M, int include_self)
         gl_tensor_release(E);
         return gl_fail(GL_ERR_NOMEM, "minibatch discrimination: out of memory");
     }
-    lane_masks lm;
-    masks_init(&lm, N);
+    mbd_fwd_fn fk;
+    mbd_bwd_fn bk;
+    pick_kernels(&fk, &bk);
     fpmode f = flush_subnormals();
-    mbd_forward_kernel(M->data, E->data, o->data, N, B, C, include_self ? 1.0f : 0.0f, buf[0], buf[1], &lm);
+    fk(M->data, E->data, o->data, N, B, C, include_self ? 1.0f : 0.0f, buf[0], buf[1]);
     restore_fpmode(f);
     gl_free_floats(s, total);
     gl_node *nd = gl_record(&st, GL_OP_MINIBATCH_DISC, mbd_backward, o, 1, &M);

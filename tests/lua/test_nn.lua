@@ -561,6 +561,18 @@ test("MinibatchDiscrimination:data_init centres o and sets the distance scale", 
   check.raises(function() m:data_init(tensor.randn(1, 4)) end, "N >= 2")
 end)
 
+-- The kernel exists at three vector widths (16, 8, 4 lanes) and the CPU
+-- picks one; GANLUA_MBD_WIDTH forces a narrower one, so each is checked
+-- here (a width this CPU lacks falls back to the next narrower).
+test("minibatch_disc: every vector width agrees with the formula", function()
+  for _, w in ipairs { 4, 8, 16 } do
+    local p = io.popen(string.format("GANLUA_MBD_WIDTH=%d %s tests/lua/helpers/mbd_width_check.lua 2>&1", w, check.ganlua))
+    local out = p:read("a")
+    p:close()
+    check.truthy(out:match("^ok "), "width " .. w .. ": " .. out)
+  end
+end)
+
 -- The layer must not be dead at initialisation: on distinct points (the
 -- toy's D features of uniform inputs), the pair sum carries a real share
 -- of the output. Measured over seeds 0-4 (128 points, 32 kernels of 8):

@@ -1,0 +1,213 @@
+/* ops_minibatch_kern.h — the pair kernels of ops_minibatch.c at one
+ * vector width, included once per width with
+ *   KVL      lanes per vector (16, 8 or 4)
+ *   KSUF     the suffix of this width's names
+ *   KTARGET  the instruction set attribute ("avx512f", "avx2" or none)
+ * Each width is its machine's native vector (zmm, ymm, xmm): a 16-lane
+ * GCC vector in an AVX2 function lives in two ymm halves that GCC spills
+ * through the stack, 5-8x slower than native ymm code. Not a public
+ * header; nothing else includes it. */
+#define KCAT2(a, b) a##b
+#define KCAT(a, b) KCAT2(a, b)
+#define K(name) KCAT(name, KSUF)
+#define vf K(vf)
+#define vi K(vi)
+#define VL KVL
+#define VINLINE static inline __attribute__((always_inline)) KTARGET
+
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+#define vload K(vload)
+#define vstore K(vstore)
+#define vand K(vand)
+#define vabs K(vabs)
+#define vsum K(vsum)
+#define vexp_neg K(vexp_neg)
+#define lane_masks K(lane_masks)
+#define masks_init K(masks_init)
+#define mbd_forward_kernel K(mbd_forward_kernel)
+#define mbd_backward_kernel K(mbd_backward_kernel)
+
+VINLINE vf vload(const float *p)
+{
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+VINLINE void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+VINLINE vf vand(vf a, vi m) { return (vf)((vi)a & m); }
+VINLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+
+/* the lanes summed in a fixed tree (halves added, then their halves...),
+ * shuffles, so the lanes never go through memory */
+typedef float K(vh8) __attribute__((vector_size(8 * sizeof(float))));
+typedef float K(vh4) __attribute__((vector_size(4 * sizeof(float))));
+VINLINE float vsum(vf v)
+{
+#if KVL == 16
+    K(vh8) h8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif KVL == 8
+    K(vh8) h8 = v;
+#endif
+#if KVL >= 8
+    K(vh4) h4 = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
+#else
+    K(vh4) h4 = v;
+#endif
+    return (h4[0] + h4[2]) + (h4[1] + h4[3]);
+}
+
+/* exp(-d) for d >= 0 (or NaN): 2^k p(r), -d = k ln2 + r, |r| <= ln2/2,
+ * p of degree 6 (relative error < 2e-7). Exactly 0 for d > 87 (where
+ * exp(-d) < FLT_MIN would be subnormal); NaN stays NaN. No vector
+ * compares: GCC scalarises a 16-lane compare lane by lane where the
+ * clone lacks AVX-512, so masks come from the sign of integer
+ * differences of the bit patterns (a non-negative float orders as its
+ * bits do). */
+VINLINE vf vexp_neg(vf d)
+{
+    vi bits = (vi)d;
+    vi far = (0x42ae0000 - bits) >> 31;   /* d > 87.0f, NaN included: all ones */
+    vi nan = (0x7f800000 - bits) >> 31;   /* d is NaN */
+    vf x = -vand(d, ~far);                /* far lanes computed as exp(0), then dropped */
+    vf t = x * 1.44269504f + 12582912.0f; /* 1.5 * 2^23 + k: round to nearest, no libm */
+    vi ki = (vi)t - 0x4b400000;           /* k, read off the mantissa */
+    vf k = t - 12582912.0f;
+    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
+    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
+    vf scale = (vf)((ki + 127) << 23);
+    return (vf)(((vi)(p * scale) & ~far) | (bits & nan));
+}
+
+/* The lane masks of the diagonal and the last block, built with scalar
+ * stores once per call: diag[q] keeps lanes l > q, tail keeps the lanes
+ * below N of the last block. (Vector compares of lane indices made GCC
+ * scalarise the whole row loop.) */
+typedef struct {
+    vi diag[VL];
+    vi tail;
+} lane_masks;
+KTARGET static void masks_init(lane_masks *lm, int64_t N)
+{
+    int32_t d[VL][VL], t[VL];
+    int64_t last = (N + VL - 1) / VL * VL - VL; /* the last block holding rows */
+    for (int q = 0; q < VL; q++)
+        for (int l = 0; l < VL; l++) d[q][l] = l > q ? -1 : 0;
+    for (int l = 0; l < VL; l++) t[l] = last + l < N ? -1 : 0;
+    memcpy(lm->diag, d, sizeof d);
+    memcpy(&lm->tail, t, sizeof t);
+}
+
+/* Rows are taken R at a time: the R rows of a group share their column
+ * range, each column vector is loaded once for all R, and the R
+ * dependency chains (the distance sum, the exp polynomial) overlap. */
+#ifndef R
+#define R 4
+#endif
+
+/* E: B x N x Np, row i of plane b holding e[b][i][j] for j > i in the
+ * blocks from i's own on (the rest is never read). mt: C x Np, ocol: Np. */
+KTARGET static void mbd_forward_kernel(const float *m, float *E, float *o, int64_t N, int64_t B, int64_t C,
+                                       float self, float *mt, float *ocol)
+{
+    lane_masks masks, *lm = &masks;
+    masks_init(lm, N);
+    int64_t Np = padded(N), nb = (N + VL - 1) / VL;
+    for (int64_t b = 0; b < B; b++) {
+        transpose_plane(m, mt, N, Np, B, C, b);
+        memset(ocol, 0, sizeof(float) * (size_t)Np);
+        float *Eb = E + b * N * Np;
+        for (int64_t i0 = 0; i0 < N; i0 += R) { /* VL is a multiple of R: a group lies in one block */
+            int64_t I = i0 / VL;
+            vf racc[R] = {{0}};
+            for (int64_t J = I; J < nb; J++) {
+                vf d[R] = {{0}};
+                for (int64_t c = 0; c < C; c++) {
+                    vf col = vload(mt + c * Np + J * VL);
+                    for (int r = 0; r < R; r++) d[r] += vabs(col - mt[c * Np + i0 + r]); /* rows past N read padding */
+                }
+                vf sum = {0};
+                for (int r = 0; r < R; r++) {
+                    vf e = vexp_neg(d[r]);
+                    if (J == I) e = vand(e, lm->diag[(i0 + r) % VL]);
+                    if (J == nb - 1) e = vand(e, lm->tail); /* rows past N: none of their lanes lie after them */
+                    if (i0 + r >= N) e = (vf){0};
+                    if (i0 + r < N) vstore(Eb + (i0 + r) * Np + J * VL, e);
+                    racc[r] += e;
+                    sum += e;
+                }
+                vstore(ocol + J * VL, vload(ocol + J * VL) + sum);
+            }
+            for (int r = 0; r < R && i0 + r < N; r++) o[(i0 + r) * B + b] = vsum(racc[r]);
+        }
+        for (int64_t i = 0; i < N; i++) o[i * B + b] += ocol[i] + self;
+    }
+}
+
+/* dM as in the header. Per pair (k < j) and dim c, t = (g_k + g_j) e_kj
+ * sign(M_k - M_j) enters dM_k as -t and dM_j as +t. acc: C x Np (the
+ * column side, transposed like mt), w: R x Np (the group's weights
+ * (g_k + g_j) e_kj), gcol: Np. */
+KTARGET static void mbd_backward_kernel(const float *m, const float *E, const float *G, float *dM, int64_t N,
+                                          int64_t B, int64_t C, float *mt, float *acc, float *w, float *gcol)
+{
+    int64_t Np = padded(N), nb = (N + VL - 1) / VL;
+    for (int64_t b = 0; b < B; b++) {
+        transpose_plane(m, mt, N, Np, B, C, b);
+        memset(acc, 0, sizeof(float) * (size_t)(C * Np));
+        memset(gcol, 0, sizeof(float) * (size_t)Np);
+        for (int64_t j = 0; j < N; j++) gcol[j] = G[j * B + b];
+        const float *Eb = E + b * N * Np;
+        for (int64_t k0 = 0; k0 < N; k0 += R) {
+            int64_t K = k0 / VL;
+            for (int r = 0; r < R; r++) {
+                float *wr = w + r * Np;
+                if (k0 + r >= N) { /* a row past N weighs nothing */
+                    memset(wr + K * VL, 0, sizeof(float) * (size_t)(Np - K * VL));
+                    continue;
+                }
+                const float *ek = Eb + (k0 + r) * Np;
+                float gk = gcol[k0 + r];
+                for (int64_t J = K; J < nb; J++) vstore(wr + J * VL, (vload(gcol + J * VL) + gk) * vload(ek + J * VL));
+            }
+            for (int64_t c = 0; c < C; c++) {
+                const float *mc = mt + c * Np;
+                float *ac = acc + c * Np;
+                vf racc[R] = {{0}};
+                for (int64_t J = K; J < nb; J++) {
+                    vf col = vload(mc + J * VL), sum = {0};
+                    for (int r = 0; r < R; r++) {
+                        vf dl = mc[k0 + r] - col;
+                        vi nz = -((vi)dl & 0x7fffffff) >> 31; /* dl != 0 (see vexp_neg on compares) */
+                        vf t = vand((vf)((vi)vload(w + r * Np + J * VL) ^ ((vi)dl & (int32_t)0x80000000)), nz);
+                        racc[r] += t;
+                        sum += t;
+                    }
+                    vstore(ac + J * VL, vload(ac + J * VL) + sum);
+                }
+                for (int r = 0; r < R && k0 + r < N; r++) ac[k0 + r] -= vsum(racc[r]);
+            }
+        }
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t c = 0; c < C; c++) dM[(j * B + b) * C + c] = acc[c * Np + j];
+    }
+}
+
+#undef vload
+#undef vstore
+#undef vand
+#undef vabs
+#undef vsum
+#undef vexp_neg
+#undef lane_masks
+#undef masks_init
+#undef mbd_forward_kernel
+#undef mbd_backward_kernel
+#undef vf
+#undef vi
+#undef VL
+#undef VINLINE
+#undef K
+#undef KCAT
+#undef KCAT2
