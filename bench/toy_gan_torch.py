@@ -87,7 +87,7 @@ elif v == "wgan_gp":
     D = nn.Sequential(nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
 else:
     D = nn.Sequential(nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 2 if v == "fm" else 1))
-features = D[0]
+features = D[:2]  # D's hidden layer after its ReLU, as improved-gan's feature matching takes it
 
 if v == "wgan":
     lr = opt.lr or 5e-5

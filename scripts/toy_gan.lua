@@ -6,8 +6,8 @@
 --
 --   ganlua scripts/toy_gan.lua --variant minibatch --seed 1
 --
--- Variants: vanilla (non-saturating BCE), fm (G matches the mean of D's
--- hidden pre-activation; D has two class logits), fm_lambda (adversarial
+-- Variants: vanilla (non-saturating BCE), fm (G matches the batch mean of
+-- D's hidden ReLU features; D has two class logits), fm_lambda (adversarial
 -- + lambda * feature matching), minibatch (minibatch discrimination after
 -- D's hidden layer, B = 32, C = 8), wgan (weight clipping 0.01, RMSprop
 -- 5e-5), wgan_gp (2 -> 128 -> 128 -> 1 critic, gradient penalty 10, Adam
@@ -51,7 +51,12 @@ elseif v == "wgan_gp" then
 else
   D = nn.Sequential { nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, v == "fm" and 2 or 1) }
 end
-local features = D[1] -- D's hidden layer before its activation, for feature matching
+-- Feature matching's f(x): D's hidden layer after its ReLU, as the released
+-- code matches it (improved-gan, train_mnist_feature_matching.py: the
+-- output of layers[-3], a DenseLayer with its ReLU). The pre-activation
+-- W x + b, used here before, is linear in x: matching its batch mean only
+-- matched the data's mean, and G collapsed onto the ring's centre.
+local function features(x) return D[2](D[1](x)) end
 if v == "minibatch" and opt.mbd_data_init then
   local first = ds.x:narrow(1, 1, opt.batch)
   autograd.no_grad(function() D[3]:data_init(D[2](D[1](first))) end)

@@ -1,8 +1,8 @@
 -- Short runs of scripts/toy_gan.lua (30 epochs, seed 0, one thread) with
 -- thresholds on what each method reliably shows at that length (measured
 -- first; see the issue notes): vanilla collapses onto one region, feature
--- matching alone on a linear feature only matches the data's mean, WGAN
--- and minibatch discrimination spread out. Margins are wide: the checks
+-- matching alone spreads without converging, WGAN and minibatch
+-- discrimination spread out. Margins are wide: the checks
 -- are about the shape of the outcome, not its exact numbers.
 
 local ring = data.gaussian_ring { n = 10, normalize = true }
@@ -38,10 +38,16 @@ test("vanilla GAN collapses onto one region", function()
   check.eq(r.summary.iterations, 30 * 79)
 end)
 
-test("feature matching alone matches only the mean", function()
+-- Feature matching on D's ReLU features (the released code's choice)
+-- spreads over the ring without converging onto its modes, as reported:
+-- at 30 epochs, seeds 0 and 1, per-coordinate std 0.73 / 0.70 (the data's
+-- is about 0.7), mean 0.05 / 0.06 from the data's, 0.2 / 0.3% high quality.
+-- (On the linear pre-activation, used before, it collapsed onto the mean.)
+test("feature matching alone spreads but does not converge", function()
   local r = get("fm")
-  check.truthy(r.offset < 0.1, "fm mean is " .. r.offset .. " from the data's")
-  check.truthy(r.spread < 0.25, "fm spread " .. r.spread)
+  check.truthy(r.spread > 0.5, "fm spread " .. r.spread)
+  check.truthy(r.offset < 0.2, "fm mean is " .. r.offset .. " from the data's")
+  check.truthy(r.summary.hq_percent < 3, "fm high quality " .. r.summary.hq_percent)
 end)
 
 test("WGAN (weight clipping) spreads over the ring, beyond vanilla", function()
