@@ -388,7 +388,9 @@ function plot.panels(rows, path, o)
   for ri, r in ipairs(rows) do
     local y = top + (ri - 1) * (P + gap + 18) + 18
     c:color(0.1, 0.1, 0.1)
-    c:text(18, y + P / 2, r.label or "", { size = 13, bold = true, align = "center", valign = "bottom", angle = -90 })
+    local label = r.label or ""
+    local lsize = math.max(7, math.min(13, P / (0.62 * math.max(1, utf8.len(label) or #label)))) -- fits beside its row
+    c:text(18, y + P / 2, label, { size = lsize, bold = true, align = "center", valign = "bottom", angle = -90 })
     for ci, p in ipairs(r.panels) do
       local x = left + gap + (ci - 1) * (P + gap)
       local ax = axes(c, x, y, P, P, xlim, ylim)
