@@ -17,7 +17,7 @@ cc -O2 bench/sgemm_direct.c -o build/bench/sgemm_direct $(pkg-config --cflags --
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 cpus=$(nproc)
 # kernel speeds differ between processors: every figure below is for this one
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) (family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1), model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1))"
 isa=$(grep -q avx512f /proc/cpuinfo && echo "AVX-512" || (grep -q avx2 /proc/cpuinfo && echo "AVX2" || echo "baseline"))
 echo "== machine: $cpu, $cpus cores, widest vectors $isa, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 # PyTorch at T threads: torch.set_num_threads(T) sizes its OpenMP pool but
