@@ -196,14 +196,14 @@ static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
         }
         break;
     default: { /* maximum/minimum: the larger (smaller) side gets g; ties split */
+        const char *name = op == B_MAX ? "maximum" : "minimum";
         int nd;
         int64_t shape[GL_MAX_DIMS];
-        if ((st = gl_broadcast_shape("maximum", a, b, &nd, shape)) ||
+        if ((st = gl_broadcast_shape(name, a, b, &nd, shape)) ||
             (st = gl_tensor_new(&u, nd, shape)))
             goto out;
         int64_t N = u->numel;
-        /* mask = 1 where a wins, 0.5 on ties, computed by the kernel itself */
-        gl_tensor *ga = NULL, *gb = NULL;
+        /* u = 1 where a wins, 0.5 on ties, 0 where b wins; b's share is 1 - u */
         {
             gl_tensor *cmp = NULL, *eq = NULL;
             if ((st = gl_op_compare(&cmp, op == B_MAX ? GL_CMP_GT : GL_CMP_LT, a, b)) ||
@@ -215,8 +215,6 @@ static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
             gl_tensor_release(cmp);
             gl_tensor_release(eq);
         }
-        (void)ga;
-        (void)gb;
         if (needs[0] && (st = mul_to_input(n, 0, g, u, &gin[0]))) goto out;
         if (needs[1]) {
             if ((st = gl_op_affine(&v, u, -1.0f, 1.0f)) || (st = mul_to_input(n, 1, g, v, &gin[1])))
@@ -377,17 +375,23 @@ static inline float sigmoidf(float x)
     return e / (1.0f + e);
 }
 
-/* A constant 0/1 (or other) mask from x, no graph. */
-static gl_status mask_of(gl_tensor **out, const gl_tensor *x, int kind, float a, float b)
+/* The constant masks the unary backwards multiply by (no graph). */
+typedef enum {
+    MASK_POSITIVE, /* 1 where x > 0, else a (relu: 0, leaky relu: its slope) */
+    MASK_INSIDE,   /* 1 where a <= x <= b, else 0 (clamp) */
+    MASK_BELOW     /* 0 where x * a > b, else 1 (softplus past its threshold) */
+} mask_kind;
+
+static gl_status mask_of(gl_tensor **out, const gl_tensor *x, mask_kind kind, float a, float b)
 {
     GL_TRY(gl_tensor_new_like(out, x));
     const float *p = x->data;
     float *q = (*out)->data;
     int64_t N = x->numel;
     switch (kind) {
-    case 0: for (int64_t i = 0; i < N; i++) q[i] = p[i] > 0.0f ? 1.0f : a; break;          /* relu/leaky */
-    case 1: for (int64_t i = 0; i < N; i++) q[i] = (p[i] >= a && p[i] <= b) ? 1.0f : 0.0f; break; /* clamp */
-    default: for (int64_t i = 0; i < N; i++) q[i] = p[i] * a > b ? 0.0f : 1.0f; break;   /* softplus: below threshold */
+    case MASK_POSITIVE: for (int64_t i = 0; i < N; i++) q[i] = p[i] > 0.0f ? 1.0f : a; break;
+    case MASK_INSIDE: for (int64_t i = 0; i < N; i++) q[i] = (p[i] >= a && p[i] <= b) ? 1.0f : 0.0f; break;
+    case MASK_BELOW: for (int64_t i = 0; i < N; i++) q[i] = p[i] * a > b ? 0.0f : 1.0f; break;
     }
     return GL_OK;
 }
@@ -445,7 +449,7 @@ static gl_status unary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const
             st = gl_op_mul(&gin[0], g, v);
         break;
     case GL_U_RELU:
-        if (!(st = mask_of(&t, s, 0, 0.0f, 0.0f))) st = gl_op_mul(&gin[0], g, t);
+        if (!(st = mask_of(&t, s, MASK_POSITIVE, 0.0f, 0.0f))) st = gl_op_mul(&gin[0], g, t);
         break;
     default: GL_ASSERT(0);
     }
@@ -504,16 +508,16 @@ static gl_status masked_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
                 gin[0] = m;
                 m = NULL;
             }
-        } else if (!(st = mask_of(&m, x, 0, n->f[0], 0.0f))) {
+        } else if (!(st = mask_of(&m, x, MASK_POSITIVE, n->f[0], 0.0f))) {
             st = gl_op_mul(&gin[0], g, m);
         }
     } else if (n->op == GL_OP_CLAMP) {
-        if (!(st = mask_of(&m, x, 1, n->f[0], n->f[1]))) st = gl_op_mul(&gin[0], g, m);
+        if (!(st = mask_of(&m, x, MASK_INSIDE, n->f[0], n->f[1]))) st = gl_op_mul(&gin[0], g, m);
     } else { /* softplus: g sigmoid(beta x) below the threshold, g above */
         float beta = n->f[0], thr = n->f[1];
         gl_tensor *bx = NULL, *sg = NULL, *t = NULL, *keep = NULL;
         if (!(st = gl_op_affine(&bx, x, beta, 0.0f)) && !(st = gl_op_unary(&sg, GL_U_SIGMOID, bx)) &&
-            !(st = mask_of(&keep, x, 2, beta, thr)) && !(st = gl_op_mul(&t, sg, keep))) {
+            !(st = mask_of(&keep, x, MASK_BELOW, beta, thr)) && !(st = gl_op_mul(&t, sg, keep))) {
             /* d = sg * keep + (1 - keep); keep is saved by the mul above,
              * so the complement goes into a tensor of its own */
             gl_tensor *d = NULL, *rest = NULL;

@@ -34,6 +34,22 @@ local function split(s)
 end
 local variants, seeds = split(opt.variants), split(opt.seeds)
 local ref_variants = opt.reference_variants ~= "" and split(opt.reference_variants) or variants
+-- a mistake stops the sweep before any run, as cli.options does (exit 2)
+local KNOWN = { vanilla = true, fm = true, fm_lambda = true, minibatch = true, wgan = true, wgan_gp = true }
+local function refuse(msg)
+  io.stderr:write("toy_sweep.lua: " .. msg .. "\n")
+  os.exit(2)
+end
+for _, list in ipairs { { "--variants", variants }, { "--reference-variants", ref_variants } } do
+  if #list[2] == 0 then refuse(list[1] .. ": no variant given") end
+  for _, v in ipairs(list[2]) do
+    if not KNOWN[v] then refuse(string.format("%s: unknown variant '%s' (vanilla, fm, fm_lambda, minibatch, wgan, wgan_gp)", list[1], v)) end
+  end
+end
+if #seeds == 0 then refuse("--seeds: no seed given") end
+for _, s in ipairs(seeds) do
+  if not s:match("^%d+$") then refuse(string.format("--seeds: '%s' is not a non-negative integer", s)) end
+end
 local exe = ganlua.executable or "ganlua"
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end

@@ -125,6 +125,20 @@ test("toy_sweep.lua --grid refuses a key it cannot sweep, and a bad value", func
   check.truthy(out:find("epochs value '2.5' must be a positive integer", 1, true) and out:find("exit 2", 1, true), out)
 end)
 
+test("toy_sweep.lua refuses an unknown variant and a bad seed before any run", function()
+  local function run(args)
+    local p = io.popen(string.format("%s scripts/toy_sweep.lua %s --epochs 1 --out /nonexistent/x 2>&1; echo \"exit $?\"",
+      check.ganlua, args))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+  local out = run("--variants vanilla,bogus --seeds 0")
+  check.truthy(out:find("--variants: unknown variant 'bogus'", 1, true) and out:find("exit 2", 1, true), out)
+  out = run("--variants vanilla --seeds 0,x")
+  check.truthy(out:find("--seeds: 'x' is not a non-negative integer", 1, true) and out:find("exit 2", 1, true), out)
+end)
+
 test("CSV round trip", function()
   local x = tensor.randn(7, 2)
   local path = os.tmpname()
