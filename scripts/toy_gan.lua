@@ -20,16 +20,16 @@
 local opt = cli.options {
   variant = { "vanilla", "GAN variant", choices = { "vanilla", "fm", "fm_lambda", "minibatch", "wgan", "wgan_gp" } },
   dataset = { "ring", "toy data", choices = { "ring", "grid" } },
-  epochs = { 200, "passes over the 10000 points" },
-  batch = { 128, "batch size" },
-  zdim = { 100, "latent size" },
-  lambda = { 10.0, "feature-matching weight (fm_lambda)" },
-  lr = { type = "number", desc = "learning rate of both players (default 1e-4; 5e-5 for wgan)" },
+  epochs = { 200, "passes over the 10000 points", positive = true },
+  batch = { 128, "batch size", min = 2 },
+  zdim = { 100, "latent size", positive = true },
+  lambda = { 10.0, "feature-matching weight (fm_lambda)", min = 0 },
+  lr = { type = "number", desc = "learning rate of both players (default 1e-4; 5e-5 for wgan)", positive = true },
   mbd_data_init = { false, "minibatch: the released code's data-based initialisation on the first real batch" },
-  n_critic = { 5, "critic steps per generator step (wgan, wgan_gp)" },
-  panels = { 6, "KDE panels over training" },
-  samples = { 2500, "generated points per panel and for the metrics" },
-  log_every = { 100, "iterations between metrics.jsonl lines" },
+  n_critic = { 5, "critic steps per generator step (wgan, wgan_gp)", positive = true },
+  panels = { 6, "KDE panels over training", positive = true },
+  samples = { 2500, "generated points per panel and for the metrics", positive = true },
+  log_every = { 100, "iterations between metrics.jsonl lines", positive = true },
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)

@@ -17,9 +17,9 @@
 local opt = cli.options {
   variants = { "vanilla,fm,fm_lambda,minibatch,wgan,wgan_gp", "comma-separated variants" },
   seeds = { "0,1,2", "comma-separated seeds" },
-  epochs = { 200, "epochs per run" },
+  epochs = { 200, "epochs per run", positive = true },
   dataset = { "ring", "toy data", choices = { "ring", "grid" } },
-  jobs = { 2, "runs at a time (each with one BLAS thread)" },
+  jobs = { 2, "runs at a time (each with one BLAS thread)", positive = true },
   reference = { false, "also run bench/toy_gan_torch.py (PyTorch) for each variant and seed" },
   reference_variants = { "", "variants for the reference (default: all of --variants)" },
   figure_seed = { 0, "seed whose panels go into the figure" },

@@ -6,6 +6,7 @@
 --     variant = { "vanilla", "GAN variant", choices = { "vanilla", "fm" } },
 --     plot = true,                                   -- boolean: --plot, --no-plot
 --     max_norm = { type = "number", desc = "clip gradients (default: off)" },
+--     batch = { 64, "batch size", positive = true },   -- also min =, max =
 --   }
 --
 -- A spec entry is a plain default (its type inferred: integer, number,
@@ -31,7 +32,8 @@ local T = core.tensor
 local cli = {}
 
 local TYPES = { integer = "an integer", number = "a number", boolean = "true or false", string = "a string" }
-local SPEC_FIELDS = { [1] = true, [2] = true, desc = true, choices = true, type = true }
+local SPEC_FIELDS = { [1] = true, [2] = true, desc = true, choices = true, type = true, min = true, max = true,
+                      positive = true }
 local TRUE = { ["true"] = true, yes = true, on = true, ["1"] = true }
 local FALSE = { ["false"] = true, no = true, off = true, ["0"] = true }
 
@@ -66,11 +68,12 @@ local function parse_spec(name, v)
   if type(v) == "table" then
     for k in pairs(v) do
       if not SPEC_FIELDS[k] then
-        return nil, string.format("%s: unknown field '%s' (expected {default, description, choices=, type=})",
+        return nil, string.format("%s: unknown field '%s' (expected {default, description, choices=, type=, min=, max=, positive=})",
           what, tostring(k))
       end
     end
-    s = { default = v[1], desc = v[2] or v.desc, choices = v.choices, type = v.type }
+    s = { default = v[1], desc = v[2] or v.desc, choices = v.choices, type = v.type, min = v.min, max = v.max,
+          positive = v.positive }
   else
     s = { default = v }
   end
@@ -89,6 +92,30 @@ local function parse_spec(name, v)
     local d = coerce(s.type, s.default)
     if d == nil then return nil, string.format("%s: the default %s is not %s", what, tostring(s.default), TYPES[s.type]) end
     s.default = d
+  end
+  -- range constraints (numbers only): min, max, positive; every number
+  -- option is also finite (1e400 reads as inf and is refused)
+  if s.min ~= nil or s.max ~= nil or s.positive ~= nil then
+    if s.type ~= "integer" and s.type ~= "number" then return nil, what .. ": min, max and positive need a number option" end
+    for _, k in ipairs { "min", "max" } do
+      if s[k] ~= nil and (type(s[k]) ~= "number" or s[k] ~= s[k]) then return nil, string.format("%s: %s must be a number", what, k) end
+    end
+    if s.positive ~= nil and type(s.positive) ~= "boolean" then return nil, what .. ": positive must be true or false" end
+  end
+  if s.type == "integer" or s.type == "number" then
+    local lo, hi, pos = s.min, s.max, s.positive
+    s.range = (lo and ">= " .. tostring(lo)) or (pos and "> 0") or nil
+    if hi then s.range = (s.range and s.range .. " and " or "") .. "<= " .. tostring(hi) end
+    local noun = s.type == "integer" and "integer" or "number"
+    s.check = function(x)
+      if x ~= x or x == math.huge or x == -math.huge then return "expected a finite number" end
+      if pos and not (x > 0) then return "expected a positive " .. noun end
+      if lo and x < lo then return string.format("expected %s %s >= %s", noun == "integer" and "an" or "a", noun, tostring(lo)) end
+      if hi and x > hi then return string.format("expected %s %s <= %s", noun == "integer" and "an" or "a", noun, tostring(hi)) end
+    end
+    if s.default ~= nil and s.check(s.default) then
+      return nil, string.format("%s: the default %s is out of its range (%s)", what, tostring(s.default), s.check(s.default))
+    end
   end
   if s.choices ~= nil then
     if type(s.choices) ~= "table" or #s.choices == 0 then return nil, what .. ": choices must be a non-empty list" end
@@ -287,6 +314,7 @@ function cli.usage(spec, script)
       for i, c in ipairs(s.choices) do cs[i] = tostring(c) end
       text = text .. " {" .. table.concat(cs, ", ") .. "}"
     end
+    if s.range then text = text .. " [" .. s.range .. "]" end
     return string.format("  %-" .. width .. "s  %-7s  %s", label(s), s.type, text)
   end
   local lines = { string.format("usage: ganlua %s [--option value ...]", script or "script.lua") }

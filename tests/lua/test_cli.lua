@@ -188,3 +188,37 @@ test("cli.options seeds the RNG with --seed", function()
   check.eq(a, b); check.truthy(a ~= c, "different seeds gave the same numbers")
   os.remove(script)
 end)
+
+-- Range constraints: min, max, positive; every number option finite. A bad
+-- value stops the run before any work, naming the option.
+test("cli.parse: min, max, positive and finite", function()
+  local sp = { epochs = { 200, "passes", positive = true }, batch = { 64, "batch", min = 2, max = 4096 },
+               lambda = { 10.0, "weight", min = 0 }, lr = { type = "number", desc = "lr", positive = true } }
+  local function p(argv) return cli.parse(sp, argv, "x.lua") end
+  local o = p { "--epochs", "3", "--batch", "2", "--lambda", "0", "--lr", "1e-3" }
+  check.eq(o.epochs, 3); check.eq(o.batch, 2); check.eq(o.lambda, 0.0); check.eq(o.lr, 1e-3)
+  local _, m = p { "--epochs", "-5" }
+  check.eq(m, "--epochs: expected a positive integer, got '-5'")
+  _, m = p { "--batch", "1" }
+  check.eq(m, "--batch: expected an integer >= 2, got '1'")
+  _, m = p { "--batch", "5000" }
+  check.eq(m, "--batch: expected an integer <= 4096, got '5000'")
+  _, m = p { "--lambda", "1e400" }
+  check.eq(m, "--lambda: expected a finite number, got '1e400'")
+  _, m = p { "--lr", "0" }
+  check.eq(m, "--lr: expected a positive number, got '0'")
+  -- even without a declared range, a number option is finite
+  _, m = cli.parse({ w = 1.0 }, { "--w", "-1e999" }, "x.lua")
+  check.eq(m, "--w: expected a finite number, got '-1e999'")
+  -- the declaration is checked too, and the help text shows the range
+  check.raises(function() cli.parse({ e = { 0, "e", positive = true } }, {}, "x.lua") end, "the default 0 is out of its range")
+  check.raises(function() cli.parse({ e = { "a", "e", min = 1 } }, {}, "x.lua") end, "min, max and positive need a number option")
+  check.truthy(cli.usage(sp, "x.lua"):find("[>= 2 and <= 4096]", 1, true))
+end)
+
+test("toy_gan.lua refuses a bad option value before training (exit 2, the option named)", function()
+  local p = io.popen(check.ganlua .. " scripts/toy_gan.lua --panels 0 --out /nonexistent/x 2>&1; echo \"exit $?\"")
+  local out = p:read("a")
+  p:close()
+  check.truthy(out:find("--panels: expected a positive integer, got '0'", 1, true) and out:find("exit 2", 1, true), out)
+end)
