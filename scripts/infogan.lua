@@ -27,13 +27,13 @@
 -- --classifier (see mnist_classifier.lua), the purity of c1: the share of
 -- samples whose digit is the one most often drawn for their value of c1.
 local opt = cli.options {
-  epochs = { 5, "passes over the 60000 training images" },
-  batch = { 64, "batch size" },
-  lr_d = { 2e-4, "Adam learning rate of D and Q" },
-  lr_g = { 1e-3, "Adam learning rate of G" },
-  lambda_cont = { 1.0, "weight of the continuous codes' term of L_I" },
-  sample_interval = { 500, "iterations between code grids" },
-  max_iters = { 0, "stop after this many iterations (0: run every epoch)" },
+  epochs = { 5, "passes over the 60000 training images", positive = true },
+  batch = { 64, "batch size", positive = true },
+  lr_d = { 2e-4, "Adam learning rate of D and Q", positive = true },
+  lr_g = { 1e-3, "Adam learning rate of G", positive = true },
+  lambda_cont = { 1.0, "weight of the continuous codes' term of L_I", min = 0 },
+  sample_interval = { 500, "iterations between code grids", positive = true },
+  max_iters = { 0, "stop after this many iterations (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua, for the purity of c1" },
   data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
 }

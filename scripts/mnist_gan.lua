@@ -16,15 +16,15 @@
 -- (modules, optimizers, RNG, counters) is written every --save-every
 -- epochs; --resume continues from one, bit-identical to an unbroken run.
 local opt = cli.options {
-  epochs = { 1, "passes over the 60000 training images" },
-  batch = { 64, "batch size" },
-  zdim = { 100, "latent size" },
-  lr = { 2e-4, "Adam learning rate (both networks)" },
+  epochs = { 1, "passes over the 60000 training images", positive = true },
+  batch = { 64, "batch size", positive = true },
+  zdim = { 100, "latent size", positive = true },
+  lr = { 2e-4, "Adam learning rate (both networks)", positive = true },
   gloss = { "nonsaturating", "generator loss", choices = { "saturating", "nonsaturating", "hinge" } },
-  sample_interval = { 200, "batches between sample grids" },
-  max_iters = { 0, "stop after this many iterations (0: run every epoch)" },
+  sample_interval = { 200, "batches between sample grids", positive = true },
+  max_iters = { 0, "stop after this many iterations (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua for the Inception Score" },
-  save_every = { 1, "epochs between checkpoints (out/ckpt.safetensors; 0: none)" },
+  save_every = { 1, "epochs between checkpoints (out/ckpt.safetensors; 0: none)", min = 0 },
   resume = { "", "checkpoint to continue from (its epoch count carries on)" },
   data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
 }

@@ -19,13 +19,13 @@
 -- of 2000 samples against 2000 test images at each grid. Writes
 -- samples_<step>.png, samples.gif and curves.png to --out.
 local opt = cli.options {
-  epochs = { 5, "passes over the 60000 training images (in critic batches)" },
-  batch = { 64, "batch size" },
-  n_critic = { 5, "critic steps per generator step" },
-  lambda = { 10.0, "gradient penalty weight" },
-  lr = { 1e-4, "Adam learning rate (both networks)" },
-  sample_interval = { 200, "generator steps between sample grids" },
-  max_iters = { 0, "stop after this many generator steps (0: run every epoch)" },
+  epochs = { 5, "passes over the 60000 training images (in critic batches)", positive = true },
+  batch = { 64, "batch size", positive = true },
+  n_critic = { 5, "critic steps per generator step", positive = true },
+  lambda = { 10.0, "gradient penalty weight", min = 0 },
+  lr = { 1e-4, "Adam learning rate (both networks)", positive = true },
+  sample_interval = { 200, "generator steps between sample grids", positive = true },
+  max_iters = { 0, "stop after this many generator steps (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua, for the FID" },
   data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
 }
