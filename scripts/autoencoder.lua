@@ -6,11 +6,11 @@
 --
 --   ganlua scripts/autoencoder.lua --hidden 32 --epochs 5
 local opt = cli.options {
-  hidden = { 100, "width of the code layer" },
-  epochs = { 5, "passes over the training set" },
-  batch = { 128, "batch size" },
-  lr = { 1e-3, "Adam learning rate" },
-  max_iters = { 0, "stop after this many iterations (0: all epochs)" },
+  hidden = { 100, "width of the code layer", positive = true },
+  epochs = { 5, "passes over the training set", positive = true },
+  batch = { 128, "batch size", positive = true },
+  lr = { 1e-3, "Adam learning rate", positive = true },
+  max_iters = { 0, "stop after this many iterations (0: all epochs)", min = 0 },
   data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
 }
 tensor.manual_seed(opt.seed)

@@ -6,12 +6,12 @@
 --
 --   ganlua scripts/gan_1d.lua --steps 3000 --frames 30
 local opt = cli.options {
-  steps = { 3000, "training iterations" },
-  frames = { 30, "pictures over training (also the GIF's frames)" },
-  batch = { 128, "batch size" },
+  steps = { 3000, "training iterations", positive = true },
+  frames = { 30, "pictures over training (also the GIF's frames)", positive = true },
+  batch = { 128, "batch size", positive = true },
   mu = { 1.0, "mean of the data" },
-  sigma = { 0.5, "std of the data" },
-  lr = { 1e-3, "Adam learning rate" },
+  sigma = { 0.5, "std of the data", positive = true },
+  lr = { 1e-3, "Adam learning rate", positive = true },
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)

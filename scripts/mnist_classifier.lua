@@ -7,10 +7,10 @@
 --
 --   ganlua scripts/mnist_classifier.lua --epochs 3 --out runs/classifier
 local opt = cli.options {
-  epochs = { 3, "passes over the training set" },
-  batch = { 128, "batch size" },
-  lr = { 1e-3, "Adam learning rate" },
-  max_iters = { 0, "stop after this many iterations (0: all epochs)" },
+  epochs = { 3, "passes over the training set", positive = true },
+  batch = { 128, "batch size", positive = true },
+  lr = { 1e-3, "Adam learning rate", positive = true },
+  max_iters = { 0, "stop after this many iterations (0: all epochs)", min = 0 },
   data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
 }
 tensor.manual_seed(opt.seed)

@@ -8,10 +8,10 @@
 --   ganlua scripts/mnist_gloss.lua --epochs 1
 -- (trains scripts/mnist_classifier.lua first when --classifier is missing)
 local opt = cli.options {
-  epochs = { 1, "epochs per run" },
-  sample_interval = { 100, "iterations between scores" },
+  epochs = { 1, "epochs per run", positive = true },
+  sample_interval = { 100, "iterations between scores", positive = true },
   classifier = { "runs/classifier/classifier.safetensors", "classifier checkpoint (trained if missing)" },
-  jobs = { 1, "runs at a time" },
+  jobs = { 1, "runs at a time", positive = true },
 }
 local run = log.run(opt)
 local exe = ganlua.executable or "ganlua"
