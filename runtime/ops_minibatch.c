@@ -41,7 +41,7 @@
 #endif
 
 /* The kernels are built at three vector widths (ops_minibatch_kern.h) and
- * one is chosen for the CPU on first use; widths sum in different orders,
+ * pick_kernels chooses one for the CPU; widths sum in different orders,
  * so results agree to rounding across machines and exactly on one. The
  * vector helpers pass vectors by value only where they are inlined, so
  * the psabi note does not apply. */
@@ -136,14 +136,15 @@ static void pick_kernels(mbd_fwd_fn *f, mbd_bwd_fn *b)
 static float *scratch_new(int n, const int64_t *sizes, float **bufs, size_t *total)
 {
     size_t off = 0, at[8];
-    for (int i = 0; i < n && i < 8; i++) {
+    GL_ASSERT(n <= 8);
+    for (int i = 0; i < n; i++) {
         off += 16 * (size_t)(i + 1);
         at[i] = off;
         off += ((size_t)sizes[i] + 63) / 64 * 64;
     }
     float *p = gl_alloc_floats(off);
     if (!p) return NULL;
-    for (int i = 0; i < n && i < 8; i++) bufs[i] = p + at[i];
+    for (int i = 0; i < n; i++) bufs[i] = p + at[i];
     *total = off;
     return p;
 }

@@ -111,32 +111,24 @@ test("metrics.modes: kl_all and dist for broad samples", function()
   check.near(m1.kl_all, math.log(4), 1e-6)
 end)
 
+-- toy_sweep.lua's own checks: each mistake exits 2 with one line before any
+-- run (the --out path does not exist, so a run would fail differently)
+local function sweep_refuses(args, message)
+  local p = io.popen(string.format("%s scripts/toy_sweep.lua %s --epochs 1 --out /nonexistent/x 2>&1; echo \"exit $?\"",
+    check.ganlua, args))
+  local out = p:read("a")
+  p:close()
+  check.truthy(out:find(message, 1, true) and out:find("exit 2", 1, true), out)
+end
+
 test("toy_sweep.lua --grid refuses a key it cannot sweep, and a bad value", function()
-  local function run(grid)
-    local p = io.popen(string.format("%s scripts/toy_sweep.lua --variants vanilla --seeds 0 --epochs 1 --grid '%s' "
-      .. "--out /nonexistent/x 2>&1; echo \"exit $?\"", check.ganlua, grid))
-    local out = p:read("a")
-    p:close()
-    return out
-  end
-  local out = run("lr=1e-4 bogus=1")
-  check.truthy(out:find("'bogus=1' is not key=v1,v2", 1, true) and out:find("exit 2", 1, true), out)
-  out = run("epochs=10,2.5")
-  check.truthy(out:find("epochs value '2.5' must be a positive integer", 1, true) and out:find("exit 2", 1, true), out)
+  sweep_refuses("--variants vanilla --seeds 0 --grid 'lr=1e-4 bogus=1'", "'bogus=1' is not key=v1,v2")
+  sweep_refuses("--variants vanilla --seeds 0 --grid 'epochs=10,2.5'", "epochs value '2.5' must be a positive integer")
 end)
 
 test("toy_sweep.lua refuses an unknown variant and a bad seed before any run", function()
-  local function run(args)
-    local p = io.popen(string.format("%s scripts/toy_sweep.lua %s --epochs 1 --out /nonexistent/x 2>&1; echo \"exit $?\"",
-      check.ganlua, args))
-    local out = p:read("a")
-    p:close()
-    return out
-  end
-  local out = run("--variants vanilla,bogus --seeds 0")
-  check.truthy(out:find("--variants: unknown variant 'bogus'", 1, true) and out:find("exit 2", 1, true), out)
-  out = run("--variants vanilla --seeds 0,x")
-  check.truthy(out:find("--seeds: 'x' is not a non-negative integer", 1, true) and out:find("exit 2", 1, true), out)
+  sweep_refuses("--variants vanilla,bogus --seeds 0", "--variants: unknown variant 'bogus'")
+  sweep_refuses("--variants vanilla --seeds 0,x", "--seeds: 'x' is not a non-negative integer")
 end)
 
 test("CSV round trip", function()
