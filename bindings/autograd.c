@@ -17,13 +17,13 @@ static gl_tensor **tensor_list(lua_State *L, int arg, int *n, int *single, const
         return xs;
     }
     if (!lua_istable(L, arg))
-        luaL_argerror(L, arg, lua_pushfstring(L, "expected a Tensor or a list of Tensors as %s", what));
+        gl_lua_argerror(L, arg, lua_pushfstring(L, "expected a Tensor or a list of Tensors as %s", what));
     int cnt = (int)luaL_len(L, arg);
     gl_tensor **xs = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(cnt ? cnt : 1), 0);
     for (int i = 0; i < cnt; i++) {
         lua_geti(L, arg, i + 1);
         xs[i] = gl_lua_test(L, -1);
-        if (!xs[i]) luaL_argerror(L, arg, lua_pushfstring(L, "%s entry %d is not a live Tensor", what, i + 1));
+        if (!xs[i]) gl_lua_argerror(L, arg, lua_pushfstring(L, "%s entry %d is not a live Tensor", what, i + 1));
         lua_pop(L, 1);
     }
     *n = cnt;
@@ -49,7 +49,7 @@ static gl_tensor **grad_outputs(lua_State *L, int opts, int n_out)
     if (lua_isnil(L, gi)) return NULL;
     int n, single;
     gl_tensor **gs = tensor_list(L, gi, &n, &single, "grad_outputs");
-    if (n != n_out) luaL_error(L, "autograd: %d grad_outputs for %d outputs", n, n_out);
+    if (n != n_out) gl_lua_errorf(L, "autograd: %d grad_outputs for %d outputs", n, n_out);
     return gs;
 }
 
@@ -64,7 +64,7 @@ static int a_backward(lua_State *L)
     if (!lua_isnoneornil(L, 2) && !(lua_istable(L, 2) && !gl_lua_test(L, 2) && luaL_len(L, 2) == 0)) {
         int m, s2;
         gs = tensor_list(L, 2, &m, &s2, "grads");
-        if (m != n) return luaL_error(L, "autograd.backward: %d gradients for %d outputs", m, n);
+        if (m != n) return gl_lua_errorf(L, "autograd.backward: %d gradients for %d outputs", m, n);
     } else if (lua_istable(L, 2)) {
         opts = 2;
     }
@@ -99,7 +99,7 @@ static int a_grad(lua_State *L)
     }
     for (int k = 0; k < n_in; k++)
         if (lua_isnil(L, base + 2 + k) && !allow_unused)
-            return luaL_error(L, "autograd.grad: input %d is not reachable from the outputs "
+            return gl_lua_errorf(L, "autograd.grad: input %d is not reachable from the outputs "
                                  "(pass allow_unused = true to get nil)", k + 1);
     gl_lua_account(L);
     if (single) return 1;

@@ -1,5 +1,6 @@
-/* bindings.h — what the binding files share: the Tensor userdata, argument
- * helpers, and the one place a failed gl_status becomes a Lua error. */
+/* bindings.h — what the binding files share (core.c): the Tensor userdata,
+ * the one place a failed gl_status becomes a Lua error and where errors
+ * point, the collector's pacing and the RNG. */
 #ifndef GANLUA_BINDINGS_H
 #define GANLUA_BINDINGS_H
 
@@ -14,6 +15,29 @@ typedef struct {
     gl_tensor *t; /* NULL once closed or before the runtime filled it */
 } gl_ud;
 
+/* The Tensor metatable is kept in the registry under a pointer key, so the
+ * per-op type checks compare metatables without a string lookup. */
+extern const char gl_lua_mt_key;
+void gl_lua_set_tensor_mt(lua_State *L, int idx); /* tensor.c, once */
+static inline void gl_lua_push_tensor_mt(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &gl_lua_mt_key); }
+/* the userdata at idx if its metatable is the one at mt_idx (absolute) */
+static inline gl_ud *gl_lua_test_ud_mt(lua_State *L, int idx, int mt_idx)
+{
+    gl_ud *u = lua_touserdata(L, idx);
+    if (!u || !lua_getmetatable(L, idx)) return NULL;
+    int same = lua_rawequal(L, -1, mt_idx);
+    lua_pop(L, 1);
+    return same ? u : NULL;
+}
+static inline gl_ud *gl_lua_test_ud(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    gl_lua_push_tensor_mt(L);
+    gl_ud *u = gl_lua_test_ud_mt(L, idx, lua_gettop(L));
+    lua_pop(L, 1);
+    return u;
+}
+
 /* A new Tensor userdata with t = NULL, metatable set: create it before
  * calling the runtime so a failure leaks nothing. */
 gl_ud *gl_lua_newud(lua_State *L);
@@ -25,12 +49,26 @@ gl_tensor *gl_lua_test(lua_State *L, int idx); /* NULL if not a Tensor */
 /* Push nil and the runtime's last message; returns 2 (the io.open style
  * failure of calls a script may want to handle). */
 int gl_lua_fail(lua_State *L);
-/* Raise the runtime's message when st is not GL_OK. */
+/* Raise the runtime's message when st is not GL_OK, at the caller's line. */
 void gl_lua_check_status(lua_State *L, gl_status st);
+/* Where an error points: "file:line: " of the innermost frame that is not
+ * the stdlib's (nor C), so a check made deep inside ganlua names the
+ * script's line that called it; "" when there is none. Pushes a string. */
+void gl_lua_where(lua_State *L);
+/* Raise msg at gl_lua_where. */
+int gl_lua_raise(lua_State *L, const char *msg);
+/* luaL_error and luaL_argerror, raised at gl_lua_where instead of at the
+ * C function's immediate caller (which may be the stdlib). Every binding
+ * uses these; luaL_argcheck is redirected below. */
+int gl_lua_errorf(lua_State *L, const char *fmt, ...);
+int gl_lua_argerror(lua_State *L, int arg, const char *extramsg);
+#undef luaL_argcheck
+#define luaL_argcheck(L, cond, arg, extramsg) ((void)((cond) || gl_lua_argerror(L, (arg), (extramsg))))
 /* Step the Lua GC when tensor memory has grown (tensor bytes are invisible
  * to Lua's own accounting). Called after each allocation-producing call. */
 void gl_lua_account(lua_State *L);
-/* The RNG of this Lua state. */
+/* The RNG of this Lua state (created by gl_lua_init_rng). */
+void gl_lua_init_rng(lua_State *L);
 gl_rng *gl_lua_rng(lua_State *L);
 
 int luaopen_ganlua_tensor(lua_State *L);

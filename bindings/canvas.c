@@ -1,7 +1,7 @@
 /* bindings/canvas.c — core.canvas: a cairo image surface as a Lua object
  * (stdlib/plot.lua draws figures with it), plus the KDE and colour map of
  * runtime/kde.c. Drawing calls check their arguments and pass them to
- * cairo; saving writes a temporary PNG and renames it over the target.
+ * cairo; saving writes the PNG atomically (gl_wfile) and raises on failure.
  *
  *   local c = canvas.new(640, 480)
  *   c:color(0, 0, 0); c:line_width(1.5); c:move_to(10, 10); c:line_to(100, 50); c:stroke()
@@ -26,7 +26,7 @@ typedef struct {
 static canvas *check_canvas(lua_State *L)
 {
     canvas *c = luaL_checkudata(L, 1, CANVAS_MT);
-    if (!c->cr) luaL_argerror(L, 1, "canvas has been closed");
+    if (!c->cr) gl_lua_argerror(L, 1, "canvas has been closed");
     return c;
 }
 
@@ -43,7 +43,7 @@ static int c_new(lua_State *L)
     c->cr = NULL;
     luaL_setmetatable(L, CANVAS_MT);
     c->s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)w, (int)h);
-    if (cairo_surface_status(c->s) != CAIRO_STATUS_SUCCESS) return luaL_error(L, "canvas: cannot create a %dx%d image", (int)w, (int)h);
+    if (cairo_surface_status(c->s) != CAIRO_STATUS_SUCCESS) return gl_lua_errorf(L, "canvas: cannot create a %dx%d image", (int)w, (int)h);
     c->cr = cairo_create(c->s);
     cairo_set_source_rgb(c->cr, 1, 1, 1);
     cairo_paint(c->cr);
@@ -184,14 +184,14 @@ static int c_heatmap(lua_State *L)
     canvas *c = check_canvas(L);
     gl_tensor *g = gl_lua_check(L, 2);
     double x = num(L, 3), y = num(L, 4), w = num(L, 5), h = num(L, 6);
-    if (g->ndim != 2) return luaL_argerror(L, 2, "expected an H x W grid");
+    if (g->ndim != 2) return gl_lua_argerror(L, 2, "expected an H x W grid");
     int cm = 0;
     float vmax = 0;
     if (lua_istable(L, 7)) {
         lua_getfield(L, 7, "cmap");
         const char *name = luaL_optstring(L, -1, "Blues");
         cm = !strcmp(name, "Greens") ? 1 : !strcmp(name, "viridis") ? 2 : !strcmp(name, "Blues") ? 0 : -1;
-        if (cm < 0) return luaL_error(L, "heatmap: unknown colour map '%s' (Blues, Greens, viridis)", name);
+        if (cm < 0) return gl_lua_errorf(L, "heatmap: unknown colour map '%s' (Blues, Greens, viridis)", name);
         lua_getfield(L, 7, "vmax");
         vmax = (float)luaL_optnumber(L, -1, 0);
         lua_pop(L, 2);
@@ -200,7 +200,7 @@ static int c_heatmap(lua_State *L)
     unsigned char *rgb = lua_newuserdatauv(L, (size_t)W * (size_t)H * 3, 0);
     gl_lua_check_status(L, gl_colormap(rgb, g, cm, vmax));
     cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) return luaL_error(L, "heatmap: out of memory");
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) return gl_lua_errorf(L, "heatmap: out of memory");
     unsigned char *px = cairo_image_surface_get_data(img);
     int stride = cairo_image_surface_get_stride(img);
     cairo_surface_flush(img);
@@ -227,30 +227,19 @@ static int c_heatmap(lua_State *L)
 
 static cairo_status_t png_sink(void *closure, const unsigned char *data, unsigned int length)
 {
-    return fwrite(data, 1, length, (FILE *)closure) == length ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+    return gl_wfile_write(closure, data, length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* save(path) -> true or nil, message; atomic (temporary file, rename) */
+/* save(path) -> true; atomic (gl_wfile); raises on failure */
 static int c_save(lua_State *L)
 {
     canvas *c = check_canvas(L);
     const char *path = luaL_checkstring(L, 2);
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) return luaL_error(L, "save: path too long");
     cairo_surface_flush(c->s);
-    FILE *f = fopen(tmp, "wb");
-    int err = f ? 0 : errno;
-    if (f) {
-        if (cairo_surface_write_to_png_stream(c->s, png_sink, f) != CAIRO_STATUS_SUCCESS) err = errno ? errno : EIO;
-        if (fclose(f) != 0 && !err) err = errno;
-        if (!err && rename(tmp, path) != 0) err = errno;
-        if (err) remove(tmp);
-    }
-    if (err) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "cannot write %s: %s", path, strerror(err));
-        return 2;
-    }
+    gl_wfile *w;
+    gl_lua_check_status(L, gl_wfile_open(&w, "save", path));
+    if (cairo_surface_write_to_png_stream(c->s, png_sink, w) != CAIRO_STATUS_SUCCESS) gl_wfile_fail(w, EIO);
+    gl_lua_check_status(L, gl_wfile_commit(w));
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -1,6 +1,6 @@
 /* bindings/formats.c — file formats as Lua functions (core.formats).
  * Loading a file is something a script may want to handle, so failures
- * return nil, message (like io.open); bad arguments raise. */
+ * return nil, message (like io.open); writes and bad arguments raise. */
 #include "bindings.h"
 
 /* load_idx(path) -> Tensor of raw byte values, or nil, message */
@@ -24,7 +24,7 @@ static int f_load_cifar(lua_State *L)
     for (lua_Integer i = 0; i < n; i++) {
         lua_geti(L, 1, i + 1);
         paths[i] = lua_tostring(L, -1); /* kept alive by the table */
-        if (!paths[i] || lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 1, "paths must be strings");
+        if (!paths[i] || lua_type(L, -1) != LUA_TSTRING) return gl_lua_argerror(L, 1, "paths must be strings");
         lua_pop(L, 1);
     }
     gl_ud *ux = gl_lua_newud(L), *uy = gl_lua_newud(L);
@@ -33,7 +33,7 @@ static int f_load_cifar(lua_State *L)
     return 2;
 }
 
-/* st_write(path, {names}, {tensors}, metadata_json|nil) -> true or nil, message */
+/* st_write(path, {names}, {tensors}, metadata_json|nil) -> true; raises on failure */
 static int f_st_write(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -41,20 +41,20 @@ static int f_st_write(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     const char *meta = luaL_optstring(L, 4, NULL);
     int n = (int)luaL_len(L, 2);
-    if ((int)luaL_len(L, 3) != n) return luaL_error(L, "st_write: %d names for %d tensors", n, (int)luaL_len(L, 3));
+    if ((int)luaL_len(L, 3) != n) return gl_lua_errorf(L, "st_write: %d names for %d tensors", n, (int)luaL_len(L, 3));
     const char **names = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n ? n : 1), 0);
     gl_tensor **ts = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(n ? n : 1), 0);
     for (int i = 0; i < n; i++) {
         lua_geti(L, 2, i + 1);
         names[i] = lua_tostring(L, -1);
-        if (!names[i]) return luaL_argerror(L, 2, lua_pushfstring(L, "name %d is not a string", i + 1));
+        if (!names[i]) return gl_lua_argerror(L, 2, lua_pushfstring(L, "name %d is not a string", i + 1));
         lua_pop(L, 1); /* the table keeps the string alive */
         lua_geti(L, 3, i + 1);
         ts[i] = gl_lua_test(L, -1);
-        if (!ts[i]) return luaL_argerror(L, 3, lua_pushfstring(L, "entry %d is not a live Tensor", i + 1));
+        if (!ts[i]) return gl_lua_argerror(L, 3, lua_pushfstring(L, "entry %d is not a live Tensor", i + 1));
         lua_pop(L, 1);
     }
-    if (gl_st_write(path, names, ts, n, meta) != GL_OK) return gl_lua_fail(L);
+    gl_lua_check_status(L, gl_st_write(path, names, ts, n, meta));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -68,7 +68,7 @@ typedef struct {
 static st_ud *check_st(lua_State *L)
 {
     st_ud *u = luaL_checkudata(L, 1, ST_MT);
-    if (!u->f) luaL_argerror(L, 1, "file has been closed");
+    if (!u->f) gl_lua_argerror(L, 1, "file has been closed");
     return u;
 }
 
@@ -118,7 +118,7 @@ static int st_tensor(lua_State *L)
         int isint;
         shape[d] = (int64_t)lua_tointegerx(L, -1, &isint);
         lua_pop(L, 1);
-        if (!isint) return luaL_argerror(L, 4, "shape entries must be integers");
+        if (!isint) return gl_lua_argerror(L, 4, "shape entries must be integers");
     }
     lua_Integer b = luaL_checkinteger(L, 5), e = luaL_checkinteger(L, 6);
     if (b < 0 || e < 0) {

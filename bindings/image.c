@@ -32,25 +32,25 @@ static int i_make_grid(lua_State *L)
             lua_geti(L, -2, 2);
             o.lo = (float)luaL_checknumber(L, -2);
             o.hi = (float)luaL_checknumber(L, -1);
-            if (!(o.lo < o.hi)) return luaL_error(L, "make_grid: range must be {lo, hi} with lo < hi");
+            if (!(o.lo < o.hi)) return gl_lua_errorf(L, "make_grid: range must be {lo, hi} with lo < hi");
             lua_pop(L, 2);
         }
         lua_pop(L, 4);
     }
-    if (o.nrow < 1) return luaL_error(L, "make_grid: nrow must be >= 1");
-    if (o.padding < 0) return luaL_error(L, "make_grid: padding must be >= 0");
+    if (o.nrow < 1) return gl_lua_errorf(L, "make_grid: nrow must be >= 1");
+    if (o.padding < 0) return gl_lua_errorf(L, "make_grid: padding must be >= 0");
     gl_ud *u = gl_lua_newud(L);
     gl_lua_check_status(L, gl_image_make_grid(&u->t, t, &o));
     gl_lua_account(L);
     return 1;
 }
 
-/* write_png(path, image) -> true or nil, message */
+/* write_png(path, image) -> true; raises on failure */
 static int i_write_png(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     gl_tensor *t = gl_lua_check(L, 2);
-    if (gl_image_write_png(path, t) != GL_OK) return gl_lua_fail(L);
+    gl_lua_check_status(L, gl_image_write_png(path, t));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -93,10 +93,10 @@ static int i_write_gif(lua_State *L)
     for (int i = 0; i < n; i++) {
         lua_geti(L, 2, i + 1);
         fs[i] = gl_lua_test(L, -1);
-        if (!fs[i]) return luaL_argerror(L, 2, lua_pushfstring(L, "frame %d is not a live Tensor", i + 1));
+        if (!fs[i]) return gl_lua_argerror(L, 2, lua_pushfstring(L, "frame %d is not a live Tensor", i + 1));
         lua_pop(L, 1);
     }
-    if (gl_image_write_gif(path, fs, n, delay, loop) != GL_OK) return gl_lua_fail(L);
+    gl_lua_check_status(L, gl_image_write_gif(path, fs, n, delay, loop));
     lua_pushboolean(L, 1);
     return 1;
 }

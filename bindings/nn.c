@@ -16,15 +16,15 @@ static void pair_opt(lua_State *L, int opts, const char *key, int64_t def, int64
     } else if (t == LUA_TTABLE) {
         for (int i = 0; i < 2; i++) {
             lua_geti(L, -1, i + 1);
-            if (!lua_isinteger(L, -1)) luaL_error(L, "%s must be an integer or a pair of integers", key);
+            if (!lua_isinteger(L, -1)) gl_lua_errorf(L, "%s must be an integer or a pair of integers", key);
             out[i] = lua_tointeger(L, -1);
             lua_pop(L, 1);
         }
     } else if (t != LUA_TNIL) {
-        luaL_error(L, "%s must be an integer or a pair of integers, got %s", key, luaL_typename(L, -1));
+        gl_lua_errorf(L, "%s must be an integer or a pair of integers, got %s", key, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
-    if (out[0] < min || out[1] < min) luaL_error(L, "%s must be >= %d", key, (int)min);
+    if (out[0] < min || out[1] < min) gl_lua_errorf(L, "%s must be >= %d", key, (int)min);
 }
 
 static gl_conv_params conv_opts(lua_State *L, int opts)
@@ -68,12 +68,12 @@ static int n_conv_transpose2d(lua_State *L)
     pair_opt(L, 3, "output_padding", 0, op, 0);
     if (x->ndim != 4 || w->ndim != 4) {
         char b1[96], b2[96];
-        return luaL_error(L, "conv_transpose2d: input %s and weight %s must both be 4-D", gl_tensor_shape_str(x, b1, sizeof b1),
+        return gl_lua_errorf(L, "conv_transpose2d: input %s and weight %s must both be 4-D", gl_tensor_shape_str(x, b1, sizeof b1),
                           gl_tensor_shape_str(w, b2, sizeof b2));
     }
     for (int i = 0; i < 2; i++)
         if (op[i] >= p.stride[i] && op[i] >= p.dilation[i])
-            return luaL_error(L, "conv_transpose2d: output_padding must be smaller than stride or dilation");
+            return gl_lua_errorf(L, "conv_transpose2d: output_padding must be smaller than stride or dilation");
     int64_t H = (x->shape[2] - 1) * p.stride[0] - 2 * p.padding[0] + p.dilation[0] * (w->shape[2] - 1) + 1 + op[0];
     int64_t W = (x->shape[3] - 1) * p.stride[1] - 2 * p.padding[1] + p.dilation[1] * (w->shape[3] - 1) + 1 + op[1];
     gl_ud *u = gl_lua_newud(L);

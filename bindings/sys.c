@@ -129,7 +129,29 @@ static int s_getpid(lua_State *L)
     return 1;
 }
 
+/* write_file(path, string) -> true: the whole file, atomically (gl_wfile);
+ * raises "write_file: cannot write PATH: REASON" on failure */
+static int s_write_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t n;
+    const char *data = luaL_checklstring(L, 2, &n);
+    gl_lua_check_status(L, gl_write_file("write_file", path, data, n));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* where() -> "file:line: " of the innermost frame outside the stdlib (see
+ * gl_lua_where): the stdlib's argcheck.raise prefixes its messages with it */
+static int s_where(lua_State *L)
+{
+    gl_lua_where(L);
+    return 1;
+}
+
 static const luaL_Reg fns[] = {
+    {"where", s_where},
+    {"write_file", s_write_file},
     {"time", s_time}, {"isatty", s_isatty}, {"term_width", s_term_width}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {"listdir", s_listdir},
     {NULL, NULL}};
 

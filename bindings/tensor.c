@@ -10,100 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ userdata */
-
-/* The metatable is also kept in the registry under a pointer key, so the
- * per-op type checks compare metatables without a string lookup. */
-static const char MT_KEY = 0;
-
-static void push_mt(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY); }
-
-gl_ud *gl_lua_newud(lua_State *L)
-{
-    gl_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->t = NULL;
-    push_mt(L);
-    lua_setmetatable(L, -2);
-    return u;
-}
-
-void gl_lua_push(lua_State *L, gl_tensor *t)
-{
-    gl_ud *u = gl_lua_newud(L);
-    u->t = t;
-}
-
-/* the userdata at idx if its metatable is the one at mt_idx (absolute) */
-static gl_ud *test_ud_mt(lua_State *L, int idx, int mt_idx)
-{
-    gl_ud *u = lua_touserdata(L, idx);
-    if (!u || !lua_getmetatable(L, idx)) return NULL;
-    int same = lua_rawequal(L, -1, mt_idx);
-    lua_pop(L, 1);
-    return same ? u : NULL;
-}
-
-static gl_ud *test_ud(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    push_mt(L);
-    gl_ud *u = test_ud_mt(L, idx, lua_gettop(L));
-    lua_pop(L, 1);
-    return u;
-}
-
-gl_tensor *gl_lua_test(lua_State *L, int idx)
-{
-    gl_ud *u = test_ud(L, idx);
-    return u ? u->t : NULL;
-}
-
-gl_tensor *gl_lua_check(lua_State *L, int idx)
-{
-    gl_ud *u = test_ud(L, idx);
-    if (!u) luaL_typeerror(L, idx, "Tensor");
-    if (!u->t) luaL_argerror(L, idx, "tensor has been closed");
-    return u->t;
-}
-
-int gl_lua_fail(lua_State *L)
-{
-    luaL_pushfail(L);
-    lua_pushstring(L, gl_errmsg());
-    return 2;
-}
-
-void gl_lua_check_status(lua_State *L, gl_status st)
-{
-    if (st != GL_OK) luaL_error(L, "%s", gl_errmsg());
-}
-
-/* Tensor bytes are invisible to Lua's own accounting (a userdata is one
- * pointer), so the bindings pace the collector themselves. Lua runs in
- * generational mode: most tensors die young, and a young collection every
- * STEP_BYTES of tensor allocation hands their buffers back to the cache
- * while they are still warm in the CPU cache. Tensors that lived long
- * enough to turn old are reclaimed by a full collection once live tensor
- * memory exceeds what the last one left plus max(MIN_SLACK, half of it). */
-#define STEP_BYTES ((uint64_t)2 << 20)
-#define MIN_SLACK ((size_t)64 << 20)
-static uint64_t next_step = STEP_BYTES;
-static size_t full_threshold = MIN_SLACK;
-
-void gl_lua_account(lua_State *L)
-{
-    uint64_t total = gl_mem_total_bytes();
-    if (total < next_step) return;
-    next_step = total + STEP_BYTES;
-    lua_gc(L, LUA_GCSTEP, 0);
-    gl_mem_stats s;
-    gl_mem_get_stats(&s);
-    if (s.live_bytes <= full_threshold) return;
-    lua_gc(L, LUA_GCCOLLECT);
-    gl_mem_get_stats(&s);
-    full_threshold = s.live_bytes + (s.live_bytes / 2 > MIN_SLACK ? s.live_bytes / 2 : MIN_SLACK);
-}
-
 /* Run a runtime call into a fresh userdata and leave it on the stack. The
  * userdata is pushed first: read every argument before PUSH_OP, or the
  * new slot can stand in for a missing one. */
@@ -131,10 +37,10 @@ static void mark_copy(lua_State *L, const gl_tensor *src, const char *op, int di
 static int checkdim(lua_State *L, int arg, int ndim)
 {
     lua_Integer d = luaL_checkinteger(L, arg);
-    if (d == 0) luaL_argerror(L, arg, "dim 0 is invalid: dims are 1-based (negative counts from the end)");
+    if (d == 0) gl_lua_argerror(L, arg, "dim 0 is invalid: dims are 1-based (negative counts from the end)");
     lua_Integer r = d > 0 ? d - 1 : d + ndim;
     if (r < 0 || r >= ndim)
-        luaL_argerror(L, arg, lua_pushfstring(L, "dim %d out of range for a %d-dim tensor", (int)d, ndim));
+        gl_lua_argerror(L, arg, lua_pushfstring(L, "dim %d out of range for a %d-dim tensor", (int)d, ndim));
     return (int)r;
 }
 
@@ -149,7 +55,7 @@ static int64_t checkpos(lua_State *L, int arg, int64_t n)
     lua_Integer p = luaL_checkinteger(L, arg);
     lua_Integer r = p > 0 ? p - 1 : p + n;
     if (p == 0 || r < 0 || r >= n)
-        luaL_argerror(L, arg, lua_pushfstring(L, "position %d is outside 1..%d", (int)p, (int)n));
+        gl_lua_argerror(L, arg, lua_pushfstring(L, "position %d is outside 1..%d", (int)p, (int)n));
     return r;
 }
 
@@ -157,8 +63,8 @@ static int64_t size_value(lua_State *L, int arg, int allow_neg1)
 {
     int isnum;
     lua_Integer v = lua_tointegerx(L, -1, &isnum);
-    if (!isnum) luaL_argerror(L, arg, "sizes must be integers");
-    if (v < 0 && !(allow_neg1 && v == -1)) luaL_argerror(L, arg, "sizes must be non-negative");
+    if (!isnum) gl_lua_argerror(L, arg, "sizes must be integers");
+    if (v < 0 && !(allow_neg1 && v == -1)) gl_lua_argerror(L, arg, "sizes must be non-negative");
     return (int64_t)v;
 }
 
@@ -168,7 +74,7 @@ static int read_shape(lua_State *L, int arg, int *ndim, int64_t *shape, int allo
 {
     if (lua_istable(L, arg) && !gl_lua_test(L, arg)) {
         int n = (int)luaL_len(L, arg);
-        if (n > GL_MAX_DIMS) luaL_argerror(L, arg, "more than 8 dims");
+        if (n > GL_MAX_DIMS) gl_lua_argerror(L, arg, "more than 8 dims");
         for (int i = 0; i < n; i++) {
             lua_geti(L, arg, i + 1);
             shape[i] = size_value(L, arg, allow_neg1);
@@ -179,7 +85,7 @@ static int read_shape(lua_State *L, int arg, int *ndim, int64_t *shape, int allo
     }
     int n = 0;
     while (lua_type(L, arg + n) == LUA_TNUMBER) {
-        if (n == GL_MAX_DIMS) luaL_argerror(L, arg + n, "more than 8 dims");
+        if (n == GL_MAX_DIMS) gl_lua_argerror(L, arg + n, "more than 8 dims");
         lua_pushvalue(L, arg + n);
         shape[n] = size_value(L, arg + n, allow_neg1);
         lua_pop(L, 1);
@@ -239,11 +145,11 @@ static int t_full(lua_State *L)
     } else {
         int top = lua_gettop(L);
         while (top > 0 && lua_type(L, top) != LUA_TNUMBER) top--; /* skip an options table */
-        if (top < 1) return luaL_error(L, "full: expected sizes and a value");
+        if (top < 1) return gl_lua_errorf(L, "full: expected sizes and a value");
         vi = top;
         nd = 0;
         for (int i = 1; i < vi; i++) {
-            if (nd == GL_MAX_DIMS) luaL_argerror(L, i, "more than 8 dims");
+            if (nd == GL_MAX_DIMS) gl_lua_argerror(L, i, "more than 8 dims");
             lua_pushvalue(L, i);
             shape[nd++] = size_value(L, i, 0);
             lua_pop(L, 1);
@@ -335,8 +241,8 @@ static void from_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shape
         *nd = depth;
         return;
     }
-    if (!lua_istable(L, idx)) luaL_error(L, "tensor.from: expected numbers or nested tables, got %s", luaL_typename(L, idx));
-    if (depth == GL_MAX_DIMS) luaL_error(L, "tensor.from: more than 8 levels of nesting");
+    if (!lua_istable(L, idx)) gl_lua_errorf(L, "tensor.from: expected numbers or nested tables, got %s", luaL_typename(L, idx));
+    if (depth == GL_MAX_DIMS) gl_lua_errorf(L, "tensor.from: more than 8 levels of nesting");
     shape[depth] = (int64_t)luaL_len(L, idx);
     if (shape[depth] == 0) {
         *nd = depth + 1;
@@ -352,12 +258,12 @@ static void from_fill(lua_State *L, int idx, int depth, int nd, const int64_t *s
     if (depth == nd) {
         int isnum;
         lua_Number v = lua_tonumberx(L, idx, &isnum);
-        if (!isnum) luaL_error(L, "tensor.from: ragged or non-numeric table (expected a number at depth %d)", depth + 1);
+        if (!isnum) gl_lua_errorf(L, "tensor.from: ragged or non-numeric table (expected a number at depth %d)", depth + 1);
         *(*p)++ = (float)v;
         return;
     }
     if (!lua_istable(L, idx) || (int64_t)luaL_len(L, idx) != shape[depth])
-        luaL_error(L, "tensor.from: ragged nested table (expected %d entries at depth %d)", (int)shape[depth], depth + 1);
+        gl_lua_errorf(L, "tensor.from: ragged nested table (expected %d entries at depth %d)", (int)shape[depth], depth + 1);
     for (int64_t i = 1; i <= shape[depth]; i++) {
         lua_geti(L, idx, i);
         from_fill(L, lua_gettop(L), depth + 1, nd, shape, p);
@@ -427,7 +333,7 @@ static int m_numel(lua_State *L) { lua_pushinteger(L, gl_lua_check(L, 1)->numel)
 static int m_len(lua_State *L)
 {
     gl_tensor *t = gl_lua_check(L, 1);
-    if (t->ndim == 0) return luaL_error(L, "#: a 0-dim tensor has no length");
+    if (t->ndim == 0) return gl_lua_errorf(L, "#: a 0-dim tensor has no length");
     lua_pushinteger(L, t->shape[0]);
     return 1;
 }
@@ -437,7 +343,7 @@ static int m_item(lua_State *L)
     gl_tensor *t = gl_lua_check(L, 1);
     if (t->numel != 1) {
         char b[96];
-        return luaL_error(L, "item: tensor of shape %s has %d elements, not 1", gl_tensor_shape_str(t, b, sizeof b), (int)t->numel);
+        return gl_lua_errorf(L, "item: tensor of shape %s has %d elements, not 1", gl_tensor_shape_str(t, b, sizeof b), (int)t->numel);
     }
     lua_pushnumber(L, t->data[0]);
     return 1;
@@ -655,7 +561,7 @@ static int m_t(lua_State *L)
         lua_settop(L, 1);
         return 1;
     }
-    if (t->ndim != 2) return luaL_error(L, "t: expects a 2-D tensor, got %d dims (use transpose or permute)", t->ndim);
+    if (t->ndim != 2) return gl_lua_errorf(L, "t: expects a 2-D tensor, got %d dims (use transpose or permute)", t->ndim);
     PUSH_OP(L, gl_op_transpose(out, t, 0, 1));
     mark_copy(L, t, "t()", 0);
     return 1;
@@ -676,13 +582,13 @@ static int m_permute(lua_State *L)
     int perm[GL_MAX_DIMS];
     if (lua_istable(L, 2)) { /* permute{2, 1} -> permute(2, 1) */
         int n = (int)luaL_len(L, 2);
-        if (n > GL_MAX_DIMS) return luaL_error(L, "permute: %d dims given for a %d-dim tensor", n, t->ndim);
+        if (n > GL_MAX_DIMS) return gl_lua_errorf(L, "permute: %d dims given for a %d-dim tensor", n, t->ndim);
         lua_settop(L, 2);
         for (int i = 1; i <= n; i++) lua_geti(L, 2, i);
         lua_remove(L, 2);
     }
     int n = lua_gettop(L) - 1;
-    if (n != t->ndim) return luaL_error(L, "permute: %d dims given for a %d-dim tensor", n, t->ndim);
+    if (n != t->ndim) return gl_lua_errorf(L, "permute: %d dims given for a %d-dim tensor", n, t->ndim);
     for (int i = 0; i < n; i++) perm[i] = checkdim(L, 2 + i, t->ndim);
     PUSH_OP(L, gl_op_permute(out, t, perm));
     mark_copy(L, t, "permute", 0);
@@ -726,10 +632,10 @@ static int64_t *read_index(lua_State *L, int arg, int64_t size, int64_t *n)
             int isnum;
             v = lua_tonumberx(L, -1, &isnum);
             lua_pop(L, 1);
-            if (!isnum) luaL_argerror(L, arg, "indices must be numbers");
+            if (!isnum) gl_lua_argerror(L, arg, "indices must be numbers");
         }
         if (v != floor(v) || v < 1 || v > (double)size)
-            luaL_argerror(L, arg, lua_pushfstring(L, "index %f is not an integer in 1..%d", v, (int)size));
+            gl_lua_argerror(L, arg, lua_pushfstring(L, "index %f is not an integer in 1..%d", v, (int)size));
         idx[k] = (int64_t)v - 1;
     }
     *n = cnt;
@@ -793,7 +699,7 @@ static gl_tensor **read_list(lua_State *L, int arg, int *n)
     for (int i = 0; i < cnt; i++) {
         lua_geti(L, arg, i + 1);
         xs[i] = gl_lua_test(L, -1);
-        if (!xs[i]) luaL_argerror(L, arg, lua_pushfstring(L, "entry %d is not a live Tensor", i + 1));
+        if (!xs[i]) gl_lua_argerror(L, arg, lua_pushfstring(L, "entry %d is not a live Tensor", i + 1));
         lua_pop(L, 1);
     }
     *n = cnt;
@@ -864,8 +770,8 @@ static int arith_call(lua_State *L, arith k)
     /* the hottest binding: one registry lookup of the metatable serves both
      * type tests and the result */
     lua_settop(L, 2);
-    push_mt(L);
-    gl_ud *ua = test_ud_mt(L, 1, 3), *ub = test_ud_mt(L, 2, 3);
+    gl_lua_push_tensor_mt(L);
+    gl_ud *ua = gl_lua_test_ud_mt(L, 1, 3), *ub = gl_lua_test_ud_mt(L, 2, 3);
     gl_tensor *a = ua ? ua->t : NULL, *b = ub ? ub->t : NULL;
     gl_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->t = NULL;
@@ -876,16 +782,16 @@ static int arith_call(lua_State *L, arith k)
     if (a && b) st = arith_tt(&u->t, k, a, b);
     else if (a) {
         if (lua_type(L, 2) != LUA_TNUMBER)
-            return luaL_error(L, "%s: expected a Tensor or number as argument 2, got %s", arith_names[k], luaL_typename(L, 2));
+            return gl_lua_errorf(L, "%s: expected a Tensor or number as argument 2, got %s", arith_names[k], luaL_typename(L, 2));
         st = arith_ts(L, &u->t, k, a, (float)lua_tonumber(L, 2), 0);
     } else if (b) {
         if (lua_type(L, 1) != LUA_TNUMBER)
-            return luaL_error(L, "%s: expected a Tensor or number as argument 1, got %s", arith_names[k], luaL_typename(L, 1));
+            return gl_lua_errorf(L, "%s: expected a Tensor or number as argument 1, got %s", arith_names[k], luaL_typename(L, 1));
         st = arith_ts(L, &u->t, k, b, (float)lua_tonumber(L, 1), 1);
     } else {
-        if (test_ud(L, 1) || test_ud(L, 2))
-            return luaL_error(L, "%s: tensor has been closed", arith_names[k]);
-        return luaL_error(L, "%s: expected a Tensor, got %s and %s", arith_names[k], luaL_typename(L, 1), luaL_typename(L, 2));
+        if (gl_lua_test_ud(L, 1) || gl_lua_test_ud(L, 2))
+            return gl_lua_errorf(L, "%s: tensor has been closed", arith_names[k]);
+        return gl_lua_errorf(L, "%s: expected a Tensor, got %s and %s", arith_names[k], luaL_typename(L, 1), luaL_typename(L, 2));
     }
     gl_lua_check_status(L, st);
     lua_settop(L, top);
@@ -1146,7 +1052,7 @@ static int m_requires_grad(lua_State *L)
     gl_tensor *t = gl_lua_check(L, 1);
     int on = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
     if (!on && t->grad_fn)
-        return luaL_error(L, "requires_grad: this tensor is the output of %s; use detach() to cut it from the graph",
+        return gl_lua_errorf(L, "requires_grad: this tensor is the output of %s; use detach() to cut it from the graph",
                           gl_tensor_grad_fn_name(t));
     gl_tensor_set_requires_grad(t, on);
     lua_settop(L, 1);
@@ -1198,7 +1104,7 @@ static int m_backward(lua_State *L)
 /* __gc and __close, a closure over the metatable (see luaopen) */
 static int m_gc(lua_State *L)
 {
-    gl_ud *u = test_ud_mt(L, 1, lua_upvalueindex(1));
+    gl_ud *u = gl_lua_test_ud_mt(L, 1, lua_upvalueindex(1));
     if (u) {
         gl_tensor_release(u->t);
         u->t = NULL;
@@ -1256,7 +1162,7 @@ static void print_rec(luaL_Buffer *b, const gl_tensor *t, int d, int64_t off, co
 
 static int m_tostring(lua_State *L)
 {
-    gl_ud *u = test_ud(L, 1);
+    gl_ud *u = gl_lua_test_ud(L, 1);
     if (!u) return luaL_typeerror(L, 1, "Tensor");
     if (!u->t) {
         lua_pushliteral(L, "tensor(<closed>)");
@@ -1348,23 +1254,23 @@ static int m_index(lua_State *L)
     }
     if (lua_type(L, 2) == LUA_TNUMBER) {
         gl_tensor *t = gl_lua_check(L, 1);
-        if (t->ndim == 0) return luaL_error(L, "index: a 0-dim tensor cannot be indexed");
+        if (t->ndim == 0) return gl_lua_errorf(L, "index: a 0-dim tensor cannot be indexed");
         int64_t i = checkpos(L, 2, t->shape[0]);
         PUSH_OP(L, gl_op_select(out, t, 0, i));
         return 1;
     }
-    return luaL_error(L, "index: expected a method name or a position, got %s", luaL_typename(L, 2));
+    return gl_lua_errorf(L, "index: expected a method name or a position, got %s", luaL_typename(L, 2));
 }
 
 static int m_newindex(lua_State *L)
 {
     gl_tensor *t = gl_lua_check(L, 1);
     const char *k = luaL_checkstring(L, 2);
-    if (strcmp(k, "grad") != 0) return luaL_error(L, "Tensor: cannot set field '%s'", k);
+    if (strcmp(k, "grad") != 0) return gl_lua_errorf(L, "Tensor: cannot set field '%s'", k);
     gl_tensor *g = lua_isnil(L, 3) ? NULL : gl_lua_check(L, 3);
     if (g && !gl_tensor_same_shape(g, t)) {
         char b1[96], b2[96];
-        return luaL_error(L, "grad: a %s gradient for a %s tensor", gl_tensor_shape_str(g, b1, sizeof b1),
+        return gl_lua_errorf(L, "grad: a %s gradient for a %s tensor", gl_tensor_shape_str(g, b1, sizeof b1),
                           gl_tensor_shape_str(t, b2, sizeof b2));
     }
     gl_tensor *old = t->grad;
@@ -1374,16 +1280,6 @@ static int m_newindex(lua_State *L)
 }
 
 /* ----------------------------------------------------------------- RNG */
-
-static const char *RNG_KEY = "ganlua.rng";
-
-gl_rng *gl_lua_rng(lua_State *L)
-{
-    lua_getfield(L, LUA_REGISTRYINDEX, RNG_KEY);
-    gl_rng *r = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return r; /* lives in the registry for the state's lifetime */
-}
 
 static int t_manual_seed(lua_State *L)
 {
@@ -1429,7 +1325,7 @@ static int t_randperm(lua_State *L)
 
 static int t_is_tensor(lua_State *L)
 {
-    lua_pushboolean(L, test_ud(L, 1) != NULL);
+    lua_pushboolean(L, gl_lua_test_ud(L, 1) != NULL);
     return 1;
 }
 
@@ -1538,13 +1434,7 @@ static const luaL_Reg module_fns[] = {
 int luaopen_ganlua_tensor(lua_State *L)
 {
     lua_gc(L, LUA_GCGEN, 0, 0); /* see gl_lua_account */
-    /* the RNG, once per state, seeded with 0 until manual_seed */
-    if (lua_getfield(L, LUA_REGISTRYINDEX, RNG_KEY) == LUA_TNIL) {
-        gl_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
-        gl_rng_seed(r, 0);
-        lua_setfield(L, LUA_REGISTRYINDEX, RNG_KEY);
-    }
-    lua_pop(L, 1);
+    gl_lua_init_rng(L);
 
     luaL_newlib(L, module_fns);          /* module */
     luaL_newlib(L, methods);             /* module, methods */
@@ -1569,8 +1459,7 @@ int luaopen_ganlua_tensor(lua_State *L)
         lua_setfield(L, -3, "__gc");
         lua_setfield(L, -2, "__close");
     }
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &MT_KEY);
+    gl_lua_set_tensor_mt(L, -1);
     lua_pop(L, 2);
     return 1;
 }

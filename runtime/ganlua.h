@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define GL_VERSION "0.1.0"
 #define GL_MAX_DIMS 8
@@ -333,6 +334,26 @@ gl_status gl_rmsprop_step(gl_tensor *p, const gl_tensor *g, gl_tensor *sq, gl_te
                           const gl_rmsprop_opts *o);
 
 /* ------------------------------------------------------------ file formats */
+
+/* Atomic writes (atomic.c): every file ganlua writes goes through these.
+ * Bytes go to PATH.tmp.XXXXXX beside the target, which is fsync'ed and
+ * renamed over it (and the directory fsync'ed); a failure removes the
+ * temporary and leaves the target untouched. fn names the operation in the
+ * message ("save_png: cannot write PATH: REASON").
+ *   gl_wfile *w; GL_TRY(gl_wfile_open(&w, "save", path));
+ *   gl_wfile_write(w, buf, n);          // or fwrite to gl_wfile_stream(w)
+ *   return gl_wfile_commit(w);          // or gl_wfile_abort(w) to give up
+ * A writer that writes through the stream itself reports a failed write
+ * with gl_wfile_fail(w, errno); commit then fails and removes the file. */
+typedef struct gl_wfile gl_wfile;
+gl_status gl_wfile_open(gl_wfile **out, const char *fn, const char *path);
+FILE *gl_wfile_stream(gl_wfile *w);
+const char *gl_wfile_tmpname(const gl_wfile *w);
+int gl_wfile_write(gl_wfile *w, const void *data, size_t n); /* 1 while nothing failed */
+void gl_wfile_fail(gl_wfile *w, int err);
+gl_status gl_wfile_commit(gl_wfile *w); /* frees w */
+void gl_wfile_abort(gl_wfile *w);       /* frees w; NULL is a no-op */
+gl_status gl_write_file(const char *fn, const char *path, const void *data, size_t n);
 
 /* An IDX file (plain or .gz) of unsigned bytes -> a float tensor of the
  * declared shape holding the raw values 0..255. GL_ERR_IO if it cannot be

@@ -4,8 +4,8 @@
  * row with `padding` pixels around each, single-channel images shown as
  * grey RGB, optional min-max normalisation (over everything, a given
  * range, or each image). PNGs go through stb_image_write, GIFs through
- * giflib; both are written to a temporary file that is renamed over the
- * target only once complete, so a crash never leaves a half file. */
+ * giflib; both are written atomically (gl_wfile, atomic.c), so a crash
+ * never leaves a half file. */
 #include "internal.h"
 
 #include <errno.h>
@@ -97,51 +97,23 @@ static gl_status check_image(const char *fn, const gl_tensor *t)
     return GL_OK;
 }
 
-typedef struct {
-    FILE *f;
-    int failed;
-} png_sink;
-
-static void sink_write(void *ctx, void *data, int size)
-{
-    png_sink *s = ctx;
-    if (!s->failed && fwrite(data, 1, (size_t)size, s->f) != (size_t)size) s->failed = 1;
-}
-
-/* Write via path.tmp.<pid>, fsync, rename. */
-static gl_status finish_atomic(const char *fn, const char *tmp, const char *path, FILE *f, int failed)
-{
-    int err = failed ? EIO : 0;
-    if (!err && fflush(f) != 0) err = errno;
-    if (!err && fsync(fileno(f)) != 0) err = errno;
-    if (fclose(f) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        remove(tmp);
-        return gl_fail(GL_ERR_IO, "%s: cannot write %s: %s", fn, path, strerror(err));
-    }
-    return GL_OK;
-}
+static void sink_write(void *ctx, void *data, int size) { gl_wfile_write(ctx, data, (size_t)size); }
 
 gl_status gl_image_write_png(const char *path, const gl_tensor *t)
 {
     GL_TRY(check_image("save_png", t));
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return gl_fail(GL_ERR_IO, "save_png: path too long");
     int C, H, W;
     unsigned char *bytes = to_bytes(t, &C, &H, &W);
     if (!bytes) return gl_fail(GL_ERR_NOMEM, "save_png: out of memory");
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
+    gl_wfile *w;
+    gl_status st = gl_wfile_open(&w, "save_png", path);
+    if (st != GL_OK) {
         free(bytes);
-        return gl_fail(GL_ERR_IO, "save_png: cannot write %s: %s", path, strerror(e));
+        return st;
     }
-    png_sink s = {f, 0};
-    int ok = stbi_write_png_to_func(sink_write, &s, W, H, C, bytes, W * C);
+    if (!stbi_write_png_to_func(sink_write, w, W, H, C, bytes, W * C)) gl_wfile_fail(w, ENOMEM);
     free(bytes);
-    return finish_atomic("save_png", tmp, path, f, !ok || s.failed);
+    return gl_wfile_commit(w);
 }
 
 /* The JPEG decoder of stb_image 2.27 (Debian's libstb) builds a Huffman
@@ -477,6 +449,12 @@ gl_status gl_image_resize(gl_tensor **out, const gl_tensor *t, int oh, int ow, d
     return GL_OK;
 }
 
+/* giflib's output function: the bytes go to the atomic file */
+static int gif_sink(GifFileType *gif, const GifByteType *data, int n)
+{
+    return gl_wfile_write(gif->UserData, data, (size_t)n) ? n : 0;
+}
+
 /* GIF: frames are 3 x H x W (or 1 x H x W) in [0, 1], all the same size.
  * Grey frames get a 256-level grey palette (exact for MNIST); colour
  * frames a 6 x 7 x 6 colour cube. delay in hundredths of a second. */
@@ -513,19 +491,15 @@ gl_status gl_image_write_gif(const char *path, gl_tensor *const *frames, int n, 
             cmap->Colors[i].Red = cmap->Colors[i].Green = cmap->Colors[i].Blue = 0;
         }
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        GifFreeMapObject(cmap);
-        return gl_fail(GL_ERR_IO, "save_gif: path too long");
-    }
     int err = 0;
-    /* our own open(2), so the file gets the usual 0666 & ~umask mode */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    GifFileType *gif = fd >= 0 ? EGifOpenFileHandle(fd, &err) : NULL;
-    if (fd >= 0 && !gif) close(fd);
-    if (fd < 0) err = E_GIF_ERR_OPEN_FAILED;
+    gl_wfile *w;
+    gl_status st = gl_wfile_open(&w, "save_gif", path);
+    if (st != GL_OK) {
+        GifFreeMapObject(cmap);
+        return st;
+    }
+    GifFileType *gif = EGifOpen(w, gif_sink, &err);
     GifByteType *line = malloc((size_t)W);
-    gl_status st = GL_OK;
     if (!gif || !line) {
         st = gl_fail(GL_ERR_IO, "save_gif: cannot write %s: %s", path, gif ? "out of memory" : GifErrorString(err));
         goto fail;
@@ -561,23 +535,13 @@ gl_status gl_image_write_gif(const char *path, gl_tensor *const *frames, int n, 
     }
     free(line);
     GifFreeMapObject(cmap);
-    if (EGifCloseFile(gif, &err) == GIF_ERROR) {
-        remove(tmp);
-        return gl_fail(GL_ERR_IO, "save_gif: cannot write %s: %s", path, GifErrorString(err));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return gl_fail(GL_ERR_IO, "save_gif: cannot write %s: %s", path, strerror(e));
-    }
-    return GL_OK;
+    if (EGifCloseFile(gif, &err) == GIF_ERROR) gl_wfile_fail(w, EIO);
+    return gl_wfile_commit(w);
 gif_error:
     st = gl_fail(GL_ERR_IO, "save_gif: cannot write %s: %s", path, GifErrorString(gif->Error));
-    EGifCloseFile(gif, &err);
-    gif = NULL;
 fail:
     if (gif) EGifCloseFile(gif, &err);
-    remove(tmp);
+    gl_wfile_abort(w);
     free(line);
     GifFreeMapObject(cmap);
     return st;

@@ -4,8 +4,8 @@
  * optional "__metadata__" object of strings.
  *
  * Writing: float32 tensors, header padded with spaces to a multiple of 8,
- * through a temporary file that is fsync'ed and renamed, so a crash or a
- * full disk leaves the previous file intact.
+ * atomically (gl_wfile, atomic.c), so a crash or a full disk leaves the
+ * previous file intact.
  * Reading: the whole file is read once; the header length is checked
  * against the file size, and every tensor's offsets against the data
  * size and its dtype x shape, before a byte is converted. The JSON itself
@@ -62,33 +62,20 @@ gl_status gl_st_write(const char *path, const char *const *names, gl_tensor *con
         free(hdr);
         return gl_fail(GL_ERR_NOMEM, "safetensors: out of memory");
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+    gl_wfile *w;
+    gl_status st = gl_wfile_open(&w, "safetensors", path);
+    if (st != GL_OK) {
         free(hdr);
-        return gl_fail(GL_ERR_IO, "safetensors: path too long");
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        free(hdr);
-        return gl_fail(GL_ERR_IO, "cannot write %s: %s", path, strerror(e));
+        return st;
     }
     unsigned char len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)(((uint64_t)hlen >> (8 * k)) & 255);
-    int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
+    gl_wfile_write(w, len8, 8);
+    gl_wfile_write(w, hdr, hlen);
     free(hdr);
-    for (int i = 0; i < n && ok; i++) /* float32, little-endian like this machine */
-        ok = fwrite(ts[i]->data, 4, (size_t)ts[i]->numel, f) == (size_t)ts[i]->numel;
-    int err = ok ? 0 : (errno ? errno : EIO);
-    if (!err && fflush(f) != 0) err = errno;
-    if (!err && fsync(fileno(f)) != 0) err = errno;
-    if (fclose(f) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        remove(tmp);
-        return gl_fail(GL_ERR_IO, "cannot write %s: %s", path, strerror(err));
-    }
-    return GL_OK;
+    for (int i = 0; i < n; i++) /* float32, little-endian like this machine */
+        gl_wfile_write(w, ts[i]->data, 4 * (size_t)ts[i]->numel);
+    return gl_wfile_commit(w);
 }
 
 gl_status gl_st_open(gl_st_file **out, const char *path)

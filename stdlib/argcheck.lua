@@ -1,11 +1,15 @@
 -- ganlua.argcheck: the argument checks the stdlib's public functions share
--- (internal; not a global). A failed check raises
---   "<fn>: argument <i> (<name>) must be <what>, got <type>"
--- at `level`, counted as error() counts it from the public function that
--- calls the check: 2 (the default) is that function's caller.
+-- (internal; not a global), and the one way the stdlib raises an error.
+--
+-- argcheck.raise(msg) raises msg at the script's line: the innermost frame
+-- outside the stdlib (core.sys.where, the same rule the C bindings use for
+-- the runtime's messages). No function counts error levels, so a check can
+-- sit at any depth and still point at the line that called ganlua.
+-- A failed check raises "<fn>: argument <i> (<name>) must be <what>, got <type>":
 --   argcheck.tensor("data.write_csv", 1, x, "x")
 --   o = argcheck.opts("data.gaussian_ring", 1, o)
-local T = require("ganlua.core").tensor
+local core = require("ganlua.core")
+local T, S = core.tensor, core.sys
 
 local M = {}
 
@@ -25,35 +29,51 @@ local function message(fn, i, name, what, v)
   return string.format("%s: %s must be %s, got %s", fn, which, what, M.typename(v))
 end
 
--- fail(fn, i, name, what, v [, level]): raise the message above
-function M.fail(fn, i, name, what, v, level)
-  error(message(fn, i, name, what, v), (level or 2) + 1)
+-- raise(msg): error(msg) at the script's line
+function M.raise(msg) error(S.where() .. msg, 0) end
+
+-- strip(msg): msg without the position raise (or a C binding) gave it, so
+-- that a caller can add its own context and raise it again
+function M.strip(msg)
+  msg = tostring(msg)
+  local w = S.where()
+  if w ~= "" and msg:sub(1, #w) == w then return msg:sub(#w + 1) end
+  return msg
 end
 
--- the checks below raise from inside check, two frames below the function
--- that called them (neither may be a tail call, which would drop a frame)
-local function check(ok, fn, i, name, what, v, level)
-  if not ok then error(message(fn, i, name, what, v), (level or 2) + 2) end
+-- within(prefix, f, ...): f(...), a failure raised again as "prefix: message"
+-- (not a tail call, so the caller's results are f's)
+function M.within(prefix, f, ...)
+  local r = table.pack(pcall(f, ...))
+  if not r[1] then M.raise(prefix .. ": " .. M.strip(r[2])) end
+  return table.unpack(r, 2, r.n)
 end
 
-function M.tensor(fn, i, v, name, level)
-  check(T.is_tensor(v), fn, i, name, "a Tensor", v, level)
+-- fail(fn, i, name, what, v): raise the message above
+function M.fail(fn, i, name, what, v) M.raise(message(fn, i, name, what, v)) end
+
+local function check(ok, fn, i, name, what, v)
+  if not ok then M.raise(message(fn, i, name, what, v)) end
+end
+
+function M.tensor(fn, i, v, name)
+  check(T.is_tensor(v), fn, i, name, "a Tensor", v)
   return v
 end
 
-function M.number(fn, i, v, name, level)
-  check(type(v) == "number", fn, i, name, "a number", v, level)
+function M.number(fn, i, v, name)
+  check(type(v) == "number", fn, i, name, "a number", v)
   return v
 end
 
-function M.string(fn, i, v, name, level)
-  check(type(v) == "string", fn, i, name, "a string", v, level)
+function M.string(fn, i, v, name)
+  check(type(v) == "string", fn, i, name, "a string", v)
   return v
 end
 
 -- nil or a table; returns the table ({} for nil)
-function M.opts(fn, i, v, level)
-  check(v == nil or type(v) == "table", fn, i, nil, "an options table", v, level)
+function M.opts(fn, i, v)
+  check(v == nil or type(v) == "table", fn, i, nil, "an options table", v)
   return v or {}
 end
 
@@ -64,8 +84,8 @@ function M.is_callable(v)
   return type(mt) == "table" and mt.__call ~= nil
 end
 
-function M.callable(fn, i, v, name, level)
-  check(M.is_callable(v), fn, i, name, "a function or a module", v, level)
+function M.callable(fn, i, v, name)
+  check(M.is_callable(v), fn, i, name, "a function or a module", v)
   return v
 end
 
@@ -74,18 +94,10 @@ function M.is_module(v)
   return type(v) == "table" and rawget(v, "_params") ~= nil and rawget(v, "_children") ~= nil
 end
 
-function M.module(fn, i, v, name, level)
-  check(M.is_module(v), fn, i, name, "an nn.Module", v, level)
+function M.module(fn, i, v, name)
+  check(M.is_module(v), fn, i, name, "an nn.Module", v)
   return v
 end
 
--- call(level, f, ...): f(...) (a C function), its error re-raised at level
--- so that it points at the caller of the public function, not at the stdlib.
--- Not as a tail call: `return (argcheck.call(...))` keeps the caller's frame.
-function M.call(level, f, ...)
-  local r = table.pack(pcall(f, ...))
-  if not r[1] then error(r[2], level + 1) end
-  return table.unpack(r, 2, r.n)
-end
 
 return M

@@ -15,18 +15,18 @@ local function as_list(name, x)
   if T.is_tensor(x) then return { x }, true end
   local ok = type(x) == "table" and #x > 0
   for i = 1, ok and #x or 0 do ok = ok and T.is_tensor(x[i]) end
-  if not ok then argcheck.fail(name, 2, "inputs", "a Tensor or a list of Tensors", x, 4) end
+  if not ok then argcheck.fail(name, 2, "inputs", "a Tensor or a list of Tensors", x) end
   return x, false
 end
 
 -- fn, inputs, opts of gradcheck and gradgradcheck
 local function check_args(name, fn, inputs, opts)
-  argcheck.callable(name, 1, fn, "fn", 3)
+  argcheck.callable(name, 1, fn, "fn")
   local xs = as_list(name, inputs)
-  opts = argcheck.opts(name, 3, opts, 3)
+  opts = argcheck.opts(name, 3, opts)
   for _, k in ipairs { "eps", "atol", "rtol" } do
     if opts[k] ~= nil and type(opts[k]) ~= "number" then
-      error(string.format("%s: option %s must be a number, got %s", name, k, argcheck.typename(opts[k])), 3)
+      argcheck.raise(string.format("%s: option %s must be a number, got %s", name, k, argcheck.typename(opts[k])))
     end
   end
   return xs, opts
@@ -42,7 +42,7 @@ end
 
 local function eval_sum(fn, xs, r)
   local y = fn(table.unpack(xs))
-  if not T.is_tensor(y) then error("gradcheck: the function must return a Tensor", 3) end
+  if not T.is_tensor(y) then argcheck.raise("gradcheck: the function must return a Tensor") end
   return T._dot(y, r)
 end
 
@@ -59,7 +59,7 @@ function A.gradcheck(fn, inputs, opts)
     for i, x in ipairs(xs) do x:requires_grad(); check[i] = i end
   end
   local y = fn(table.unpack(xs))
-  if not T.is_tensor(y) then error("gradcheck: the function must return a Tensor", 2) end
+  if not T.is_tensor(y) then argcheck.raise("gradcheck: the function must return a Tensor") end
   local r = projection(y)
   local wrt = {}
   for k, i in ipairs(check) do wrt[k] = xs[i] end

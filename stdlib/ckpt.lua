@@ -22,10 +22,10 @@ local function is_optim(v) return type(v) == "table" and v.params and v.state an
 local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 local function unhex(h) return (h:gsub("%x%x", function(b) return string.char(tonumber(b, 16)) end)) end
 
--- save(path, items [, {rng = true}]) -> true or nil, message
+-- save(path, items [, {rng = true}]) -> true; raises on failure (as torch.save does)
 function ckpt.save(path, items, o)
-  if type(path) ~= "string" then error("ckpt.save: path must be a string", 2) end
-  if type(items) ~= "table" then error("ckpt.save: expected a table of things to save", 2) end
+  if type(path) ~= "string" then argcheck.raise("ckpt.save: path must be a string") end
+  if type(items) ~= "table" then argcheck.raise("ckpt.save: expected a table of things to save") end
   o = argcheck.opts("ckpt.save", 3, o)
   local names, tensors = {}, {}
   local meta = { version = core.version, modules = {}, optimizers = {}, values = {} }
@@ -34,7 +34,7 @@ function ckpt.save(path, items, o)
   table.sort(keys)
   for _, k in ipairs(keys) do
     local v = items[k]
-    if type(k) ~= "string" or k:find("%.") then error("ckpt.save: keys must be strings without dots, got " .. tostring(k), 2) end
+    if type(k) ~= "string" or k:find("%.") then argcheck.raise("ckpt.save: keys must be strings without dots, got " .. tostring(k)) end
     if is_module(v) then
       local sd = v:state_dict()
       meta.modules[#meta.modules + 1] = k
@@ -62,8 +62,7 @@ function ckpt.save(path, items, o)
     end
   end
   if o.rng ~= false then meta.rng = hex(T.get_rng_state()) end
-  local ok, inner = pcall(json.encode, meta)
-  if not ok then error("ckpt.save: " .. tostring(inner), 2) end
+  local inner = argcheck.within("ckpt.save", json.encode, meta)
   local md = json.encode { ganlua = inner }
   return F.st_write(path, names, tensors, md)
 end
@@ -145,9 +144,9 @@ function ckpt.load(path, targets, o)
   end
   o = argcheck.opts("ckpt.load", 3, o)
   local c, err = ckpt.read(path)
-  if not c then error("ckpt.load: " .. err, 2) end
+  if not c then argcheck.raise("ckpt.load: " .. err) end
   local meta = c.metadata.ganlua and json.decode(c.metadata.ganlua)
-  if type(meta) ~= "table" then error("ckpt.load: " .. path .. " is not a ganlua checkpoint (no ganlua metadata)", 2) end
+  if type(meta) ~= "table" then argcheck.raise("ckpt.load: " .. path .. " is not a ganlua checkpoint (no ganlua metadata)") end
   targets = targets or {}
   for k, v in pairs(targets) do
     if is_module(v) then
@@ -156,12 +155,12 @@ function ckpt.load(path, targets, o)
       for name, t in pairs(c.tensors) do
         if name:sub(1, #prefix) == prefix then sd[name:sub(#prefix + 1)] = t end
       end
-      if next(sd) == nil then error(string.format("ckpt.load: %s holds no module '%s'", path, k), 2) end
+      if next(sd) == nil then argcheck.raise(string.format("ckpt.load: %s holds no module '%s'", path, k)) end
       local ok, lerr = pcall(v.load_state_dict, v, sd, o.strict ~= false)
-      if not ok then error(string.format("ckpt.load: %s, module '%s': %s", path, k, tostring(lerr)), 2) end
+      if not ok then argcheck.raise(string.format("ckpt.load: %s, module '%s': %s", path, k, argcheck.strip(lerr))) end
     elseif is_optim(v) then
       local plain = meta.optimizers and meta.optimizers[k]
-      if not plain then error(string.format("ckpt.load: %s holds no optimizer '%s'", path, k), 2) end
+      if not plain then argcheck.raise(string.format("ckpt.load: %s holds no optimizer '%s'", path, k)) end
       local sd = { options = plain.options, state = {} }
       for i = 1, #v.params do
         local s = {}
@@ -173,11 +172,11 @@ function ckpt.load(path, targets, o)
         sd.state[i] = s
       end
       if #plain.state ~= #v.params then
-        error(string.format("ckpt.load: %s, optimizer '%s' has state for %d parameters, this one has %d", path, k,
-          #plain.state, #v.params), 2)
+        argcheck.raise(string.format("ckpt.load: %s, optimizer '%s' has state for %d parameters, this one has %d", path, k,
+          #plain.state, #v.params))
       end
       local ok, lerr = pcall(v.load_state_dict, v, sd)
-      if not ok then error(string.format("ckpt.load: %s, optimizer '%s': %s", path, k, tostring(lerr)), 2) end
+      if not ok then argcheck.raise(string.format("ckpt.load: %s, optimizer '%s': %s", path, k, argcheck.strip(lerr))) end
     end
   end
   if meta.rng and o.rng ~= false then T.set_rng_state(unhex(meta.rng)) end

@@ -27,6 +27,7 @@
 -- cli.parse(spec, argv [, script]) is the same without exiting: it returns
 -- the options, or nil and the message ("help" when --help was asked).
 local core = require "ganlua.core"
+local argcheck = require "ganlua.argcheck"
 local T = core.tensor
 
 local cli = {}
@@ -234,10 +235,10 @@ local function convert(s, raw)
   return v
 end
 
-local function parse(spec, argv, script, level)
+local function parse(spec, argv, script)
   local specs, own, common = build(spec, script)
-  if not specs then error(own, level + 1) end
-  if type(argv) ~= "table" then error("cli.parse: expected a list of arguments", level + 1) end
+  if not specs then argcheck.raise(own) end
+  if type(argv) ~= "table" then argcheck.raise("cli.parse: expected a list of arguments") end
   local strs = {}
   for j = 1, #argv do strs[j] = tostring(argv[j]) end
   argv = strs
@@ -289,8 +290,7 @@ end
 -- Pure: reads no globals, prints nothing, seeds nothing. A malformed spec
 -- (a misuse, not a user's typo) raises.
 function cli.parse(spec, argv, script)
-  local opts, err = parse(spec, argv, script, 2) -- not a tail call: error levels count this frame
-  return opts, err
+  return parse(spec, argv, script)
 end
 
 local function show(s, v)
@@ -302,7 +302,7 @@ end
 -- usage(spec [, script]) -> the --help text
 function cli.usage(spec, script)
   local specs, own, common = build(spec, script)
-  if not specs then error(own, 2) end
+  if not specs then argcheck.raise(own) end
   local function label(s) return s.type == "boolean" and "--[no-]" .. s.name:gsub("_", "-") or flag(s.name) end
   local width = #"-h, --help"
   for _, s in pairs(specs) do width = math.max(width, #label(s)) end

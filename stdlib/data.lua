@@ -5,7 +5,7 @@
 -- ds.centers (K x 2) and ds.sigma, scaled along with the data.
 local core = require "ganlua.core"
 local argcheck = require "ganlua.argcheck"
-local T = core.tensor
+local T, S = core.tensor, core.sys
 
 local data = {}
 
@@ -15,9 +15,9 @@ Dataset.__index = Dataset
 -- A dataset over a tensor whose first dim indexes samples (and optional
 -- labels, a tensor with the same first size).
 function data.dataset(x, labels)
-  if not T.is_tensor(x) or x:dim() < 1 then error("data.dataset: expected a Tensor of samples", 2) end
+  if not T.is_tensor(x) or x:dim() < 1 then argcheck.raise("data.dataset: expected a Tensor of samples") end
   if labels ~= nil and (not T.is_tensor(labels) or labels:dim() < 1 or labels:size(1) ~= x:size(1)) then
-    error("data.dataset: labels must be a Tensor with one entry per sample", 2)
+    argcheck.raise("data.dataset: labels must be a Tensor with one entry per sample")
   end
   return setmetatable({ x = x, labels = labels }, Dataset)
 end
@@ -30,7 +30,7 @@ Dataset.__len = Dataset.size
 -- each call, and gathers each batch's rows (the dataset is never copied
 -- whole); unshuffled batches are views of the samples.
 function Dataset:batches(batch, o)
-  if math.type(batch) ~= "integer" or batch < 1 then error("batches: batch size must be a positive integer", 2) end
+  if math.type(batch) ~= "integer" or batch < 1 then argcheck.raise("batches: batch size must be a positive integer") end
   o = argcheck.opts("batches", 2, o)
   local n = self.x:size(1)
   local x, y = self.x, self.labels
@@ -57,7 +57,7 @@ end
 
 -- Number of batches an epoch yields.
 function Dataset:num_batches(batch, o)
-  if math.type(batch) ~= "integer" or batch < 1 then error("num_batches: batch size must be a positive integer", 2) end
+  if math.type(batch) ~= "integer" or batch < 1 then argcheck.raise("num_batches: batch size must be a positive integer") end
   o = argcheck.opts("num_batches", 2, o)
   local n = self.x:size(1)
   if o.drop_last then return n // batch end
@@ -79,8 +79,8 @@ end
 
 local function mixture(name, centers, o)
   local n, std = o.n or 10000, o.std or 0.02
-  if math.type(n) ~= "integer" or n < 1 then error(name .. ": n must be a positive integer", 3) end
-  if type(std) ~= "number" or std < 0 then error(name .. ": std must be a non-negative number", 3) end
+  if math.type(n) ~= "integer" or n < 1 then argcheck.raise(name .. ": n must be a positive integer") end
+  if type(std) ~= "number" or std < 0 then argcheck.raise(name .. ": std must be a non-negative number") end
   local k = centers:size(1)
   local which = T.randint(1, k + 1, { n })
   local x = centers:index_select(1, which) + T.randn(n, 2) * std
@@ -96,8 +96,8 @@ end
 function data.gaussian_ring(o)
   o = argcheck.opts("data.gaussian_ring", 1, o)
   local k, r = o.modes or 8, o.radius or 2
-  if math.type(k) ~= "integer" or k < 1 then error("gaussian_ring: modes must be a positive integer", 2) end
-  if type(r) ~= "number" then error("gaussian_ring: radius must be a number, got " .. argcheck.typename(r), 2) end
+  if math.type(k) ~= "integer" or k < 1 then argcheck.raise("gaussian_ring: modes must be a positive integer") end
+  if type(r) ~= "number" then argcheck.raise("gaussian_ring: radius must be a number, got " .. argcheck.typename(r)) end
   local c = {}
   for i = 1, k do
     local a = 2 * math.pi * (i - 1) / k
@@ -111,8 +111,8 @@ end
 function data.gaussian_grid(o)
   o = argcheck.opts("data.gaussian_grid", 1, o)
   local side, sp = o.side or 5, o.spacing or 2
-  if math.type(side) ~= "integer" or side < 1 then error("gaussian_grid: side must be a positive integer", 2) end
-  if type(sp) ~= "number" then error("gaussian_grid: spacing must be a number, got " .. argcheck.typename(sp), 2) end
+  if math.type(side) ~= "integer" or side < 1 then argcheck.raise("gaussian_grid: side must be a positive integer") end
+  if type(sp) ~= "number" then argcheck.raise("gaussian_grid: spacing must be a number, got " .. argcheck.typename(sp)) end
   local c = {}
   for i = 0, side - 1 do
     for j = 0, side - 1 do
@@ -146,13 +146,13 @@ end
 -- the root folder (dir, else $GANLUA_DATA/<sub>, else data/<sub>). Errors
 -- point at the caller of fn.
 local function split_options(fn, o, sub)
-  o = argcheck.opts(fn, 1, o, 3)
+  o = argcheck.opts(fn, 1, o)
   local split = o.split or "train"
-  if split ~= "train" and split ~= "test" then error(fn .. ": split must be \"train\" or \"test\"", 3) end
+  if split ~= "train" and split ~= "test" then argcheck.raise(fn .. ": split must be \"train\" or \"test\"") end
   local range = o.range or "tanh"
-  if range ~= "tanh" and range ~= "unit" then error(fn .. ": range must be \"tanh\" or \"unit\"", 3) end
+  if range ~= "tanh" and range ~= "unit" then argcheck.raise(fn .. ": range must be \"tanh\" or \"unit\"") end
   if o.dir ~= nil and type(o.dir) ~= "string" then
-    error(fn .. ": dir must be a string, got " .. argcheck.typename(o.dir), 3)
+    argcheck.raise(fn .. ": dir must be a string, got " .. argcheck.typename(o.dir))
   end
   local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/" .. sub) or "data/" .. sub)
   return split, range, root
@@ -172,20 +172,20 @@ function data.mnist(o)
   local lpath = find_file(dirs, prefix .. "-labels-idx1-ubyte")
   if not ipath or not lpath then
     local missing = ipath and (prefix .. "-labels-idx1-ubyte") or (prefix .. "-images-idx3-ubyte")
-    error(string.format("data.mnist: %s not found in %s (run `make data`, or pass dir =)", missing, root), 2)
+    argcheck.raise(string.format("data.mnist: %s not found in %s (run `make data`, or pass dir =)", missing, root))
   end
   local imgs, ierr = F.load_idx(ipath)
-  if not imgs then error("data.mnist: " .. ierr, 2) end
+  if not imgs then argcheck.raise("data.mnist: " .. ierr) end
   local labels, lerr = F.load_idx(lpath)
-  if not labels then error("data.mnist: " .. lerr, 2) end
+  if not labels then argcheck.raise("data.mnist: " .. lerr) end
   if imgs:dim() ~= 3 or imgs:size(2) ~= 28 or imgs:size(3) ~= 28 then
-    error(string.format("data.mnist: %s holds %s values, not N x 28 x 28 images", ipath, table.concat(imgs:size(), "x")), 2)
+    argcheck.raise(string.format("data.mnist: %s holds %s values, not N x 28 x 28 images", ipath, table.concat(imgs:size(), "x")))
   end
   if labels:dim() ~= 1 or labels:size(1) ~= imgs:size(1) then
-    error(string.format("data.mnist: %s has %s labels for %d images in %s", lpath, table.concat(labels:size(), "x"),
-      imgs:size(1), ipath), 2)
+    argcheck.raise(string.format("data.mnist: %s has %s labels for %d images in %s", lpath, table.concat(labels:size(), "x"),
+      imgs:size(1), ipath))
   end
-  if labels:max():item() > 9 then error("data.mnist: " .. lpath .. " holds a label above 9", 2) end
+  if labels:max():item() > 9 then argcheck.raise("data.mnist: " .. lpath .. " holds a label above 9") end
   local x = imgs:reshape(imgs:size(1), 1, 28, 28)
   -- in place: the 60000 x 784 floats are scaled where they are, not copied
   if range == "tanh" then x:mul_(2 / 255):sub_(1) else x:div_(255) end
@@ -220,18 +220,18 @@ function data.cifar10(o)
   end
   if not dir then
     if exists(root .. "/cifar-10-batches-py/data_batch_1") or exists(root .. "/data_batch_1") then
-      error("data.cifar10: " .. root .. " holds CIFAR-10's Python version; ganlua reads the binary version " ..
-        "(cifar-10-binary.tar.gz, unpacked there)", 2)
+      argcheck.raise("data.cifar10: " .. root .. " holds CIFAR-10's Python version; ganlua reads the binary version " ..
+        "(cifar-10-binary.tar.gz, unpacked there)")
     end
-    error(string.format("data.cifar10: %s not found in %s or %s/cifar-10-batches-bin", names[1], root, root), 2)
+    argcheck.raise(string.format("data.cifar10: %s not found in %s or %s/cifar-10-batches-bin", names[1], root, root))
   end
   local paths = {}
   for i, n in ipairs(names) do
     paths[i] = dir .. "/" .. n
-    if not exists(paths[i]) then error("data.cifar10: " .. paths[i] .. " not found", 2) end
+    if not exists(paths[i]) then argcheck.raise("data.cifar10: " .. paths[i] .. " not found") end
   end
   local x, labels = F.load_cifar(paths)
-  if not x then error("data.cifar10: " .. labels, 2) end
+  if not x then argcheck.raise("data.cifar10: " .. labels) end
   if range == "tanh" then x:mul_(2 / 255):sub_(1) else x:div_(255) end
   local ds = data.dataset(x, labels + 1)
   ds.files = paths
@@ -293,26 +293,26 @@ end
 -- not decode is an error naming it: nothing is skipped silently.
 function data.image_folder(o)
   o = argcheck.opts("data.image_folder", 1, o)
-  if type(o.dir) ~= "string" then error("data.image_folder: dir must be a string, got " .. argcheck.typename(o.dir), 2) end
+  if type(o.dir) ~= "string" then argcheck.raise("data.image_folder: dir must be a string, got " .. argcheck.typename(o.dir)) end
   local size = o.size
   if math.type(size) == "integer" then size = { size, size } end
   if type(size) ~= "table" or math.type(size[1]) ~= "integer" or math.type(size[2]) ~= "integer" or size[1] < 1 or
       size[2] < 1 or size[1] > 4096 or size[2] > 4096 then
-    error("data.image_folder: size must be an integer or {height, width} in 1..4096", 2)
+    argcheck.raise("data.image_folder: size must be an integer or {height, width} in 1..4096")
   end
   local channels = o.channels or 3
-  if channels ~= 1 and channels ~= 3 then error("data.image_folder: channels must be 1 or 3", 2) end
+  if channels ~= 1 and channels ~= 3 then argcheck.raise("data.image_folder: channels must be 1 or 3") end
   local range = o.range or "tanh"
-  if range ~= "tanh" and range ~= "unit" then error("data.image_folder: range must be \"tanh\" or \"unit\"", 2) end
+  if range ~= "tanh" and range ~= "unit" then argcheck.raise("data.image_folder: range must be \"tanh\" or \"unit\"") end
   if o.limit ~= nil and (math.type(o.limit) ~= "integer" or o.limit < 1) then
-    error("data.image_folder: limit must be a positive integer", 2)
+    argcheck.raise("data.image_folder: limit must be a positive integer")
   end
   local files, err = image_files(o.dir)
-  if not files then error("data.image_folder: cannot read " .. err, 2) end
+  if not files then argcheck.raise("data.image_folder: cannot read " .. err) end
   if o.limit and #files > o.limit then
     for i = #files, o.limit + 1, -1 do files[i] = nil end
   end
-  if #files == 0 then error("data.image_folder: no image files under " .. o.dir, 2) end
+  if #files == 0 then argcheck.raise("data.image_folder: no image files under " .. o.dir) end
   local image = require "ganlua.image"
   local x = T.empty(#files, channels, size[1], size[2])
   local names, index, labels = {}, {}, {}
@@ -328,7 +328,7 @@ function data.image_folder(o)
   for i, rel in ipairs(files) do
     labels[i] = index[class(rel)]
     local img, lerr = image.load(o.dir .. "/" .. rel, channels)
-    if not img then error("data.image_folder: " .. lerr, 2) end
+    if not img then argcheck.raise("data.image_folder: " .. lerr) end
     x:narrow(1, i, 1):copy_(image.resize(img, size[1], size[2], { crop = "center" }):unsqueeze(1))
   end
   if range == "tanh" then x:mul_(2):sub_(1) end
@@ -338,46 +338,35 @@ function data.image_folder(o)
   return ds
 end
 
--- write_csv(x, path [, header]) -> true, or nil, message: an N (or N x d)
--- tensor as CSV, atomically (a temporary file, then a rename; the
--- temporary file is removed on any failure).
+-- write_csv(x, path [, header]) -> true: an N (or N x d) tensor as CSV,
+-- atomically (sys.write_file); raises on failure.
 function data.write_csv(x, path, header)
   argcheck.tensor("data.write_csv", 1, x, "x")
   if x:dim() < 1 or x:dim() > 2 then
-    error("data.write_csv: argument 1 (x) must be an N or N x d Tensor, got a " ..
-      (x:dim() == 0 and "0-dim" or table.concat(x:size(), "x")) .. " Tensor", 2)
+    argcheck.raise("data.write_csv: argument 1 (x) must be an N or N x d Tensor, got a " ..
+      (x:dim() == 0 and "0-dim" or table.concat(x:size(), "x")) .. " Tensor")
   end
   argcheck.string("data.write_csv", 2, path, "path")
   if header ~= nil then argcheck.string("data.write_csv", 3, header, "header") end
-  local rows = x:totable()
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then return nil, err end
-  local ok, werr = true, nil
-  if header then ok, werr = f:write(header, "\n") end
-  local buf = {}
-  for i, r in ipairs(rows) do
-    if not ok then break end
+  local rows, buf = x:totable(), {}
+  if header then buf[1] = header end
+  for _, r in ipairs(rows) do
     if type(r) == "number" then r = { r } end
     for j, v in ipairs(r) do r[j] = string.format("%.7g", v) end
     buf[#buf + 1] = table.concat(r, ",")
-    if #buf == 512 or i == #rows then ok, werr = f:write(table.concat(buf, "\n"), "\n"); buf = {} end
   end
-  local cok, cerr = f:close()
-  if not ok or not cok then os.remove(tmp); return nil, string.format("%s: %s", path, werr or cerr) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); return nil, rerr end
-  return true
+  buf[#buf + 1] = ""
+  return S.write_file(path, table.concat(buf, "\n"))
 end
 
 -- Read a CSV of numbers (an optional non-numeric header line is skipped).
 function data.read_csv(path)
   argcheck.string("data.read_csv", 1, path, "path")
   local f, err = io.open(path, "r")
-  if not f then error("read_csv: " .. err, 2) end
+  if not f then argcheck.raise("read_csv: " .. err) end
   local text, rerr = f:read("a")
   f:close()
-  if not text then error(string.format("read_csv: %s: %s", path, rerr), 2) end
+  if not text then argcheck.raise(string.format("read_csv: %s: %s", path, rerr)) end
   local rows = {}
   local lineno = 0
   for line in text:gmatch("([^\n]*)\n?") do
@@ -386,11 +375,11 @@ function data.read_csv(path)
     for v in line:gmatch("[^,]+") do r[#r + 1] = tonumber(v) end
     if #r > 0 and #r == select(2, line:gsub(",", "")) + 1 then
       if #rows > 0 and #r ~= #rows[1] then
-        error(string.format("read_csv: %s line %d has %d values, the first row %d", path, lineno, #r, #rows[1]), 2)
+        argcheck.raise(string.format("read_csv: %s line %d has %d values, the first row %d", path, lineno, #r, #rows[1]))
       end
       rows[#rows + 1] = r
     elseif lineno > 1 and line:match("%S") then
-      error(string.format("read_csv: %s line %d is not a row of numbers", path, lineno), 2)
+      argcheck.raise(string.format("read_csv: %s line %d is not a row of numbers", path, lineno))
     end
   end
   return T.from(rows)

@@ -100,7 +100,7 @@ local docs = {
   ["image.animation"] = "image.animation([grid opts]) -- anim:add(images); anim:save(path, {delay=0.1})",
   ["image.load"] = "image.load(path [, channels]) -> C x H x W in [0, 1], or nil, message",
   ["image.resize"] = "image.resize(img, h, w [, {crop=\"center\"}]) -- resampled (stb_image_resize), C x h x w",
-  ["ckpt.save"] = "ckpt.save(path, {G=G, optG=optG, step=n, ...}) -> true or nil, message (atomic safetensors)",
+  ["ckpt.save"] = "ckpt.save(path, {G=G, optG=optG, step=n, ...}) -> true; atomic safetensors, raises when it cannot write",
   ["ckpt.load"] = "ckpt.load(path, {G=G, optG=optG}) -> saved values; restores modules, optimizers, RNG",
   ["repl"] = "repl() -- a prompt inside the running script (locals as variables); `cont` resumes",
 }

@@ -3,7 +3,7 @@
 --   local anim = image.animation(); anim:add(G(z_fixed)); anim:save("run.gif")
 -- save_grid behaves like torchvision.utils.save_image (nrow, padding,
 -- normalize, range (torchvision's value_range), scale_each, pad_value).
--- Files are written atomically; failures return nil, message.
+-- Files are written atomically; a failed write raises (pcall to handle it); load returns nil, message.
 local core = require "ganlua.core"
 local argcheck = require "ganlua.argcheck"
 local C, A = core.image, core.autograd
@@ -13,9 +13,9 @@ local image = {}
 -- the grid of images t with options o (argument io of name); errors point
 -- at the caller of the public function that calls grid
 local function grid(name, t, io, o)
-  argcheck.tensor(name, 1, t, "images", 3)
-  argcheck.opts(name, io, o, 3)
-  return (argcheck.call(3, A.no_grad, C.make_grid, t:detach(), o))
+  argcheck.tensor(name, 1, t, "images")
+  argcheck.opts(name, io, o)
+  return (A.no_grad(C.make_grid, t:detach(), o))
 end
 
 function image.make_grid(t, o) return (grid("image.make_grid", t, 2, o)) end
@@ -40,8 +40,8 @@ image.load = C.load
 
 local function size_arg(fn, i, v, name)
   if math.type(v) ~= "integer" or v < 1 or v > 65536 then
-    error(string.format("%s: argument %d (%s) must be an integer in 1..65536, got %s", fn, i, name,
-      math.type(v) == "integer" and tostring(v) or argcheck.typename(v)), 3)
+    argcheck.raise(string.format("%s: argument %d (%s) must be an integer in 1..65536, got %s", fn, i, name,
+      math.type(v) == "integer" and tostring(v) or argcheck.typename(v)))
   end
 end
 
@@ -56,7 +56,7 @@ function image.resize(img, h, w, o)
   size_arg("image.resize", 3, w, "width")
   o = argcheck.opts("image.resize", 4, o)
   if img:dim() ~= 2 and img:dim() ~= 3 then
-    error("image.resize: expected a C x H x W or H x W image, got " .. table.concat(img:size(), "x"), 2)
+    argcheck.raise("image.resize: expected a C x H x W or H x W image, got " .. table.concat(img:size(), "x"))
   end
   local x0, y0, x1, y1 = 0, 0, 1, 1
   if o.crop == "center" then
@@ -67,9 +67,9 @@ function image.resize(img, h, w, o)
       y0, y1 = (1 - 1 / r) / 2, (1 + 1 / r) / 2
     end
   elseif o.crop ~= nil then
-    error("image.resize: crop must be \"center\" or nil, got " .. tostring(o.crop), 2)
+    argcheck.raise("image.resize: crop must be \"center\" or nil, got " .. tostring(o.crop))
   end
-  return (argcheck.call(2, C.resize, img:detach(), h, w, x0, y0, x1, y1))
+  return (C.resize(img:detach(), h, w, x0, y0, x1, y1))
 end
 
 -- An animation of grids over training, saved as a looping GIF.
@@ -92,7 +92,7 @@ function Animation:save(path, o)
   o = argcheck.opts("animation:save", 2, o)
   local d = o.delay or 0.1
   if type(d) ~= "number" or not (d >= 0 and d <= 655.35) then
-    error("animation:save: delay must be a number of seconds in 0..655.35, got " .. tostring(d), 2)
+    argcheck.raise("animation:save: delay must be a number of seconds in 0..655.35, got " .. tostring(d))
   end
   return C.write_gif(path, self.frames, math.floor(d * 100 + 0.5), o.loop ~= false)
 end

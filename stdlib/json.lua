@@ -71,14 +71,14 @@ end
 -- here, so that they point at the caller however deep the value was
 function json.encode(v)
   local ok, s = pcall(encode, v, {})
-  if not ok then error(s, 2) end
+  if not ok then argcheck.raise(s) end
   return s
 end
 
 -- decode(s) -> value, or raises "json: <what> at byte N"
 function json.decode(s)
   if type(s) ~= "string" then
-    error("json.decode: argument 1 must be a string, got " .. argcheck.typename(s), 2)
+    argcheck.raise("json.decode: argument 1 must be a string, got " .. argcheck.typename(s))
   end
   local pos = 1
   local function fail(what) error(string.format("json: %s at byte %d", what, pos), 0) end

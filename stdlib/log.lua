@@ -27,27 +27,18 @@ local S = core.sys
 
 local log = {}
 
--- write_file(path, text) -> true, or nil, message; atomic (temp + rename;
--- the temporary file is removed on any failure)
+-- write_file(path, text) -> true; atomic (sys.write_file: temporary file,
+-- fsync, rename); raises "write_file: cannot write PATH: REASON"
 function log.write_file(path, text)
   argcheck.string("log.write_file", 1, path, "path")
   argcheck.string("log.write_file", 2, text, "text")
-  local tmp = string.format("%s.tmp.%d", path, S.getpid())
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then os.remove(tmp); return nil, string.format("%s: %s", path, werr or cerr) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); return nil, rerr end
-  return true
+  return S.write_file(path, text)
 end
 
--- write_json(path, value) -> true, or nil, message (atomic)
+-- write_json(path, value) -> true (atomic; raises on failure)
 function log.write_json(path, value)
   argcheck.string("log.write_json", 1, path, "path")
-  local ok, text = pcall(json.encode, value)
-  if not ok then error("log.write_json: " .. tostring(text), 2) end
+  local text = argcheck.within("log.write_json", json.encode, value)
   return log.write_file(path, text .. "\n")
 end
 
@@ -73,7 +64,7 @@ Run.__index = Run
 
 local function copy_script(src, dir)
   local f, err = io.open(src, "rb")
-  if not f then return nil, "cannot copy the script: " .. err end
+  if not f then error("log.run: cannot copy the script: " .. err, 0) end
   local body = f:read("a")
   f:close()
   return log.write_file(dir .. "/" .. src:match("([^/]*)$"), body)
@@ -82,14 +73,14 @@ end
 -- run(opts [, {every = 1000, quiet = false}]) -> a run writing into opts.out
 function log.run(opts, o)
   if type(opts) ~= "table" or type(opts.out) ~= "string" or opts.out == "" then
-    error("log.run: expected the options table from cli.options (with out = a directory)", 2)
+    argcheck.raise("log.run: expected the options table from cli.options (with out = a directory)")
   end
-  if o ~= nil and type(o) ~= "table" then error("log.run: the second argument must be a table of options", 2) end
+  if o ~= nil and type(o) ~= "table" then argcheck.raise("log.run: the second argument must be a table of options") end
   o = o or {}
   local every = o.every or 1000
-  if math.type(every) ~= "integer" or every < 1 then error("log.run: every must be a positive integer", 2) end
+  if math.type(every) ~= "integer" or every < 1 then argcheck.raise("log.run: every must be a positive integer") end
   local ok, err = S.mkdir(opts.out)
-  if not ok then error("log.run: " .. err, 2) end
+  if not ok then argcheck.raise("log.run: " .. err) end
   local options = {}
   for k, v in pairs(opts) do
     if type(k) == "string" and k:sub(1, 1) ~= "_" then options[k] = v end
@@ -97,14 +88,10 @@ function log.run(opts, o)
   local cfg = { options = options, seed = opts.seed, ganlua = core.version, script = opts._script,
                 args = opts._args, date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
                 threads = core.tensor.get_num_threads() }
-  ok, err = log.write_json(opts.out .. "/config.json", cfg)
-  if not ok then error("log.run: cannot write config.json: " .. err, 2) end
-  if opts._script and opts._script ~= "-" then
-    ok, err = copy_script(opts._script, opts.out)
-    if not ok then error("log.run: " .. err, 2) end
-  end
+  log.write_json(opts.out .. "/config.json", cfg)
+  if opts._script and opts._script ~= "-" then copy_script(opts._script, opts.out) end
   local f, ferr = io.open(opts.out .. "/metrics.jsonl", "a")
-  if not f then error("log.run: " .. ferr, 2) end
+  if not f then argcheck.raise("log.run: " .. ferr) end
   local r = setmetatable({
     dir = opts.out, file = f, scalars = {}, order = {}, shown = { order = {}, values = {} },
     tty = S.isatty(1), every = every, quiet = o.quiet, t0 = S.time(), last_draw = -math.huge,
@@ -119,7 +106,7 @@ end
 -- that keep one run and do not want to pass it around
 local function current(fn)
   local r = log.current
-  if not r or not r.file then error("log." .. fn .. ": no open run (call log.run(opt) first)", 3) end
+  if not r or not r.file then argcheck.raise("log." .. fn .. ": no open run (call log.run(opt) first)") end
   return r
 end
 function log.scalar(name, v) return current("scalar"):scalar(name, v) end
@@ -127,17 +114,17 @@ function log.step(n, extra) return current("step"):step(n, extra) end
 
 -- set_total(n): the number of steps the run will take (for % and ETA)
 function Run:set_total(n)
-  if n ~= nil and (type(n) ~= "number" or n <= 0) then error("run:set_total: expected a positive number", 2) end
+  if n ~= nil and (type(n) ~= "number" or n <= 0) then argcheck.raise("run:set_total: expected a positive number") end
   self.total = n
 end
 
 -- scalar(name, value): a number (or a one-element tensor) for this step
 function Run:scalar(name, v)
-  if type(name) ~= "string" or name == "" then error("run:scalar: the name must be a non-empty string", 2) end
-  if name == "step" then error("run:scalar: 'step' is the step number; pick another name", 2) end
+  if type(name) ~= "string" or name == "" then argcheck.raise("run:scalar: the name must be a non-empty string") end
+  if name == "step" then argcheck.raise("run:scalar: 'step' is the step number; pick another name") end
   if core.tensor.is_tensor(v) then v = v:item() end
   if type(v) ~= "number" and type(v) ~= "boolean" then
-    error(string.format("run:scalar: '%s' must be a number, got %s", name, type(v)), 2)
+    argcheck.raise(string.format("run:scalar: '%s' must be a number, got %s", name, type(v)))
   end
   if self.scalars[name] == nil then self.order[#self.order + 1] = name end
   self.scalars[name] = v
@@ -195,14 +182,14 @@ end
 -- (epoch first), then every scalar recorded since the last step in the order
 -- first recorded -- then the progress display. n defaults to the last step + 1.
 function Run:step(n, extra)
-  if not self.file then error("run:step: the run is closed", 2) end
-  if n ~= nil and math.type(n) ~= "integer" then error("run:step: the step must be an integer", 2) end
-  if extra ~= nil and type(extra) ~= "table" then error("run:step: extra fields must be a table", 2) end
+  if not self.file then argcheck.raise("run:step: the run is closed") end
+  if n ~= nil and math.type(n) ~= "integer" then argcheck.raise("run:step: the step must be an integer") end
+  if extra ~= nil and type(extra) ~= "table" then argcheck.raise("run:step: extra fields must be a table") end
   self.n = n or (self.n + 1)
   local keys, vals = { "step" }, { step = self.n }
   local ex = {}
   for k, v in pairs(extra or {}) do
-    if type(k) ~= "string" then error("run:step: extra field names must be strings", 2) end
+    if type(k) ~= "string" then argcheck.raise("run:step: extra field names must be strings") end
     if k ~= "step" and self.scalars[k] == nil then ex[#ex + 1] = k; vals[k] = v end
   end
   table.sort(ex, function(a, b)

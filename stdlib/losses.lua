@@ -8,22 +8,20 @@ local T, A = core.tensor, core.autograd
 
 local L = {}
 
--- Every loss ends in `return reduce(...)`, a tail call: error level 2 is
--- the loss's caller.
+-- Every loss ends in `return reduce(...)`.
 local function reduce(x, o, name)
   local r = (type(o) == "table" and o.reduction) or "mean"
   if r == "mean" then
-    if x:numel() == 0 then error(name .. ": the mean of an empty input (use reduction = \"sum\" or \"none\")", 2) end
+    if x:numel() == 0 then argcheck.raise(name .. ": the mean of an empty input (use reduction = \"sum\" or \"none\")") end
     return x:mean()
   end
   if r == "sum" then return x:sum() end
   if r == "none" then return x end
-  error(string.format("%s: reduction must be \"mean\", \"sum\" or \"none\", got %s", name, tostring(r)), 2)
+  argcheck.raise(string.format("%s: reduction must be \"mean\", \"sum\" or \"none\", got %s", name, tostring(r)))
 end
 
--- level: where the error points, counted from check_input's caller (2: its caller)
-local function check_input(name, x, level)
-  if not T.is_tensor(x) then error(name .. ": input must be a Tensor, got " .. argcheck.typename(x), (level or 2) + 1) end
+local function check_input(name, x)
+  if not T.is_tensor(x) then argcheck.raise(name .. ": input must be a Tensor, got " .. argcheck.typename(x)) end
 end
 
 -- a target tensor broadcastable to x as the losses use it: the same number
@@ -36,10 +34,10 @@ end
 
 local function check_target(name, x, t)
   if type(t) == "number" then return end
-  if not T.is_tensor(t) then error(name .. ": target must be a number or a Tensor, got " .. argcheck.typename(t), 3) end
+  if not T.is_tensor(t) then argcheck.raise(name .. ": target must be a number or a Tensor, got " .. argcheck.typename(t)) end
   if t:numel() ~= x:numel() and t:numel() ~= 1 then
-    error(string.format("%s: target %s does not match input %s", name, table.concat(t:size(), "x"),
-      table.concat(x:size(), "x")), 3)
+    argcheck.raise(string.format("%s: target %s does not match input %s", name, table.concat(t:size(), "x"),
+      table.concat(x:size(), "x")))
   end
 end
 
@@ -72,21 +70,19 @@ function L.l1(x, t, o)
 end
 
 local function classes(name, logits, target)
-  check_input(name, logits, 3)
+  check_input(name, logits)
   if logits:dim() ~= 2 then
-    error(string.format("%s: expected N x C scores, got %s", name, table.concat(logits:size(), "x")), 3)
+    argcheck.raise(string.format("%s: expected N x C scores, got %s", name, table.concat(logits:size(), "x")))
   end
-  if type(target) == "table" then target = argcheck.call(3, T.from, target) end
+  if type(target) == "table" then target = argcheck.within(name, T.from, target) end
   if not T.is_tensor(target) then
-    error(string.format("%s: target must be a Tensor or a table of 1-based classes, got %s", name,
-      argcheck.typename(target)), 3)
+    argcheck.raise(string.format("%s: target must be a Tensor or a table of 1-based classes, got %s", name,
+      argcheck.typename(target)))
   end
   if target:numel() ~= logits:size(1) then
-    error(string.format("%s: %d targets for %d rows", name, target:numel(), logits:size(1)), 3)
+    argcheck.raise(string.format("%s: %d targets for %d rows", name, target:numel(), logits:size(1)))
   end
-  local ok, q = pcall(T.one_hot, target:reshape(-1), logits:size(2))
-  if not ok then error(name .. ": " .. tostring(q), 3) end
-  return q
+  return (argcheck.within(name, T.one_hot, target:reshape(-1), logits:size(2)))
 end
 
 -- nll(log_probs, target): target holds 1-based classes
@@ -100,7 +96,7 @@ function L.cross_entropy(logits, target, o)
   local q = classes("cross_entropy", logits, target)
   local eps = type(o) == "table" and o.label_smoothing or 0
   if type(eps) ~= "number" then
-    error("cross_entropy: option label_smoothing must be a number, got " .. argcheck.typename(eps), 2)
+    argcheck.raise("cross_entropy: option label_smoothing must be a number, got " .. argcheck.typename(eps))
   end
   if eps > 0 then q = q * (1 - eps) + eps / logits:size(2) end
   return reduce(-(logits:log_softmax(2) * q):sum(2), o, "cross_entropy")
@@ -114,12 +110,12 @@ function L.gaussian_nll(mu, target, var, o)
     argcheck.fail("gaussian_nll", 3, "var", "a number or a Tensor", var)
   end
   if T.is_tensor(var) and var:numel() ~= mu:numel() and var:numel() ~= 1 then
-    error(string.format("gaussian_nll: var %s does not match input %s", table.concat(var:size(), "x"),
-      table.concat(mu:size(), "x")), 2)
+    argcheck.raise(string.format("gaussian_nll: var %s does not match input %s", table.concat(var:size(), "x"),
+      table.concat(mu:size(), "x")))
   end
   o = type(o) == "table" and o or {}
   local eps = o.eps or 1e-6
-  if type(eps) ~= "number" then error("gaussian_nll: option eps must be a number, got " .. argcheck.typename(eps), 2) end
+  if type(eps) ~= "number" then argcheck.raise("gaussian_nll: option eps must be a number, got " .. argcheck.typename(eps)) end
   target, var = as_target(mu, target), as_target(mu, var)
   local v = T.is_tensor(var) and var:clamp(eps) or math.max(var, eps)
   local d = mu - target
@@ -133,7 +129,7 @@ end
 -- the critic's scores for hinge_* and wasserstein_*: a non-empty Tensor
 local function check_scores(name, i, argname, x)
   if not T.is_tensor(x) or x:numel() == 0 then
-    argcheck.fail(name, i, argname, "a non-empty Tensor of critic scores", x, 3)
+    argcheck.fail(name, i, argname, "a non-empty Tensor of critic scores", x)
   end
 end
 
@@ -160,13 +156,13 @@ end
 -- two batches of the same shape (at least one sample each), for the losses
 -- that compare real with fake; errors point at the caller of the loss
 local function check_pair(name, i, a, aname, b, bname)
-  argcheck.tensor(name, i, a, aname, 3); argcheck.tensor(name, i + 1, b, bname, 3)
+  argcheck.tensor(name, i, a, aname); argcheck.tensor(name, i + 1, b, bname)
   local sa, sb = a:size(), b:size()
   local same = #sa == #sb
   for k = 2, #sa do same = same and sa[k] == sb[k] end
   if not same or #sa < 1 or sa[1] < 1 or sb[1] < 1 then
-    error(string.format("%s: %s %s and %s %s must be batches (N x ...) with the same sample shape", name, aname,
-      table.concat(sa, "x"), bname, table.concat(sb, "x")), 3)
+    argcheck.raise(string.format("%s: %s %s and %s %s must be batches (N x ...) with the same sample shape", name, aname,
+      table.concat(sa, "x"), bname, table.concat(sb, "x")))
   end
 end
 
@@ -184,13 +180,13 @@ function L.gradient_penalty(D, real, fake, o)
   argcheck.callable("gradient_penalty", 1, D, "D")
   check_pair("gradient_penalty", 2, real, "real", fake, "fake")
   if real:size(1) ~= fake:size(1) or real:numel() == 0 then
-    error(string.format("gradient_penalty: real %s and fake %s must be non-empty batches of the same size",
-      table.concat(real:size(), "x"), table.concat(fake:size(), "x")), 2)
+    argcheck.raise(string.format("gradient_penalty: real %s and fake %s must be non-empty batches of the same size",
+      table.concat(real:size(), "x"), table.concat(fake:size(), "x")))
   end
   o = type(o) == "table" and o or {}
   local lambda = o.lambda or 10
   if type(lambda) ~= "number" then
-    error("gradient_penalty: option lambda must be a number, got " .. argcheck.typename(lambda), 2)
+    argcheck.raise("gradient_penalty: option lambda must be a number, got " .. argcheck.typename(lambda))
   end
   local n = real:size(1)
   local es = { n }
@@ -198,9 +194,9 @@ function L.gradient_penalty(D, real, fake, o)
   local eps = T.rand(es)
   local xhat = (eps * real:detach() + (1 - eps) * fake:detach()):requires_grad()
   local out = D(xhat)
-  if not T.is_tensor(out) then error("gradient_penalty: D returned " .. argcheck.typename(out) .. ", expected a Tensor", 2) end
+  if not T.is_tensor(out) then argcheck.raise("gradient_penalty: D returned " .. argcheck.typename(out) .. ", expected a Tensor") end
   local g = out:is_requires_grad() and A.grad(out:sum(), xhat, { create_graph = true, allow_unused = true })
-  if not g then error("gradient_penalty: D's output does not depend on its input", 2) end
+  if not g then argcheck.raise("gradient_penalty: D's output does not depend on its input") end
   local norms = g:reshape(n, -1):norm(2, 2)
   return ((norms - 1) ^ 2):mean() * lambda, norms:detach()
 end
@@ -211,11 +207,11 @@ function L.kl_div(logq, p, o)
   check_input("kl_div", logq)
   argcheck.tensor("kl_div", 2, p, "target")
   if p:numel() ~= logq:numel() and p:numel() ~= 1 then
-    error(string.format("kl_div: target %s does not match input %s", table.concat(p:size(), "x"),
-      table.concat(logq:size(), "x")), 2)
+    argcheck.raise(string.format("kl_div: target %s does not match input %s", table.concat(p:size(), "x"),
+      table.concat(logq:size(), "x")))
   end
   o = type(o) == "table" and o or {}
-  if o.reduction == "batchmean" and logq:dim() < 1 then error("kl_div: batchmean needs an input with a batch dim", 2) end
+  if o.reduction == "batchmean" and logq:dim() < 1 then argcheck.raise("kl_div: batchmean needs an input with a batch dim") end
   p = as_target(logq, p)
   local term
   if o.log_target then term = p:exp() * (p - logq)

@@ -17,14 +17,14 @@ local metrics = {}
 -- test); dist: the mean distance to the nearest centre, in sigmas.
 function metrics.modes(samples, centers, sigma, o)
   o = argcheck.opts("metrics.modes", 4, o)
-  if not T.is_tensor(samples) or samples:dim() ~= 2 then error("metrics.modes: samples must be an N x d Tensor", 2) end
+  if not T.is_tensor(samples) or samples:dim() ~= 2 then argcheck.raise("metrics.modes: samples must be an N x d Tensor") end
   if not T.is_tensor(centers) or centers:dim() ~= 2 or centers:size(2) ~= samples:size(2) then
-    error("metrics.modes: centers must be a K x d Tensor matching the samples", 2)
+    argcheck.raise("metrics.modes: centers must be a K x d Tensor matching the samples")
   end
-  if type(sigma) ~= "number" or sigma <= 0 then error("metrics.modes: sigma must be a positive number", 2) end
+  if type(sigma) ~= "number" or sigma <= 0 then argcheck.raise("metrics.modes: sigma must be a positive number") end
   local thr, share = o.threshold or 3, o.min_share or 0.01
   if type(thr) ~= "number" or type(share) ~= "number" then
-    error("metrics.modes: options threshold and min_share must be numbers", 2)
+    argcheck.raise("metrics.modes: options threshold and min_share must be numbers")
   end
   local n, k = samples:size(1), centers:size(1)
   local d2, nearest = A.no_grad(function()
@@ -66,7 +66,7 @@ end
 -- mean pairwise Euclidean distance within a batch (rows flattened); x is
 -- argument i of the public function name, whose caller an error points at
 local function pdist(name, i, argname, x)
-  if not T.is_tensor(x) or x:dim() < 1 then argcheck.fail(name, i, argname, "an N x ... Tensor", x, 3) end
+  if not T.is_tensor(x) or x:dim() < 1 then argcheck.fail(name, i, argname, "an N x ... Tensor", x) end
   local n = x:size(1)
   if n < 2 then return 0 end
   return A.no_grad(function()
@@ -119,8 +119,7 @@ metrics.MnistClassifier = Classifier
 function metrics.load_mnist_classifier(path)
   argcheck.string("metrics.load_mnist_classifier", 1, path, "path")
   local m = Classifier()
-  local ok, err = pcall(ckpt.load, path, { model = m }, { rng = false })
-  if not ok then error("metrics.load_mnist_classifier: " .. tostring(err), 2) end
+  argcheck.within("metrics.load_mnist_classifier", ckpt.load, path, { model = m }, { rng = false })
   return m:eval()
 end
 
@@ -133,8 +132,8 @@ local function chunked(name, what, x, fn, size)
     local len = math.min(size, x:size(1) - i + 1)
     local y = A.no_grad(function() return fn(x:narrow(1, i, len)) end)
     if not T.is_tensor(y) or y:dim() ~= 2 or y:size(1) ~= len then
-      error(string.format("%s: %s must return an N x k Tensor for N images, got %s for %d", name, what,
-        T.is_tensor(y) and table.concat(y:size(), "x") or argcheck.typename(y), len), 3)
+      argcheck.raise(string.format("%s: %s must return an N x k Tensor for N images, got %s for %d", name, what,
+        T.is_tensor(y) and table.concat(y:size(), "x") or argcheck.typename(y), len))
     end
     outs[#outs + 1] = y
   end
@@ -144,8 +143,8 @@ end
 -- samples as N x C x H x W images: N x 784 rows are MNIST images
 local function as_images(name, i, argname, x)
   if not T.is_tensor(x) or x:dim() < 2 or x:size(1) < 1 or (x:dim() == 2 and x:size(2) ~= 28 * 28) then
-    error(string.format("%s: argument %d (%s) must be N x 784 or N x C x H x W images, got %s", name, i, argname,
-      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 3)
+    argcheck.raise(string.format("%s: argument %d (%s) must be N x 784 or N x C x H x W images, got %s", name, i, argname,
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
   end
   if x:dim() == 2 then return x:reshape(x:size(1), 1, 28, 28) end
   return x
@@ -160,10 +159,10 @@ function metrics.inception_score(samples, classifier, o)
   o = argcheck.opts("metrics.inception_score", 3, o)
   local splits = o.splits or 10
   if math.type(splits) ~= "integer" or splits < 1 then
-    error("inception_score: splits must be a positive integer, got " .. tostring(splits), 2)
+    argcheck.raise("inception_score: splits must be a positive integer, got " .. tostring(splits))
   end
   local n = x:size(1)
-  if n < splits then error("inception_score: fewer samples than splits", 2) end
+  if n < splits then argcheck.raise("inception_score: fewer samples than splits") end
   local p = chunked("inception_score", "the classifier", x, function(b) return classifier(b) end):softmax(2)
   local scores = {}
   local per = n // splits
@@ -196,11 +195,11 @@ function metrics.fid(real, fake, classifier)
   if type(classifier) ~= "table" or type(classifier.features) ~= "function" then
     argcheck.fail("metrics.fid", 3, "classifier", "a classifier with a features method", classifier)
   end
-  if xr:size(1) < 2 or xf:size(1) < 2 then error("fid: needs at least 2 samples of each", 2) end
+  if xr:size(1) < 2 or xf:size(1) < 2 then argcheck.raise("fid: needs at least 2 samples of each") end
   local fr = chunked("fid", "classifier:features", xr, function(b) return classifier:features(b) end)
   local ff = chunked("fid", "classifier:features", xf, function(b) return classifier:features(b) end)
   if fr:size(2) ~= ff:size(2) then
-    error(string.format("fid: %d features for real images but %d for fake ones", fr:size(2), ff:size(2)), 2)
+    argcheck.raise(string.format("fid: %d features for real images but %d for fake ones", fr:size(2), ff:size(2)))
   end
   local m1, s1 = stats(fr)
   local m2, s2 = stats(ff)
@@ -211,10 +210,10 @@ end
 function metrics.accuracy(classifier, x, labels)
   argcheck.callable("metrics.accuracy", 1, classifier, "classifier")
   x = as_images("metrics.accuracy", 2, "x", x)
-  if type(labels) == "table" then labels = argcheck.call(2, T.from, labels) end
+  if type(labels) == "table" then labels = T.from(labels) end
   if not T.is_tensor(labels) or labels:numel() ~= x:size(1) then
-    error(string.format("metrics.accuracy: argument 3 (labels) must hold one class per image (%d), got %s", x:size(1),
-      T.is_tensor(labels) and table.concat(labels:size(), "x") or argcheck.typename(labels)), 2)
+    argcheck.raise(string.format("metrics.accuracy: argument 3 (labels) must hold one class per image (%d), got %s", x:size(1),
+      T.is_tensor(labels) and table.concat(labels:size(), "x") or argcheck.typename(labels)))
   end
   local scores = chunked("accuracy", "the classifier", x, function(b) return classifier(b) end)
   return 100 * scores:argmax(2):eq(labels:reshape(-1)):mean():item()

@@ -58,20 +58,20 @@ Module.__index = Module
 function Module.__call(self, ...) return self:forward(...) end
 
 function Module:forward()
-  error(self.__name .. ": forward is not defined", 2)
+  argcheck.raise(self.__name .. ": forward is not defined")
 end
 
 -- a new parameter, buffer or child's name (fn's argument 1): a non-empty
 -- string without dots that is not already some other attribute (is(cur)
 -- tells whether the current value may be replaced)
 local function check_name(fn, self, name, is)
-  argcheck.string(fn, 1, name, "name", 3)
+  argcheck.string(fn, 1, name, "name")
   if name == "" or name:find(".", 1, true) then
-    error(string.format("%s: name must be non-empty and without dots, got \"%s\"", fn, name), 3)
+    argcheck.raise(string.format("%s: name must be non-empty and without dots, got \"%s\"", fn, name))
   end
   local cur = rawget(self, name)
   if (cur == nil and self[name] ~= nil) or (cur ~= nil and not is(cur)) then
-    error(string.format("%s: attribute '%s' already exists", fn, name), 3)
+    argcheck.raise(string.format("%s: attribute '%s' already exists", fn, name))
   end
 end
 
@@ -192,7 +192,7 @@ function Module:load_state_dict(sd, strict)
     if #missing > 0 then parts[#parts + 1] = "missing keys: " .. table.concat(missing, ", ") end
     if #unexpected > 0 then parts[#parts + 1] = "unexpected keys: " .. table.concat(unexpected, ", ") end
     if #mismatched > 0 then parts[#parts + 1] = "size mismatch: " .. table.concat(mismatched, ", ") end
-    error(string.format("load_state_dict (%s): %s", self.__name, table.concat(parts, "; ")), 2)
+    argcheck.raise(string.format("load_state_dict (%s): %s", self.__name, table.concat(parts, "; ")))
   end
   A.no_grad(function()
     for k, t in pairs(own) do
@@ -240,12 +240,11 @@ end
 local init = {}
 nn.init = init
 
--- fans(t [, name, level]): the error is raised at level (from the caller of fans)
-local function fans(t, name, level)
+-- fans(t [, name]) -> fan_in, fan_out
+local function fans(t, name)
   local s = t:size()
   if #s < 2 then
-    error(string.format("%s: fan in/out need a tensor with at least 2 dims, got a %d-dim one", name or "init", #s),
-      (level or 2) + 1)
+    argcheck.raise(string.format("%s: fan in/out need a tensor with at least 2 dims, got a %d-dim one", name or "init", #s))
   end
   local rf = 1
   for i = 3, #s do rf = rf * s[i] end
@@ -266,30 +265,26 @@ end
 
 -- the checks of init.*(t, x, y): t a Tensor, x and y numbers or nil
 local function init_args(name, t, x, xname, y, yname)
-  argcheck.tensor(name, 1, t, "tensor", 3)
-  if x ~= nil then argcheck.number(name, 2, x, xname, 3) end
-  if y ~= nil then argcheck.number(name, 3, y, yname, 3) end
+  argcheck.tensor(name, 1, t, "tensor")
+  if x ~= nil then argcheck.number(name, 2, x, xname) end
+  if y ~= nil then argcheck.number(name, 3, y, yname) end
 end
 
 -- f() without recording; a failed write (into a copy that is not a view)
--- is raised at the caller of the public init function that called this
-local function nograd(name, f)
-  local ok, r = pcall(A.no_grad, f)
-  if not ok then error(name .. ": " .. tostring(r):gsub("^[^:]*:%d+: ", ""), 3) end
-  return r
-end
+-- is raised as name's
+local function nograd(name, f) return (argcheck.within(name, A.no_grad, f)) end
 
 function init.uniform_(t, a, b)
   init_args("nn.init.uniform_", t, a, "a", b, "b")
   if not ((b or 1) >= (a or 0)) then
-    error(string.format("nn.init.uniform_: the bounds must satisfy a <= b, got a = %s, b = %s", a or 0, b or 1), 2)
+    argcheck.raise(string.format("nn.init.uniform_: the bounds must satisfy a <= b, got a = %s, b = %s", a or 0, b or 1))
   end
   return nograd("nn.init.uniform_", function() return t:uniform_(a or 0, b or 1) end)
 end
 function init.normal_(t, mean, std)
   init_args("nn.init.normal_", t, mean, "mean", std, "std")
   if not ((std or 1) >= 0) then
-    error("nn.init.normal_: argument 3 (std) must be a non-negative number, got " .. tostring(std), 2)
+    argcheck.raise("nn.init.normal_: argument 3 (std) must be a non-negative number, got " .. tostring(std))
   end
   return nograd("nn.init.normal_", function() return t:normal_(mean or 0, std or 1) end)
 end
@@ -310,7 +305,7 @@ end
 -- gain: nil or a non-negative number
 local function check_gain(name, gain)
   if gain ~= nil and not (gain >= 0) then
-    error(string.format("%s: argument 2 (gain) must be a non-negative number, got %s", name, gain), 3)
+    argcheck.raise(string.format("%s: argument 2 (gain) must be a non-negative number, got %s", name, gain))
   end
 end
 
@@ -334,17 +329,17 @@ end
 -- kaiming_*(t, {a = 0, mode = "fan_in", nonlinearity = "leaky_relu"});
 -- errors are raised at the caller of kaiming_*
 local function kaiming_std(name, t, o)
-  argcheck.tensor(name, 1, t, "tensor", 3)
-  o = argcheck.opts(name, 2, o, 3)
+  argcheck.tensor(name, 1, t, "tensor")
+  o = argcheck.opts(name, 2, o)
   if o.a ~= nil and (type(o.a) ~= "number" or o.a ~= o.a) then
-    error(string.format("%s: option a must be a number, got %s", name,
-      type(o.a) == "number" and tostring(o.a) or argcheck.typename(o.a)), 3)
+    argcheck.raise(string.format("%s: option a must be a number, got %s", name,
+      type(o.a) == "number" and tostring(o.a) or argcheck.typename(o.a)))
   end
   local mode = o.mode or "fan_in"
   if mode ~= "fan_in" and mode ~= "fan_out" then
-    error(string.format("%s: option mode must be \"fan_in\" or \"fan_out\", got %s", name, tostring(mode)), 3)
+    argcheck.raise(string.format("%s: option mode must be \"fan_in\" or \"fan_out\", got %s", name, tostring(mode)))
   end
-  local fi, fo = fans(t, name, 3)
+  local fi, fo = fans(t, name)
   local fan = mode == "fan_in" and fi or fo
   if fan == 0 then return 0 end -- no elements to fill
   return gain_of(o.nonlinearity or "leaky_relu", o.a or 0) / math.sqrt(fan)
@@ -384,29 +379,23 @@ end
 local function opts_of(t) return type(t) == "table" and t or {} end
 local function pyb(v) return v and "True" or "False" end
 
--- for a layer's init(...): level 4 is the line that called Layer(...)
--- (check_int, init, the class's __call, the caller)
 local function check_int(name, v, what)
   if math.type(v) ~= "integer" or v < 1 then
-    error(string.format("%s: %s must be a positive integer, got %s", name, what,
-      type(v) == "number" and tostring(v) or argcheck.typename(v)), 4)
+    argcheck.raise(string.format("%s: %s must be a positive integer, got %s", name, what,
+      type(v) == "number" and tostring(v) or argcheck.typename(v)))
   end
 end
 
--- f(...), a layer's parameter tensor; for a layer's init, like check_int: a
--- size too large to allocate is an error at the line that called Layer(...)
-local function alloc(name, f, ...)
-  local ok, t = pcall(f, ...)
-  if not ok then error(name .. ": " .. tostring(t), 4) end
-  return t
-end
+-- f(...), a layer's parameter tensor: a size too large to allocate is the
+-- layer's error
+local function alloc(name, f, ...) return (argcheck.within(name, f, ...)) end
 
 -- for a layer's forward(x): x must be a Tensor with at least min_dim dims
 local function check_x(name, x, min_dim)
   if not T.is_tensor(x) or (min_dim and x:dim() < min_dim) then
-    error(string.format("%s: expected a Tensor input%s, got %s", name,
+    argcheck.raise(string.format("%s: expected a Tensor input%s, got %s", name,
       min_dim and string.format(" with at least %d dims", min_dim) or "",
-      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 3)
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
   end
 end
 
@@ -422,11 +411,11 @@ function Linear:init(nin, nout, o)
   default_init(self.weight, self.bias)
 end
 function Linear:forward(x)
-  if not T.is_tensor(x) then error("Linear: expected a Tensor input, got " .. argcheck.typename(x), 2) end
+  if not T.is_tensor(x) then argcheck.raise("Linear: expected a Tensor input, got " .. argcheck.typename(x)) end
   local d = x:dim()
   if d < 1 or x:size(-1) ~= self.in_features then
-    error(string.format("Linear: input %s has %d features, weight %s expects %d", table.concat(x:size(), "x"),
-      d > 0 and x:size(-1) or 0, table.concat(self.weight:size(), "x"), self.in_features), 2)
+    argcheck.raise(string.format("Linear: input %s has %d features, weight %s expects %d", table.concat(x:size(), "x"),
+      d > 0 and x:size(-1) or 0, table.concat(self.weight:size(), "x"), self.in_features))
   end
   if d == 2 then return C.linear(x, self.weight, self.bias) end
   local s = x:size()
@@ -441,12 +430,11 @@ end
 local function pair(v) if type(v) == "table" then return v[1], v[2] end return v, v end
 local function pair_str(v) local a, b = pair(v); return "(" .. a .. ", " .. b .. ")" end
 
--- v an integer >= min or a pair of them; level 5 is the line that called
--- Layer(...) (check_pair, check_conv, init, the class's __call, the caller)
+-- v an integer >= min or a pair of them
 local function check_pair(name, v, what, min)
   local a, b = pair(v)
   if math.type(a) ~= "integer" or math.type(b) ~= "integer" or a < min or b < min then
-    error(string.format("%s: %s must be an integer >= %d or a pair {h, w} of them", name, what, min), 5)
+    argcheck.raise(string.format("%s: %s must be an integer >= %d or a pair {h, w} of them", name, what, min))
   end
 end
 
@@ -461,12 +449,12 @@ end
 
 local function check_image(name, x, channels)
   if not T.is_tensor(x) or x:dim() ~= 4 then
-    error(string.format("%s: expected an N x C x H x W tensor, got %s", name,
-      T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 3)
+    argcheck.raise(string.format("%s: expected an N x C x H x W tensor, got %s", name,
+      T.is_tensor(x) and table.concat(x:size(), "x") or type(x)))
   end
   if x:size(2) ~= channels then
-    error(string.format("%s: input %s has %d channels, the layer expects %d", name,
-      table.concat(x:size(), "x"), x:size(2), channels), 3)
+    argcheck.raise(string.format("%s: input %s has %d channels, the layer expects %d", name,
+      table.concat(x:size(), "x"), x:size(2), channels))
   end
 end
 
@@ -552,8 +540,8 @@ local function make_bn(name, dims)
   function BN:forward(x)
     local d = T.is_tensor(x) and x:dim() or 0
     if not dims[d] or x:size(2) ~= self.num_features then
-      error(string.format("%s: expected %s with %d channels, got %s", name, dims.desc, self.num_features,
-        T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 2)
+      argcheck.raise(string.format("%s: expected %s with %d channels, got %s", name, dims.desc, self.num_features,
+        T.is_tensor(x) and table.concat(x:size(), "x") or type(x)))
     end
     local c = self.num_features
     local bshape = { 1, c }
@@ -563,8 +551,8 @@ local function make_bn(name, dims)
       -- statistics over every dim but the channel dim
       local n = x:numel() // c
       if n <= 1 and self.training then
-        error(string.format("%s: expected more than 1 value per channel when training, got %s", name,
-          table.concat(x:size(), "x")), 2)
+        argcheck.raise(string.format("%s: expected more than 1 value per channel when training, got %s", name,
+          table.concat(x:size(), "x")))
       end
       local s = x
       for k = d, 3, -1 do s = s:sum(k, true) end
@@ -611,8 +599,8 @@ function LayerNorm:init(shape, o)
   local ok = type(shape) == "table" and #shape > 0
   for i = 1, ok and #shape or 0 do ok = ok and math.type(shape[i]) == "integer" and shape[i] >= 1 end
   if not ok then
-    error("LayerNorm: normalized_shape must be a positive integer or a list of them, got " ..
-      (type(given) == "number" and tostring(given) or argcheck.typename(given)), 3)
+    argcheck.raise("LayerNorm: normalized_shape must be a positive integer or a list of them, got " ..
+      (type(given) == "number" and tostring(given) or argcheck.typename(given)))
   end
   self.normalized_shape, self.eps = shape, o.eps or 1e-5
   self.elementwise_affine = o.elementwise_affine ~= false
@@ -626,8 +614,8 @@ function LayerNorm:forward(x)
   local k, d = #self.normalized_shape, x:dim()
   for i = 1, k do
     if x:size(d - k + i) ~= self.normalized_shape[i] then
-      error(string.format("LayerNorm: input %s does not end in %s", table.concat(x:size(), "x"),
-        table.concat(self.normalized_shape, "x")), 2)
+      argcheck.raise(string.format("LayerNorm: input %s does not end in %s", table.concat(x:size(), "x"),
+        table.concat(self.normalized_shape, "x")))
     end
   end
   local n = 1
@@ -653,7 +641,7 @@ nn.Dropout = Dropout
 function Dropout:init(p)
   p = p or 0.5
   if type(p) ~= "number" or not (p >= 0 and p <= 1) then
-    error("Dropout: p must be in [0, 1], got " .. (type(p) == "number" and tostring(p) or argcheck.typename(p)), 3)
+    argcheck.raise("Dropout: p must be in [0, 1], got " .. (type(p) == "number" and tostring(p) or argcheck.typename(p)))
   end
   self.p = p
 end
@@ -684,7 +672,7 @@ local LeakyReLU = activation("LeakyReLU", function(self, x) return x:leaky_relu(
   function(self) return "negative_slope=" .. self.negative_slope end)
 function LeakyReLU:init(slope)
   if slope ~= nil and type(slope) ~= "number" then
-    error("LeakyReLU: negative_slope must be a number, got " .. argcheck.typename(slope), 3)
+    argcheck.raise("LeakyReLU: negative_slope must be a number, got " .. argcheck.typename(slope))
   end
   self.negative_slope = slope or 0.01
 end
@@ -692,7 +680,7 @@ local Softplus = activation("Softplus", function(self, x) return x:softplus(self
   function(self) return string.format("beta=%g, threshold=%g", self.beta, self.threshold) end)
 function Softplus:init(beta, threshold)
   if (beta ~= nil and type(beta) ~= "number") or (threshold ~= nil and type(threshold) ~= "number") then
-    error("Softplus: beta and threshold must be numbers", 3)
+    argcheck.raise("Softplus: beta and threshold must be numbers")
   end
   self.beta, self.threshold = beta or 1, threshold or 20
 end
@@ -708,7 +696,7 @@ nn.Flatten = Flatten
 function Flatten:init(s, e)
   s, e = s or 2, e or -1
   if math.type(s) ~= "integer" or math.type(e) ~= "integer" or s == 0 or e == 0 then
-    error("Flatten: start_dim and end_dim must be non-zero integers (dims are 1-based)", 3)
+    argcheck.raise("Flatten: start_dim and end_dim must be non-zero integers (dims are 1-based)")
   end
   self.start_dim, self.end_dim = s, e
 end
@@ -718,8 +706,8 @@ function Flatten:forward(x)
   local s = self.start_dim < 0 and d + self.start_dim + 1 or self.start_dim
   local e = self.end_dim < 0 and d + self.end_dim + 1 or self.end_dim
   if s < 1 or e > d or s > e then
-    error(string.format("Flatten: dims %d..%d do not fit a %s input", self.start_dim, self.end_dim,
-      table.concat(x:size(), "x")), 2)
+    argcheck.raise(string.format("Flatten: dims %d..%d do not fit a %s input", self.start_dim, self.end_dim,
+      table.concat(x:size(), "x")))
   end
   return x:flatten(self.start_dim, self.end_dim)
 end
@@ -732,7 +720,7 @@ function Reshape:init(...)
   local shape = type((...)) == "table" and ... or { ... }
   for i = 1, #shape do
     if math.type(shape[i]) ~= "integer" then
-      error(string.format("Reshape: size %d must be an integer, got %s", i, argcheck.typename(shape[i])), 3)
+      argcheck.raise(string.format("Reshape: size %d must be an integer, got %s", i, argcheck.typename(shape[i])))
     end
   end
   self.shape = shape
@@ -741,7 +729,7 @@ function Reshape:forward(x)
   check_x("Reshape", x, 1)
   local s = { x:size(1) }
   for i, v in ipairs(self.shape) do s[i + 1] = v end
-  return (argcheck.call(2, x.reshape, x, s))
+  return (x.reshape(x, s))
 end
 function Reshape:extra_repr() return table.concat(self.shape, ", ") end
 
@@ -751,15 +739,15 @@ nn.Upsample = Upsample
 function Upsample:init(o)
   o = type(o) == "number" and { scale_factor = o } or opts_of(o)
   self.scale_factor, self.mode = o.scale_factor or 2, o.mode or "nearest"
-  if self.mode ~= "nearest" then error("Upsample: only mode = \"nearest\" is supported", 3) end
+  if self.mode ~= "nearest" then argcheck.raise("Upsample: only mode = \"nearest\" is supported") end
   if math.type(self.scale_factor) ~= "integer" or self.scale_factor < 1 then
-    error("Upsample: scale_factor must be a positive integer", 3)
+    argcheck.raise("Upsample: scale_factor must be a positive integer")
   end
 end
 function Upsample:forward(x)
   if not T.is_tensor(x) or x:dim() ~= 4 then
-    error("Upsample: expected an N x C x H x W tensor, got " ..
-      (T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 2)
+    argcheck.raise("Upsample: expected an N x C x H x W tensor, got " ..
+      (T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
   end
   local s = self.scale_factor
   local function idx(n)
@@ -780,13 +768,13 @@ function Embedding:init(num, dim)
   self:register_parameter("weight", alloc("Embedding", T.randn, num, dim):requires_grad())
 end
 function Embedding:forward(idx)
-  if type(idx) == "table" or type(idx) == "number" then idx = argcheck.call(2, T.from, idx) end
+  if type(idx) == "table" or type(idx) == "number" then idx = T.from(idx) end
   if not T.is_tensor(idx) then
-    error("Embedding: expected indices (a Tensor, a table or a number), got " .. argcheck.typename(idx), 2)
+    argcheck.raise("Embedding: expected indices (a Tensor, a table or a number), got " .. argcheck.typename(idx))
   end
   for _, v in ipairs(idx:reshape(-1):totable()) do
     if not (v >= 1 and v <= self.num_embeddings and v == math.floor(v)) then
-      error(string.format("Embedding: index %g is not an integer in 1..%d", v, self.num_embeddings), 2)
+      argcheck.raise(string.format("Embedding: index %g is not an integer in 1..%d", v, self.num_embeddings))
     end
   end
   local s = idx:size()
@@ -826,22 +814,22 @@ function MBD:init(nin, B, Cdim, o)
   check_int("MinibatchDiscrimination", B, "out_features (B)")
   check_int("MinibatchDiscrimination", Cdim, "kernel_dims (C)")
   if o ~= nil and type(o) ~= "table" then
-    error("MinibatchDiscrimination: argument 4 must be an options table, got " .. argcheck.typename(o), 3)
+    argcheck.raise("MinibatchDiscrimination: argument 4 must be an options table, got " .. argcheck.typename(o))
   end
   o = o or {}
   for k in pairs(o) do
     if not MBD_OPTS[k] then
-      error(string.format("MinibatchDiscrimination: unknown option '%s' (init, weight_norm, bias, include_self)",
-        tostring(k)), 3)
+      argcheck.raise(string.format("MinibatchDiscrimination: unknown option '%s' (init, weight_norm, bias, include_self)",
+        tostring(k)))
     end
   end
   local how = o.init or "original"
   if how ~= "original" and how ~= "normal" and how ~= "xavier" then
-    error("MinibatchDiscrimination: init must be \"original\", \"normal\" or \"xavier\", got " .. tostring(how), 3)
+    argcheck.raise("MinibatchDiscrimination: init must be \"original\", \"normal\" or \"xavier\", got " .. tostring(how))
   end
   for _, k in ipairs { "weight_norm", "bias", "include_self" } do
     if o[k] ~= nil and type(o[k]) ~= "boolean" then
-      error(string.format("MinibatchDiscrimination: %s must be a boolean, got %s", k, argcheck.typename(o[k])), 3)
+      argcheck.raise(string.format("MinibatchDiscrimination: %s must be a boolean, got %s", k, argcheck.typename(o[k])))
     end
   end
   local function flag(k, def) if o[k] == nil then return def end return o[k] end
@@ -872,8 +860,8 @@ function MBD:kernel()
 end
 function MBD:forward(x)
   if not T.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= self.in_features then
-    error(string.format("MinibatchDiscrimination: expected N x %d input, got %s", self.in_features,
-      T.is_tensor(x) and table.concat(x:size(), "x") or type(x)), 2)
+    argcheck.raise(string.format("MinibatchDiscrimination: expected N x %d input, got %s", self.in_features,
+      T.is_tensor(x) and table.concat(x:size(), "x") or type(x)))
   end
   local n, B, Cd = x:size(1), self.out_features, self.kernel_dims
   local M = x:matmul(self:kernel():reshape(self.in_features, B * Cd)):reshape(n, B, Cd)
@@ -889,11 +877,11 @@ end
 -- log-scale) and a bias. Returns the module.
 function MBD:data_init(x)
   if not self.weight_norm or not self.bias then
-    error("MinibatchDiscrimination:data_init needs weight_norm and bias (init = \"original\")", 2)
+    argcheck.raise("MinibatchDiscrimination:data_init needs weight_norm and bias (init = \"original\")")
   end
   if not T.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= self.in_features or x:size(1) < 2 then
-    error(string.format("MinibatchDiscrimination:data_init: expected N x %d input with N >= 2, got %s", self.in_features,
-      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)), 2)
+    argcheck.raise(string.format("MinibatchDiscrimination:data_init: expected N x %d input with N >= 2, got %s", self.in_features,
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
   end
   A.no_grad(function()
     local n, B, Cd = x:size(1), self.out_features, self.kernel_dims
@@ -926,10 +914,10 @@ function nn.utils.spectral_norm(m, o)
   o = argcheck.opts("nn.utils.spectral_norm", 2, o)
   local name, iters, eps = o.name or "weight", o.n_power_iterations or 1, o.eps or 1e-12
   if type(name) ~= "string" or math.type(iters) ~= "integer" or iters < 1 or type(eps) ~= "number" then
-    error("spectral_norm: options name must be a string, n_power_iterations a positive integer, eps a number", 2)
+    argcheck.raise("spectral_norm: options name must be a string, n_power_iterations a positive integer, eps a number")
   end
   local w = rawget(m, name)
-  if not T.is_tensor(w) then error("spectral_norm: module has no parameter '" .. name .. "'", 2) end
+  if not T.is_tensor(w) then argcheck.raise("spectral_norm: module has no parameter '" .. name .. "'") end
   local transposed = m.__name == "ConvTranspose2d"
   local function as_matrix(t)
     if transposed then t = t:transpose(1, 2) end
@@ -975,11 +963,11 @@ nn.Sequential = Sequential
 function Sequential:init(list, ...)
   if list == nil then list = {}
   elseif type(list) ~= "table" then
-    error("Sequential: expected a list of modules or modules, got " .. argcheck.typename(list), 3)
+    argcheck.raise("Sequential: expected a list of modules or modules, got " .. argcheck.typename(list))
   elseif getmetatable(list) and list.forward then list = { list, ... } end
   for i, m in ipairs(list) do
     if not argcheck.is_module(m) then
-      error(string.format("Sequential: entry %d is not a module", i), 3)
+      argcheck.raise(string.format("Sequential: entry %d is not a module", i))
     end
     self:add_module(tostring(i - 1), m)
   end
@@ -1004,14 +992,14 @@ function Sequential:slice(i, j)
   local n = #self._children
   j = j or n
   if math.type(i) ~= "integer" or math.type(j) ~= "integer" then
-    error(string.format("Sequential:slice: i and j must be integers, got %s and %s", argcheck.typename(i),
-      argcheck.typename(j)), 2)
+    argcheck.raise(string.format("Sequential:slice: i and j must be integers, got %s and %s", argcheck.typename(i),
+      argcheck.typename(j)))
   end
   local i0, j0 = i, j
   if i < 0 then i = n + i + 1 end
   if j < 0 then j = n + j + 1 end
   if i < 1 or j > n then
-    error(string.format("Sequential:slice: %d..%d is outside the %d modules", i0, j0, n), 2)
+    argcheck.raise(string.format("Sequential:slice: %d..%d is outside the %d modules", i0, j0, n))
   end
   local list = {}
   for k = i, j do list[#list + 1] = self[k] end

@@ -13,33 +13,32 @@ local optim = {}
 local Optimizer = {}
 Optimizer.__index = Optimizer
 
--- called by new: error level 4 is the caller of optim.SGD/Adam/RMSprop
 local function param_list(name, params)
   if type(params) == "table" and params.parameters and params._params then params = params:parameters() end
   if T.is_tensor(params) then params = { params } end
   if type(params) ~= "table" or #params == 0 then
-    error(name .. ": expected a list of parameters (e.g. model:parameters())", 4)
+    argcheck.raise(name .. ": expected a list of parameters (e.g. model:parameters())")
   end
   for i, p in ipairs(params) do
-    if not T.is_tensor(p) then error(string.format("%s: parameter %d is not a Tensor", name, i), 4) end
-    if not p.is_leaf then error(string.format("%s: parameter %d is not a leaf tensor", name, i), 4) end
+    if not T.is_tensor(p) then argcheck.raise(string.format("%s: parameter %d is not a Tensor", name, i)) end
+    if not p.is_leaf then argcheck.raise(string.format("%s: parameter %d is not a leaf tensor", name, i)) end
   end
   return params
 end
 
 local function new(cls, name, params, defaults, o)
   local self = setmetatable({ name = name, params = param_list(name, params), state = {} }, cls)
-  o = argcheck.opts(name, 2, o, 3)
+  o = argcheck.opts(name, 2, o)
   for k, v in pairs(defaults) do
     if o[k] == nil then self[k] = v else self[k] = o[k] end
   end
   for k, v in pairs(o) do
-    if defaults[k] == nil then error(string.format("%s: unknown option '%s'", name, tostring(k)), 3) end
+    if defaults[k] == nil then argcheck.raise(string.format("%s: unknown option '%s'", name, tostring(k))) end
     if type(v) ~= type(defaults[k]) then
-      error(string.format("%s: option %s must be a %s, got %s", name, k, type(defaults[k]), argcheck.typename(v)), 3)
+      argcheck.raise(string.format("%s: option %s must be a %s, got %s", name, k, type(defaults[k]), argcheck.typename(v)))
     end
   end
-  if type(self.lr) ~= "number" or self.lr < 0 then error(name .. ": lr must be a non-negative number", 3) end
+  if type(self.lr) ~= "number" or self.lr < 0 then argcheck.raise(name .. ": lr must be a non-negative number") end
   for i, p in ipairs(self.params) do self.state[i] = { step = 0 } end
   return self
 end
@@ -78,26 +77,26 @@ end
 
 function Optimizer:load_state_dict(sd)
   if type(sd) ~= "table" or type(sd.state) ~= "table" or (sd.options ~= nil and type(sd.options) ~= "table") then
-    error(self.name .. ".load_state_dict: not an optimizer state", 2)
+    argcheck.raise(self.name .. ".load_state_dict: not an optimizer state")
   end
   if #sd.state ~= #self.params then
-    error(string.format("%s.load_state_dict: state for %d parameters, optimizer has %d", self.name, #sd.state,
-      #self.params), 2)
+    argcheck.raise(string.format("%s.load_state_dict: state for %d parameters, optimizer has %d", self.name, #sd.state,
+      #self.params))
   end
   for k, v in pairs(sd.options or {}) do
     if k == "params" or k == "state" or k == "name" or (self[k] ~= nil and type(v) ~= type(self[k])) then
-      error(string.format("%s.load_state_dict: option %s is a %s, expected a %s", self.name, tostring(k),
-        argcheck.typename(v), type(self[k])), 2)
+      argcheck.raise(string.format("%s.load_state_dict: option %s is a %s, expected a %s", self.name, tostring(k),
+        argcheck.typename(v), type(self[k])))
     end
   end
   for i, s in ipairs(sd.state) do
     if type(s) ~= "table" or (s.step ~= nil and math.type(s.step) ~= "integer") then
-      error(string.format("%s.load_state_dict: state %d is not a table with an integer step", self.name, i), 2)
+      argcheck.raise(string.format("%s.load_state_dict: state %d is not a table with an integer step", self.name, i))
     end
     for k, v in pairs(s) do
       if T.is_tensor(v) and v:numel() ~= self.params[i]:numel() then
-        error(string.format("%s.load_state_dict: %s of parameter %d has %d elements, expected %d", self.name, k, i,
-          v:numel(), self.params[i]:numel()), 2)
+        argcheck.raise(string.format("%s.load_state_dict: %s of parameter %d has %d elements, expected %d", self.name, k, i,
+          v:numel(), self.params[i]:numel()))
       end
     end
   end
@@ -116,7 +115,7 @@ function optim.SGD(params, o)
   local self = new(SGD, "SGD", params, { lr = 1e-3, momentum = 0, dampening = 0, nesterov = false,
                                          weight_decay = 0 }, o)
   if self.nesterov and (self.momentum <= 0 or self.dampening ~= 0) then
-    error("SGD: nesterov needs momentum > 0 and dampening = 0", 2)
+    argcheck.raise("SGD: nesterov needs momentum > 0 and dampening = 0")
   end
   return self
 end
@@ -135,7 +134,7 @@ function optim.Adam(params, o)
   local b = self.betas
   if type(b) ~= "table" or type(b[1]) ~= "number" or type(b[2]) ~= "number"
       or not (b[1] >= 0 and b[1] < 1 and b[2] >= 0 and b[2] < 1) then
-    error("Adam: betas must be a pair in [0, 1)", 2)
+    argcheck.raise("Adam: betas must be a pair in [0, 1)")
   end
   return self
 end
@@ -172,7 +171,7 @@ end
 local clipped = { Linear = true, Conv2d = true, ConvTranspose2d = true, MinibatchDiscrimination = true }
 function optim.clip_weights(model, c)
   argcheck.module("clip_weights", 1, model, "model")
-  if type(c) ~= "number" or not (c > 0) then error("clip_weights: c must be a positive number", 2) end
+  if type(c) ~= "number" or not (c > 0) then argcheck.raise("clip_weights: c must be a positive number") end
   A.no_grad(function()
     for _, m in ipairs(model:modules()) do
       if clipped[m.__name] then

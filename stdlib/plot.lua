@@ -6,7 +6,7 @@
 --   plot.lines({ { name = "D", y = d_losses }, { name = "G", y = g_losses } }, "losses.png")
 --   plot.panels({ { label = "vanilla", panels = { { samples = s1, title = "epoch 33" }, ... } } }, "fig.png")
 --
--- Each returns true or nil, message (like io.open).
+-- Each returns true and raises when the file cannot be written.
 local core = require "ganlua.core"
 local argcheck = require "ganlua.argcheck"
 local T, K = core.tensor, core.canvas
@@ -24,20 +24,18 @@ plot.palette = palette
 local function values(v, what)
   if T.is_tensor(v) then return v:detach():reshape(-1):totable() end
   if type(v) == "table" then return v end
-  error("plot: " .. what .. " must be a table of numbers or a Tensor", 3)
+  argcheck.raise("plot: " .. what .. " must be a table of numbers or a Tensor")
 end
 
--- level: the error's level as seen from the caller of points (2, the
--- default: that caller's caller)
-local function points(s, what, level)
+local function points(s, what)
   if not T.is_tensor(s) or s:dim() ~= 2 or s:size(2) ~= 2 or s:size(1) < 1 then
-    error(string.format("plot: %s must be an N x 2 Tensor, got %s", what,
-      T.is_tensor(s) and table.concat(s:size(), "x") or argcheck.typename(s)), (level or 2) + 1)
+    argcheck.raise(string.format("plot: %s must be an N x 2 Tensor, got %s", what,
+      T.is_tensor(s) and table.concat(s:size(), "x") or argcheck.typename(s)))
   end
   s = s:detach()
   -- x - x is 0 exactly for finite x and NaN otherwise
   if (s - s):sum():item() ~= 0 then
-    error(string.format("plot: %s hold NaN or infinite values (a diverged generator?)", what), (level or 2) + 1)
+    argcheck.raise(string.format("plot: %s hold NaN or infinite values (a diverged generator?)", what))
   end
   return s
 end
@@ -45,10 +43,10 @@ end
 -- path and the options every plot takes ({title, xlabel, ylabel, xlim,
 -- ylim, size, centers}), checked; errors point at the plot function's caller
 local function plot_args(name, path, o)
-  argcheck.string(name, 2, path, "path", 3)
-  o = argcheck.opts(name, 3, o, 3)
+  argcheck.string(name, 2, path, "path")
+  o = argcheck.opts(name, 3, o)
   local function bad(k, what)
-    error(string.format("%s: option %s must be %s, got %s", name, k, what, argcheck.typename(o[k])), 4)
+    argcheck.raise(string.format("%s: option %s must be %s, got %s", name, k, what, argcheck.typename(o[k])))
   end
   for _, k in ipairs { "title", "xlabel", "ylabel", "cmap" } do
     if o[k] ~= nil and type(o[k]) ~= "string" then bad(k, "a string") end
@@ -205,7 +203,7 @@ local function figure(w, h) return K.new(w, h) end
 -- density (Gaussian kernel, Scott's bandwidth as seaborn's kdeplot).
 -- a figure with one square-window axes around the samples
 local function sample_axes(samples, o)
-  local s = points(samples, "samples", 3)
+  local s = points(samples, "samples")
   local size = o.size or { 560, 520 }
   local c = figure(size[1], size[2])
   local xlim, ylim = limits(s, o)
@@ -231,9 +229,10 @@ local function finish(c, ax, o, path, s)
   draw_centers(ax, o.centers)
   ax:frame { title = o.title, xlabel = o.xlabel or "x", ylabel = o.ylabel or "y" }
   mark_outside(ax, s)
-  local ok, err = c:save(path)
+  local ok, err = pcall(c.save, c, path)
   c:close()
-  return ok, err
+  if not ok then error(err, 0) end
+  return true
 end
 
 function plot.kde(samples, path, o)
@@ -259,25 +258,25 @@ end
 -- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =}])
 -- series: a list of {name =, x = (optional), y = table or Tensor, color =}
 function plot.lines(series, path, o)
-  if type(series) ~= "table" or #series == 0 then error("plot.lines: expected a list of series", 2) end
+  if type(series) ~= "table" or #series == 0 then argcheck.raise("plot.lines: expected a list of series") end
   o = plot_args("plot.lines", path, o)
   local data = {}
   local x0, x1, y0, y1 = math.huge, -math.huge, math.huge, -math.huge
   for i, sr in ipairs(series) do
     if type(sr) ~= "table" then
-      error(string.format("plot.lines: series %d must be a table {name =, y =}, got %s", i, argcheck.typename(sr)), 2)
+      argcheck.raise(string.format("plot.lines: series %d must be a table {name =, y =}, got %s", i, argcheck.typename(sr)))
     end
     local col = sr.color
     if (sr.name ~= nil and type(sr.name) ~= "string") or (col ~= nil and not (type(col) == "table"
         and type(col[1]) == "number" and type(col[2]) == "number" and type(col[3]) == "number")) then
-      error(string.format("plot.lines: series %d: name must be a string and color {r, g, b}", i), 2)
+      argcheck.raise(string.format("plot.lines: series %d: name must be a string and color {r, g, b}", i))
     end
     local ys = values(sr.y, "y")
     local xs = sr.x and values(sr.x, "x") or nil
     for k, v in ipairs(ys) do
       if type(v) ~= "number" or (xs and xs[k] ~= nil and type(xs[k]) ~= "number") then
-        error(string.format("plot.lines: series %d: x and y must hold numbers, got %s at %d", i,
-          argcheck.typename(type(v) ~= "number" and v or xs[k]), k), 2)
+        argcheck.raise(string.format("plot.lines: series %d: x and y must hold numbers, got %s at %d", i,
+          argcheck.typename(type(v) ~= "number" and v or xs[k]), k))
       end
     end
     local d = { name = sr.name or ("series " .. i), color = sr.color or palette[(i - 1) % #palette + 1], x = {}, y = {} }
@@ -339,33 +338,34 @@ function plot.lines(series, path, o)
     c:color(0.1, 0.1, 0.1)
     c:text(bx + 34, yy, d.name, { size = 11, valign = "middle" })
   end
-  local ok, err = c:save(path)
+  local ok, err = pcall(c.save, c, path)
   c:close()
-  return ok, err
+  if not ok then error(err, 0) end
+  return true
 end
 
 -- panels(rows, path [, {centers =, xlim =, ylim =, panel = 150, title =, cmap =}]):
 -- a grid of KDE panels, one row per entry of rows ({label =, panels =
 -- {{samples =, title =}, ...}}), with shared limits.
 function plot.panels(rows, path, o)
-  if type(rows) ~= "table" or #rows == 0 then error("plot.panels: expected a list of rows", 2) end
+  if type(rows) ~= "table" or #rows == 0 then argcheck.raise("plot.panels: expected a list of rows") end
   o = plot_args("plot.panels", path, o)
   if o.panel ~= nil and not (math.type(o.panel) == "integer" and o.panel >= 16 and o.panel <= 2048) then
-    error("plot.panels: option panel must be an integer in 16..2048, got " .. tostring(o.panel), 2)
+    argcheck.raise("plot.panels: option panel must be an integer in 16..2048, got " .. tostring(o.panel))
   end
   local ncol = 0
   local all = {}
   for i, r in ipairs(rows) do
     if type(r) ~= "table" or type(r.panels) ~= "table" then
-      error(string.format("plot.panels: row %d must be a table {label =, panels = {...}}", i), 2)
+      argcheck.raise(string.format("plot.panels: row %d must be a table {label =, panels = {...}}", i))
     end
     for j, p in ipairs(r.panels) do
       if type(p) ~= "table" or (p.title ~= nil and type(p.title) ~= "string") then
-        error(string.format("plot.panels: panel %d of row %d must be a table {samples =, title = a string}", j, i), 2)
+        argcheck.raise(string.format("plot.panels: panel %d of row %d must be a table {samples =, title = a string}", j, i))
       end
     end
     if r.label ~= nil and type(r.label) ~= "string" then
-      error(string.format("plot.panels: the label of row %d must be a string", i), 2)
+      argcheck.raise(string.format("plot.panels: the label of row %d must be a string", i))
     end
     ncol = math.max(ncol, #r.panels)
     for _, p in ipairs(r.panels) do all[#all + 1] = points(p.samples, "panel samples") end
@@ -407,15 +407,16 @@ function plot.panels(rows, path, o)
       end
     end
   end
-  local ok, err = c:save(path)
+  local ok, err = pcall(c.save, c, path)
   c:close()
-  return ok, err
+  if not ok then error(err, 0) end
+  return true
 end
 
 -- a 1-D kernel density (Scott's rule) at the points of grid
 function plot.kde1d(values_t, grid)
   argcheck.tensor("plot.kde1d", 1, values_t, "values"); argcheck.tensor("plot.kde1d", 2, grid, "grid")
-  return (argcheck.call(2, K.kde1d, values_t, grid))
+  return (K.kde1d(values_t, grid))
 end
 
 return plot

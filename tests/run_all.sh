@@ -31,5 +31,6 @@ run_suite() { # name, command...
 run_suite "C runtime" "$BUILD/tests/test_runtime"
 run_suite "Lua API" "$GANLUA" tests/run.lua
 run_suite "CLI and module" sh tests/cli_test.sh
+run_suite "Crash consistency (SIGKILL during ckpt.save)" sh tests/kill_test.sh
 echo "$total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]

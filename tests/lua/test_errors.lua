@@ -255,14 +255,12 @@ test("data.write_csv validates before writing and leaves no temporary file", fun
   bad(function() data.write_csv(tensor.ones(2), path, 7) end, "argument 3 (header)")
   check.eq(listing(dir), "", "nothing written")
   -- a failure after the temporary file exists (the rename onto a directory)
-  -- returns nil, message and removes it
+  -- raises, naming the path and the reason, at this line, and removes it
   assert(sys.mkdir(path))
-  local ok, err = data.write_csv(tensor.ones(3, 2), path)
-  check.truthy(not ok and type(err) == "string", "nil, message")
+  bad(function() data.write_csv(tensor.ones(3, 2), path) end, "test_errors.lua:260: write_file: cannot write " .. path .. ": Is a directory")
   check.eq(listing(dir), "a4\n", "only the directory that was in the way")
-  -- a directory that does not exist: nil, message, nothing left
-  ok, err = data.write_csv(tensor.ones(3, 2), dir .. "/no/such.csv")
-  check.truthy(not ok and err, "nil, message")
+  -- a directory that does not exist: raises, nothing left
+  bad(function() data.write_csv(tensor.ones(3, 2), dir .. "/no/such.csv") end, "No such file or directory")
   -- and a good write leaves just the file
   os.execute("rm -rf '" .. path .. "'")
   assert(data.write_csv(tensor.ones(3, 2), path, "x,y"))
@@ -279,8 +277,7 @@ test("log.write_file and write_json validate before writing and leave no tempora
   bad(function() log.write_json(false, {}) end, "log.write_json: argument 1 (path) must be a string, got boolean")
   check.eq(listing(dir), "", "nothing written")
   assert(sys.mkdir(dir .. "/d"))
-  local ok, err = log.write_json(dir .. "/d", { 1 })
-  check.truthy(not ok and err, "renaming onto a directory fails")
+  bad(function() log.write_json(dir .. "/d", { 1 }) end, "cannot write " .. dir .. "/d: Is a directory")
   check.eq(listing(dir), "d\n", "the temporary file is gone")
   os.execute("rm -rf '" .. dir .. "'")
 end)
@@ -343,4 +340,24 @@ test("plot, image, json, ckpt and optim check their arguments", function()
   bad(function() opt:load_state_dict({ state = { 1, 2 } }) end, "SGD.load_state_dict: state 1 is not a table")
   bad(function() opt:load_state_dict({ state = { {}, {} }, options = { lr = "x" } }) end,
     "SGD.load_state_dict: option lr is a string, expected a number")
+end)
+
+-- one mechanism (argcheck.raise and the bindings' gl_lua_where) points every
+-- error at the script's line, however deep inside ganlua it was found
+test("errors point at the script's line, from Lua checks and from C alike", function()
+  local function at(fn, line)
+    local ok, err = pcall(fn)
+    check.truthy(not ok, "expected an error")
+    check.truthy(tostring(err):find("^tests/lua/test_errors.lua:" .. line .. ": "), tostring(err))
+    return tostring(err)
+  end
+  local here = debug.getinfo(1, "l").currentline
+  at(function() nn.Linear(0, 3) end, here + 1) -- a Lua check, two frames down
+  at(function() nn.Conv2d(1, 1, 3, { stride = 0 }) end, here + 2) -- four frames down
+  local e = at(function() losses.cross_entropy(tensor.zeros(2, 3), { { 1 }, { 1, 2 } }) end, here + 3) -- C, via the stdlib
+  check.truthy(e:find("cross_entropy: tensor.from: ragged", 1, true), e)
+  at(function() tensor.ones(2, 3):matmul(tensor.ones(2, 3)) end, here + 5) -- C, called directly
+  e = at(function() nn.BatchNorm1d(math.maxinteger // 2) end, here + 6) -- C inside a layer's alloc
+  check.truthy(not e:find("stdlib/", 1, true) and select(2, e:gsub("test_errors.lua:", "")) == 1, "one position: " .. e)
+  at(function() ckpt.save("/nonexistent/c.safetensors", { step = 1 }) end, here + 8) -- a failed write
 end)

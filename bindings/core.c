@@ -1,0 +1,160 @@
+/* bindings/core.c — what every binding file shares (declared in
+ * bindings.h): the Tensor userdata, the one place a failed gl_status
+ * becomes a Lua error, where an error points, the collector's pacing and
+ * the RNG of a Lua state. The Tensor methods themselves are in tensor.c. */
+#include "bindings.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ userdata */
+
+const char gl_lua_mt_key = 0;
+
+void gl_lua_set_tensor_mt(lua_State *L, int idx)
+{
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &gl_lua_mt_key);
+}
+
+gl_ud *gl_lua_newud(lua_State *L)
+{
+    gl_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->t = NULL;
+    gl_lua_push_tensor_mt(L);
+    lua_setmetatable(L, -2);
+    return u;
+}
+
+void gl_lua_push(lua_State *L, gl_tensor *t)
+{
+    gl_ud *u = gl_lua_newud(L);
+    u->t = t;
+}
+
+gl_tensor *gl_lua_test(lua_State *L, int idx)
+{
+    gl_ud *u = gl_lua_test_ud(L, idx);
+    return u ? u->t : NULL;
+}
+
+gl_tensor *gl_lua_check(lua_State *L, int idx)
+{
+    gl_ud *u = gl_lua_test_ud(L, idx);
+    if (!u) luaL_typeerror(L, idx, "Tensor");
+    if (!u->t) luaL_argerror(L, idx, "tensor has been closed");
+    return u->t;
+}
+
+/* -------------------------------------------------------------- errors */
+
+/* The stdlib's chunks are named "@stdlib/<file>.lua" (ganlua.c). */
+static int in_stdlib(const lua_Debug *ar) { return strncmp(ar->source, "@stdlib/", 8) == 0; }
+
+void gl_lua_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "Sl", &ar)) break;
+        if (ar.currentline <= 0 || in_stdlib(&ar)) continue; /* C frames have no line */
+        lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+        return;
+    }
+    lua_pushliteral(L, "");
+}
+
+int gl_lua_raise(lua_State *L, const char *msg)
+{
+    gl_lua_where(L);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+int gl_lua_errorf(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gl_lua_where(L);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* the message luaL_argerror writes, naming the C function as it does */
+int gl_lua_argerror(lua_State *L, int arg, const char *extramsg)
+{
+    lua_Debug ar;
+    const char *name = "?";
+    if (lua_getstack(L, 0, &ar)) {
+        lua_getinfo(L, "n", &ar);
+        if (ar.namewhat && strcmp(ar.namewhat, "method") == 0 && --arg == 0)
+            return gl_lua_errorf(L, "calling '%s' on bad self (%s)", ar.name ? ar.name : "?", extramsg);
+        if (ar.name) name = ar.name;
+    }
+    return gl_lua_errorf(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
+}
+
+int gl_lua_fail(lua_State *L)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, gl_errmsg());
+    return 2;
+}
+
+void gl_lua_check_status(lua_State *L, gl_status st)
+{
+    if (st != GL_OK) gl_lua_raise(L, gl_errmsg());
+}
+
+/* ----------------------------------------------------------- GC pacing */
+
+/* Tensor bytes are invisible to Lua's own accounting (a userdata is one
+ * pointer), so the bindings pace the collector themselves. Lua runs in
+ * generational mode: most tensors die young, and a young collection every
+ * STEP_BYTES of tensor allocation hands their buffers back to the cache
+ * while they are still warm in the CPU cache. Tensors that lived long
+ * enough to turn old are reclaimed by a full collection once live tensor
+ * memory exceeds what the last one left plus max(MIN_SLACK, half of it). */
+#define STEP_BYTES ((uint64_t)2 << 20)
+#define MIN_SLACK ((size_t)64 << 20)
+static uint64_t next_step = STEP_BYTES;
+static size_t full_threshold = MIN_SLACK;
+
+void gl_lua_account(lua_State *L)
+{
+    uint64_t total = gl_mem_total_bytes();
+    if (total < next_step) return;
+    next_step = total + STEP_BYTES;
+    lua_gc(L, LUA_GCSTEP, 0);
+    gl_mem_stats s;
+    gl_mem_get_stats(&s);
+    if (s.live_bytes <= full_threshold) return;
+    lua_gc(L, LUA_GCCOLLECT);
+    gl_mem_get_stats(&s);
+    full_threshold = s.live_bytes + (s.live_bytes / 2 > MIN_SLACK ? s.live_bytes / 2 : MIN_SLACK);
+}
+
+/* ----------------------------------------------------------------- RNG */
+
+static const char *RNG_KEY = "ganlua.rng";
+
+void gl_lua_init_rng(lua_State *L)
+{
+    /* once per state, seeded with 0 until manual_seed */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, RNG_KEY) == LUA_TNIL) {
+        gl_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
+        gl_rng_seed(r, 0);
+        lua_setfield(L, LUA_REGISTRYINDEX, RNG_KEY);
+    }
+    lua_pop(L, 1);
+}
+
+gl_rng *gl_lua_rng(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RNG_KEY);
+    gl_rng *r = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return r; /* lives in the registry for the state's lifetime */
+}
