@@ -68,6 +68,8 @@ static int a_backward(lua_State *L)
     } else if (lua_istable(L, 2)) {
         opts = 2;
     }
+    static const char *const keys[] = {"create_graph", "retain_graph", NULL};
+    gl_lua_check_options(L, opts, "autograd.backward", keys);
     int create = opt_bool(L, opts, "create_graph", 0);
     int retain = opt_bool(L, opts, "retain_graph", create);
     gl_lua_check_status(L, gl_autograd_backward(outs, gs, n, retain, create));
@@ -83,6 +85,8 @@ static int a_grad(lua_State *L)
     int n_out, n_in, s1, single;
     gl_tensor **outs = tensor_list(L, 1, &n_out, &s1, "outputs");
     gl_tensor **ins = tensor_list(L, 2, &n_in, &single, "inputs");
+    static const char *const keys[] = {"create_graph", "retain_graph", "grad_outputs", "allow_unused", NULL};
+    gl_lua_check_options(L, 3, "autograd.grad", keys);
     int create = opt_bool(L, 3, "create_graph", 0);
     int retain = opt_bool(L, 3, "retain_graph", create);
     int allow_unused = opt_bool(L, 3, "allow_unused", 0);

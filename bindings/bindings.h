@@ -46,6 +46,10 @@ void gl_lua_push(lua_State *L, gl_tensor *t);
 /* The tensor at idx; raises if it is not a live Tensor. */
 gl_tensor *gl_lua_check(lua_State *L, int idx);
 gl_tensor *gl_lua_test(lua_State *L, int idx); /* NULL if not a Tensor */
+/* Refuse an options table (at idx; nil passes) with a key not in the
+ * NULL-terminated keys: "fn: unknown option 'creat_graph' (did you mean
+ * 'create_graph'?) (options: ...)". */
+void gl_lua_check_options(lua_State *L, int idx, const char *fn, const char *const keys[]);
 /* Push nil and the runtime's last message; returns 2 (the io.open style
  * failure of calls a script may want to handle). */
 int gl_lua_fail(lua_State *L);

@@ -96,6 +96,46 @@ int gl_lua_argerror(lua_State *L, int arg, const char *extramsg)
     return gl_lua_errorf(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
 }
 
+void gl_lua_check_options(lua_State *L, int idx, const char *fn, const char *const keys[])
+{
+    if (lua_isnoneornil(L, idx)) return;
+    if (!lua_istable(L, idx) || gl_lua_test(L, idx))
+        gl_lua_errorf(L, "%s: expected an options table, got %s", fn, luaL_typename(L, idx));
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1); /* the value; the key stays on top */
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int known = 0;
+        for (int i = 0; k && keys[i] && !known; i++) known = strcmp(k, keys[i]) == 0;
+        if (known) continue;
+        if (!k) gl_lua_errorf(L, "%s: option names are strings, got a %s key", fn, luaL_typename(L, -1));
+        int top = lua_gettop(L);
+        luaL_Buffer b; /* the list of options */
+        luaL_buffinit(L, &b);
+        for (int i = 0; keys[i]; i++) {
+            if (i) luaL_addstring(&b, ", ");
+            luaL_addstring(&b, keys[i]);
+        }
+        luaL_pushresult(&b); /* top + 1 */
+        lua_pushnil(L);      /* top + 2: argcheck.suggest's "did you mean", if the stdlib is loaded */
+        lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+        if (lua_getfield(L, -1, "ganlua.argcheck") == LUA_TTABLE && lua_getfield(L, -1, "suggest") == LUA_TFUNCTION) {
+            lua_pushstring(L, k);
+            lua_newtable(L);
+            for (int i = 0; keys[i]; i++) {
+                lua_pushstring(L, keys[i]);
+                lua_rawseti(L, -2, i + 1);
+            }
+            lua_call(L, 2, 1);
+            lua_replace(L, top + 2);
+        }
+        const char *hint = lua_tostring(L, top + 2);
+        gl_lua_errorf(L, "%s: unknown option '%s'%s%s%s (options: %s)", fn, k, hint ? " (did you mean '" : "",
+                      hint ? hint : "", hint ? "'?)" : "", lua_tostring(L, top + 1));
+    }
+}
+
 int gl_lua_fail(lua_State *L)
 {
     luaL_pushfail(L);

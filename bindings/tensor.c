@@ -40,7 +40,7 @@ static int checkdim(lua_State *L, int arg, int ndim)
     if (d == 0) gl_lua_argerror(L, arg, "dim 0 is invalid: dims are 1-based (negative counts from the end)");
     lua_Integer r = d > 0 ? d - 1 : d + ndim;
     if (r < 0 || r >= ndim)
-        gl_lua_argerror(L, arg, lua_pushfstring(L, "dim %d out of range for a %d-dim tensor", (int)d, ndim));
+        gl_lua_argerror(L, arg, lua_pushfstring(L, "dim %I out of range for a %d-dim tensor", (LUAI_UACINT)d, ndim));
     return (int)r;
 }
 
@@ -98,7 +98,9 @@ static int read_shape(lua_State *L, int arg, int *ndim, int64_t *shape, int allo
 /* Options table at idx: requires_grad = true. */
 static void apply_opts(lua_State *L, int idx, gl_tensor *t)
 {
+    static const char *const keys[] = {"requires_grad", NULL};
     if (!lua_istable(L, idx)) return;
+    gl_lua_check_options(L, idx, "tensor", keys);
     if (lua_getfield(L, idx, "requires_grad") != LUA_TNIL) gl_tensor_set_requires_grad(t, lua_toboolean(L, -1));
     lua_pop(L, 1);
 }
@@ -114,6 +116,9 @@ static int construct(lua_State *L, ctor_kind k)
     int nd;
     int64_t shape[GL_MAX_DIMS];
     int used = read_shape(L, 1, &nd, shape, 0);
+    int rest = 1 + used; /* nothing, or the options table */
+    if (!lua_isnoneornil(L, rest) && !(lua_istable(L, rest) && !gl_lua_test(L, rest)))
+        gl_lua_argerror(L, rest, lua_pushfstring(L, "sizes must be integers, got %s", luaL_typename(L, rest)));
     gl_ud *u = gl_lua_newud(L);
     gl_lua_check_status(L, gl_tensor_new(&u->t, nd, shape));
     switch (k) {
@@ -196,41 +201,20 @@ static int t_arange(lua_State *L)
         b = luaL_checknumber(L, 2);
         s = luaL_optnumber(L, 3, 1);
     }
-    luaL_argcheck(L, s != 0, 3, "step must be non-zero");
-    double cnt = ceil((b - a) / s);
-    if (!(cnt >= 0)) cnt = 0;
-    luaL_argcheck(L, cnt < 1e10, 2, "too many elements");
-    int64_t n = (int64_t)cnt;
-    gl_ud *u = gl_lua_newud(L);
-    gl_lua_check_status(L, gl_tensor_new(&u->t, 1, &n));
-    for (int64_t i = 0; i < n; i++) u->t->data[i] = (float)(a + s * (double)i);
-    gl_lua_account(L);
+    PUSH_OP(L, gl_tensor_arange(out, a, b, s));
     return 1;
 }
-
 static int t_linspace(lua_State *L)
 {
     double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
     lua_Integer n = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, n >= 0, 3, "steps must be non-negative");
-    int64_t nn = n;
-    gl_ud *u = gl_lua_newud(L);
-    gl_lua_check_status(L, gl_tensor_new(&u->t, 1, &nn));
-    for (int64_t i = 0; i < nn; i++) u->t->data[i] = (float)(nn == 1 ? a : a + (b - a) * (double)i / (double)(nn - 1));
-    gl_lua_account(L);
+    PUSH_OP(L, gl_tensor_linspace(out, a, b, n));
     return 1;
 }
-
 static int t_eye(lua_State *L)
 {
     lua_Integer n = luaL_checkinteger(L, 1), m = luaL_optinteger(L, 2, n);
-    luaL_argcheck(L, n >= 0, 1, "size must be non-negative");
-    luaL_argcheck(L, m >= 0, 2, "size must be non-negative");
-    int64_t shape[2] = {n, m};
-    gl_ud *u = gl_lua_newud(L);
-    gl_lua_check_status(L, gl_tensor_zeros(&u->t, 2, shape));
-    for (int64_t i = 0; i < n && i < m; i++) u->t->data[i * m + i] = 1.0f;
-    gl_lua_account(L);
+    PUSH_OP(L, gl_tensor_eye(out, n, m));
     return 1;
 }
 
@@ -422,55 +406,23 @@ static int m_uniform_(lua_State *L)
 
 /* x:add_(y [, alpha]) x += alpha*y; x:mul_(y); x:sub_, x:div_; y a tensor
  * (broadcast to x) or a number. Not recorded by autograd. */
-typedef enum { IP_ADD, IP_SUB, IP_MUL, IP_DIV } ip_kind;
-static int inplace_binary(lua_State *L, ip_kind k, const char *fn)
+/* x:add_(y [, alpha]) x += alpha*y; x:mul_(y); x:sub_, x:div_; y a tensor
+ * (broadcast into x) or a number */
+static int inplace_binary(lua_State *L, gl_binop op, const char *fn)
 {
     gl_tensor *t = gl_lua_check(L, 1);
-    gl_lua_check_status(L, gl_check_inplace(fn, t));
-    if (lua_type(L, 2) == LUA_TNUMBER) {
-        float v = checkfloat(L, 2);
-        int prev = gl_set_grad_enabled(0);
-        gl_tensor *r = NULL;
-        gl_status st = k == IP_ADD   ? gl_op_affine(&r, t, 1.0f, v)
-                       : k == IP_SUB ? gl_op_affine(&r, t, 1.0f, -v)
-                       : k == IP_MUL ? gl_op_affine(&r, t, v, 0.0f)
-                                     : gl_op_affine(&r, t, 1.0f / v, 0.0f);
-        gl_set_grad_enabled(prev);
-        gl_lua_check_status(L, st);
-        memcpy(t->data, r->data, sizeof(float) * (size_t)t->numel);
-        gl_tensor_release(r);
-    } else {
+    if (lua_type(L, 2) == LUA_TNUMBER) gl_lua_check_status(L, gl_tensor_binary_scalar_(t, op, checkfloat(L, 2), fn));
+    else {
         gl_tensor *y = gl_lua_check(L, 2);
-        float alpha = (float)luaL_optnumber(L, 3, 1);
-        int prev = gl_set_grad_enabled(0);
-        gl_tensor *r = NULL, *ys = NULL;
-        gl_status st = GL_OK;
-        if (alpha != 1.0f && (k == IP_ADD || k == IP_SUB)) st = gl_op_affine(&ys, y, alpha, 0.0f);
-        else ys = gl_tensor_retain(y);
-        if (!st)
-            st = k == IP_ADD ? gl_op_add(&r, t, ys) : k == IP_SUB ? gl_op_sub(&r, t, ys) : k == IP_MUL ? gl_op_mul(&r, t, ys) : gl_op_div(&r, t, ys);
-        gl_set_grad_enabled(prev);
-        gl_tensor_release(ys);
-        if (!st && r->numel != t->numel) {
-            char b1[96], b2[96];
-            st = gl_fail(GL_ERR_SHAPE, "%s: %s does not broadcast into %s", fn, gl_tensor_shape_str(y, b1, sizeof b1),
-                         gl_tensor_shape_str(t, b2, sizeof b2));
-        }
-        if (st) {
-            gl_tensor_release(r);
-            gl_lua_check_status(L, st);
-        }
-        memcpy(t->data, r->data, sizeof(float) * (size_t)t->numel);
-        gl_tensor_release(r);
+        gl_lua_check_status(L, gl_tensor_binary_(t, op, y, (float)luaL_optnumber(L, 3, 1), fn));
     }
-    gl_tensor_bump(t);
     lua_settop(L, 1);
     return 1;
 }
-static int m_add_(lua_State *L) { return inplace_binary(L, IP_ADD, "add_"); }
-static int m_sub_(lua_State *L) { return inplace_binary(L, IP_SUB, "sub_"); }
-static int m_mul_(lua_State *L) { return inplace_binary(L, IP_MUL, "mul_"); }
-static int m_div_(lua_State *L) { return inplace_binary(L, IP_DIV, "div_"); }
+static int m_add_(lua_State *L) { return inplace_binary(L, GL_BIN_ADD, "add_"); }
+static int m_sub_(lua_State *L) { return inplace_binary(L, GL_BIN_SUB, "sub_"); }
+static int m_mul_(lua_State *L) { return inplace_binary(L, GL_BIN_MUL, "mul_"); }
+static int m_div_(lua_State *L) { return inplace_binary(L, GL_BIN_DIV, "div_"); }
 
 static void clamp_bounds(lua_State *L, int a, float *lo, float *hi)
 {
@@ -483,13 +435,7 @@ static int m_clamp_(lua_State *L)
     gl_tensor *t = gl_lua_check(L, 1);
     float lo, hi;
     clamp_bounds(L, 2, &lo, &hi);
-    luaL_argcheck(L, lo <= hi, 3, "max is below min");
-    gl_lua_check_status(L, gl_check_inplace("clamp_", t));
-    for (int64_t i = 0; i < t->numel; i++) {
-        float v = t->data[i];
-        t->data[i] = v < lo ? lo : (v > hi ? hi : v);
-    }
-    gl_tensor_bump(t);
+    gl_lua_check_status(L, gl_tensor_clamp_(t, lo, hi));
     lua_settop(L, 1);
     return 1;
 }
@@ -730,42 +676,7 @@ static int t_stack(lua_State *L)
 
 /* ------------------------------------------------------------ arithmetic */
 
-typedef enum { A_ADD, A_SUB, A_MUL, A_DIV, A_POW, A_MAX, A_MIN } arith;
-static const char *arith_names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
-
-static gl_status arith_tt(gl_tensor **out, arith k, gl_tensor *a, gl_tensor *b)
-{
-    switch (k) {
-    case A_ADD: return gl_op_add(out, a, b);
-    case A_SUB: return gl_op_sub(out, a, b);
-    case A_MUL: return gl_op_mul(out, a, b);
-    case A_DIV: return gl_op_div(out, a, b);
-    case A_POW: return gl_op_pow(out, a, b);
-    case A_MAX: return gl_op_maximum(out, a, b);
-    default: return gl_op_minimum(out, a, b);
-    }
-}
-
-/* tensor op number, or number op tensor when swapped */
-static gl_status arith_ts(lua_State *L, gl_tensor **out, arith k, gl_tensor *a, float s, int swapped)
-{
-    switch (k) {
-    case A_ADD: return gl_op_affine(out, a, 1.0f, s);
-    case A_SUB: return swapped ? gl_op_affine(out, a, -1.0f, s) : gl_op_affine(out, a, 1.0f, -s);
-    case A_MUL: return gl_op_affine(out, a, s, 0.0f);
-    case A_DIV: return swapped ? gl_op_rdiv(out, s, a) : gl_op_affine(out, a, 1.0f / s, 0.0f);
-    case A_POW: return swapped ? gl_op_rpow(out, s, a) : gl_op_pow_scalar(out, a, s);
-    default: {
-        /* maximum/minimum with a number: a scratch 0-dim tensor on the stack */
-        gl_ud *u = gl_lua_newud(L);
-        gl_status st = gl_scalar(&u->t, s);
-        if (st) return st;
-        return k == A_MAX ? gl_op_maximum(out, a, u->t) : gl_op_minimum(out, a, u->t);
-    }
-    }
-}
-
-static int arith_call(lua_State *L, arith k)
+static int arith_call(lua_State *L, gl_binop k)
 {
     /* the hottest binding: one registry lookup of the metatable serves both
      * type tests and the result */
@@ -779,32 +690,32 @@ static int arith_call(lua_State *L, arith k)
     lua_setmetatable(L, -2);
     int top = lua_gettop(L);
     gl_status st;
-    if (a && b) st = arith_tt(&u->t, k, a, b);
+    if (a && b) st = gl_op_binary(&u->t, k, a, b);
     else if (a) {
         if (lua_type(L, 2) != LUA_TNUMBER)
-            return gl_lua_errorf(L, "%s: expected a Tensor or number as argument 2, got %s", arith_names[k], luaL_typename(L, 2));
-        st = arith_ts(L, &u->t, k, a, (float)lua_tonumber(L, 2), 0);
+            return gl_lua_errorf(L, "%s: expected a Tensor or number as argument 2, got %s", gl_binop_name(k), luaL_typename(L, 2));
+        st = gl_op_binary_scalar(&u->t, k, a, (float)lua_tonumber(L, 2), 0);
     } else if (b) {
         if (lua_type(L, 1) != LUA_TNUMBER)
-            return gl_lua_errorf(L, "%s: expected a Tensor or number as argument 1, got %s", arith_names[k], luaL_typename(L, 1));
-        st = arith_ts(L, &u->t, k, b, (float)lua_tonumber(L, 1), 1);
+            return gl_lua_errorf(L, "%s: expected a Tensor or number as argument 1, got %s", gl_binop_name(k), luaL_typename(L, 1));
+        st = gl_op_binary_scalar(&u->t, k, b, (float)lua_tonumber(L, 1), 1);
     } else {
         if (gl_lua_test_ud(L, 1) || gl_lua_test_ud(L, 2))
-            return gl_lua_errorf(L, "%s: tensor has been closed", arith_names[k]);
-        return gl_lua_errorf(L, "%s: expected a Tensor, got %s and %s", arith_names[k], luaL_typename(L, 1), luaL_typename(L, 2));
+            return gl_lua_errorf(L, "%s: tensor has been closed", gl_binop_name(k));
+        return gl_lua_errorf(L, "%s: expected a Tensor, got %s and %s", gl_binop_name(k), luaL_typename(L, 1), luaL_typename(L, 2));
     }
     gl_lua_check_status(L, st);
     lua_settop(L, top);
     gl_lua_account(L);
     return 1;
 }
-static int m_add(lua_State *L) { return arith_call(L, A_ADD); }
-static int m_sub(lua_State *L) { return arith_call(L, A_SUB); }
-static int m_mul(lua_State *L) { return arith_call(L, A_MUL); }
-static int m_div(lua_State *L) { return arith_call(L, A_DIV); }
-static int m_pow(lua_State *L) { return arith_call(L, A_POW); }
-static int m_maximum(lua_State *L) { return arith_call(L, A_MAX); }
-static int m_minimum(lua_State *L) { return arith_call(L, A_MIN); }
+static int m_add(lua_State *L) { return arith_call(L, GL_BIN_ADD); }
+static int m_sub(lua_State *L) { return arith_call(L, GL_BIN_SUB); }
+static int m_mul(lua_State *L) { return arith_call(L, GL_BIN_MUL); }
+static int m_div(lua_State *L) { return arith_call(L, GL_BIN_DIV); }
+static int m_pow(lua_State *L) { return arith_call(L, GL_BIN_POW); }
+static int m_maximum(lua_State *L) { return arith_call(L, GL_BIN_MAX); }
+static int m_minimum(lua_State *L) { return arith_call(L, GL_BIN_MIN); }
 
 static int m_neg(lua_State *L)
 {
@@ -955,6 +866,8 @@ static int varstd(lua_State *L, int is_std)
     int unbiased = 1, d = -1, keep = 0;
     int top = lua_gettop(L);
     if (top >= 2 && lua_istable(L, top)) {
+        static const char *const keys[] = {"unbiased", NULL};
+        gl_lua_check_options(L, top, is_std ? "std" : "var", keys);
         if (lua_getfield(L, top, "unbiased") != LUA_TNIL) unbiased = lua_toboolean(L, -1);
         lua_pop(L, 1);
         top--;
@@ -1085,7 +998,9 @@ static int m_backward(lua_State *L)
         oi = 3;
     }
     int create = 0, retain = -1;
+    static const char *const keys[] = {"create_graph", "retain_graph", NULL};
     if (lua_istable(L, oi)) {
+        gl_lua_check_options(L, oi, "backward", keys);
         if (lua_getfield(L, oi, "create_graph") != LUA_TNIL) create = lua_toboolean(L, -1);
         if (lua_getfield(L, oi, "retain_graph") != LUA_TNIL) retain = lua_toboolean(L, -1);
         lua_pop(L, 2);

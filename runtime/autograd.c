@@ -219,7 +219,11 @@ gl_status gl_node_saved(gl_node *n, int i, gl_tensor **out)
 
 /* ------------------------------------------------------------- tensors */
 
-void gl_tensor_set_requires_grad(gl_tensor *t, int on) { t->requires_grad = on != 0 || t->grad_fn; }
+void gl_tensor_set_requires_grad(gl_tensor *t, int on)
+{
+    t->requires_grad = on != 0 || t->grad_fn;
+    if (!t->grad_fn) t->storage->grad_leaf = t->requires_grad;
+}
 
 gl_status gl_tensor_detach(gl_tensor **out, gl_tensor *t)
 {

@@ -82,6 +82,7 @@ typedef struct gl_node gl_node;
 typedef struct gl_storage {
     int refcount;
     unsigned version; /* bumped by every in-place write */
+    int grad_leaf;    /* some leaf that requires grad owns this storage */
     size_t n;         /* floats */
     float *data;
 } gl_storage;
@@ -127,6 +128,11 @@ const char *gl_tensor_shape_str(const gl_tensor *t, char *buf, size_t n);
 gl_status gl_dim(const char *fn, int dim, int ndim, int *out);
 
 /* idx holds 1-based class numbers; out has idx's shape plus n_classes. */
+/* 1-D ranges and the identity (PyTorch's arange, linspace, eye): start,
+ * stop and step must be finite, step non-zero, counts at most 2^31. */
+gl_status gl_tensor_arange(gl_tensor **out, double start, double stop, double step);
+gl_status gl_tensor_linspace(gl_tensor **out, double start, double stop, int64_t steps);
+gl_status gl_tensor_eye(gl_tensor **out, int64_t n, int64_t m);
 gl_status gl_tensor_one_hot(gl_tensor **out, const gl_tensor *idx, int64_t n_classes);
 
 /* In-place writes (not recorded by autograd; bump the version). */
@@ -195,6 +201,19 @@ gl_status gl_op_maximum(gl_tensor **out, gl_tensor *a, gl_tensor *b);
 gl_status gl_op_minimum(gl_tensor **out, gl_tensor *a, gl_tensor *b);
 
 /* With a number: out = alpha * x + beta; out = x ^ p; out = s / x. */
+/* The binary ops as one family, for callers that pick one at run time (the
+ * bindings' operators and in-place methods). */
+typedef enum { GL_BIN_ADD, GL_BIN_SUB, GL_BIN_MUL, GL_BIN_DIV, GL_BIN_POW, GL_BIN_MAX, GL_BIN_MIN } gl_binop;
+const char *gl_binop_name(gl_binop op); /* "add", ..., "maximum", "minimum" */
+gl_status gl_op_binary(gl_tensor **out, gl_binop op, gl_tensor *a, gl_tensor *b);
+/* a op s, or s op a when swapped */
+gl_status gl_op_binary_scalar(gl_tensor **out, gl_binop op, gl_tensor *a, float s, int swapped);
+/* In place, recording nothing: t = t op alpha*y (alpha for add/sub only;
+ * y broadcasts into t's shape) or t = t op s. add, sub, mul and div. The
+ * in-place guard (gl_check_inplace) is applied and t's version bumped. */
+gl_status gl_tensor_binary_(gl_tensor *t, gl_binop op, gl_tensor *y, float alpha, const char *fn);
+gl_status gl_tensor_binary_scalar_(gl_tensor *t, gl_binop op, float s, const char *fn);
+gl_status gl_tensor_clamp_(gl_tensor *t, float lo, float hi); /* in place, lo <= hi */
 gl_status gl_op_affine(gl_tensor **out, gl_tensor *x, float alpha, float beta);
 gl_status gl_op_pow_scalar(gl_tensor **out, gl_tensor *x, float p);
 gl_status gl_op_rdiv(gl_tensor **out, float s, gl_tensor *x);

@@ -382,7 +382,11 @@ gl_status gl_image_load(gl_tensor **out, const char *path, int channels)
     }
     unsigned char *px = stbi_load_from_memory(buf, (int)len, &w, &h, &c, channels);
     free(buf);
-    if (!px) return gl_fail(GL_ERR_FORMAT, "image.load: %s: %s", path, stbi_failure_reason());
+    if (!px) {
+        const char *reason = stbi_failure_reason();
+        return gl_fail(GL_ERR_FORMAT, "image.load: %s: %s", path,
+                       reason && *reason ? reason : "not a complete image in a format ganlua reads (truncated?)");
+    }
     if (w <= 0 || h <= 0) { /* stb lets a PNM header cut short through as an empty image */
         stbi_image_free(px);
         return gl_fail(GL_ERR_FORMAT, "image.load: %s: the image has no pixels (%d x %d; a truncated header?)", path, w, h);

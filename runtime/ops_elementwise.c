@@ -661,3 +661,123 @@ gl_status gl_op_clone(gl_tensor **out, gl_tensor *x)
     *out = o;
     return GL_OK;
 }
+
+/* ----------------------------------------------------- the binary family */
+
+const char *gl_binop_name(gl_binop op)
+{
+    static const char *names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
+    return (unsigned)op < sizeof names / sizeof *names ? names[op] : "?";
+}
+
+gl_status gl_op_binary(gl_tensor **out, gl_binop op, gl_tensor *a, gl_tensor *b)
+{
+    switch (op) {
+    case GL_BIN_ADD: return gl_op_add(out, a, b);
+    case GL_BIN_SUB: return gl_op_sub(out, a, b);
+    case GL_BIN_MUL: return gl_op_mul(out, a, b);
+    case GL_BIN_DIV: return gl_op_div(out, a, b);
+    case GL_BIN_POW: return gl_op_pow(out, a, b);
+    case GL_BIN_MAX: return gl_op_maximum(out, a, b);
+    case GL_BIN_MIN: return gl_op_minimum(out, a, b);
+    }
+    return gl_fail(GL_ERR_ARG, "binary: unknown op %d", (int)op);
+}
+
+gl_status gl_op_binary_scalar(gl_tensor **out, gl_binop op, gl_tensor *a, float s, int swapped)
+{
+    switch (op) {
+    case GL_BIN_ADD: return gl_op_affine(out, a, 1.0f, s);
+    case GL_BIN_SUB: return swapped ? gl_op_affine(out, a, -1.0f, s) : gl_op_affine(out, a, 1.0f, -s);
+    case GL_BIN_MUL: return gl_op_affine(out, a, s, 0.0f);
+    case GL_BIN_DIV: return swapped ? gl_op_rdiv(out, s, a) : gl_op_affine(out, a, 1.0f / s, 0.0f);
+    case GL_BIN_POW: return swapped ? gl_op_rpow(out, s, a) : gl_op_pow_scalar(out, a, s);
+    case GL_BIN_MAX:
+    case GL_BIN_MIN: {
+        gl_tensor *c = NULL;
+        GL_TRY(gl_scalar(&c, s));
+        gl_status st = op == GL_BIN_MAX ? gl_op_maximum(out, a, c) : gl_op_minimum(out, a, c);
+        gl_tensor_release(c);
+        return st;
+    }
+    }
+    return gl_fail(GL_ERR_ARG, "binary: unknown op %d", (int)op);
+}
+
+static float apply_bin(gl_binop op, float x, float y)
+{
+    switch (op) {
+    case GL_BIN_ADD: return x + y;
+    case GL_BIN_SUB: return x - y;
+    case GL_BIN_MUL: return x * y;
+    default: return x / y;
+    }
+}
+
+gl_status gl_tensor_binary_scalar_(gl_tensor *t, gl_binop op, float s, const char *fn)
+{
+    if (op > GL_BIN_DIV) return gl_fail(GL_ERR_ARG, "%s: no in-place %s", fn, gl_binop_name(op));
+    GL_TRY(gl_check_inplace(fn, t));
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], s);
+    gl_tensor_bump(t);
+    return GL_OK;
+}
+
+gl_status gl_tensor_binary_(gl_tensor *t, gl_binop op, gl_tensor *y, float alpha, const char *fn)
+{
+    if (op > GL_BIN_DIV) return gl_fail(GL_ERR_ARG, "%s: no in-place %s", fn, gl_binop_name(op));
+    GL_TRY(gl_check_inplace(fn, t));
+    if (op != GL_BIN_ADD && op != GL_BIN_SUB) alpha = 1.0f;
+    if (y->storage == t->storage && y->data != t->data) { /* an overlapping view: read from a copy */
+        gl_tensor *c = NULL;
+        int prev = gl_set_grad_enabled(0);
+        gl_status st = gl_op_clone(&c, y);
+        gl_set_grad_enabled(prev);
+        GL_TRY(st);
+        st = gl_tensor_binary_(t, op, c, alpha, fn);
+        gl_tensor_release(c);
+        return st;
+    }
+    int same = y->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = y->shape[d] == t->shape[d];
+    if (same || y->numel == 1) { /* the common cases, directly */
+        const float *yd = y->data;
+        if (same && yd == t->data) { /* x:add_(x) */
+            for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], alpha * t->data[i]);
+        } else if (same) {
+            for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], alpha * yd[i]);
+        } else {
+            float v = alpha * yd[0];
+            for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], v);
+        }
+        gl_tensor_bump(t);
+        return GL_OK;
+    }
+    /* y broadcasts into t: y expanded to t's shape (a fresh tensor), then the same loop */
+    char b1[96], b2[96];
+    gl_tensor *e = NULL;
+    int prev = gl_set_grad_enabled(0);
+    gl_status st = gl_op_expand(&e, y, t->ndim, t->shape);
+    gl_set_grad_enabled(prev);
+    if (st != GL_OK || e->numel != t->numel) {
+        gl_tensor_release(e);
+        return gl_fail(GL_ERR_SHAPE, "%s: %s does not broadcast into %s", fn, gl_tensor_shape_str(y, b1, sizeof b1),
+                       gl_tensor_shape_str(t, b2, sizeof b2));
+    }
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], alpha * e->data[i]);
+    gl_tensor_release(e);
+    gl_tensor_bump(t);
+    return GL_OK;
+}
+
+gl_status gl_tensor_clamp_(gl_tensor *t, float lo, float hi)
+{
+    if (!(lo <= hi)) return gl_fail(GL_ERR_ARG, "clamp_: max (%g) is below min (%g)", hi, lo);
+    GL_TRY(gl_check_inplace("clamp_", t));
+    for (int64_t i = 0; i < t->numel; i++) {
+        float v = t->data[i];
+        t->data[i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+    gl_tensor_bump(t);
+    return GL_OK;
+}

@@ -70,6 +70,7 @@ static gl_storage *storage_new(size_t n)
     }
     s->refcount = 1;
     s->version = 0;
+    s->grad_leaf = 0;
     s->n = n;
     return s;
 }
@@ -234,6 +235,13 @@ gl_status gl_check_inplace(const char *fn, const gl_tensor *t)
         return gl_fail(GL_ERR_STATE,
                        "%s: in-place write to a leaf that requires grad "
                        "(wrap it in autograd.no_grad or detach it)",
+                       fn);
+    /* a view (made while recording) of such a leaf writes into the leaf:
+     * PyTorch refuses it too; a detach()ed alias may still be written */
+    if (gl_grad_enabled() && t->grad_fn && t->storage->grad_leaf)
+        return gl_fail(GL_ERR_STATE,
+                       "%s: in-place write to a view of a leaf that requires grad "
+                       "(wrap it in autograd.no_grad, or write into a clone())",
                        fn);
     if (t->copy_op) {
         char dim[24] = "";
@@ -428,5 +436,37 @@ gl_status gl_tensor_one_hot(gl_tensor **out, const gl_tensor *idx, int64_t n_cla
     }
     GL_TRY(gl_tensor_zeros(out, idx->ndim + 1, shape));
     for (int64_t i = 0; i < idx->numel; i++) (*out)->data[i * n_classes + (int64_t)idx->data[i] - 1] = 1.0f;
+    return GL_OK;
+}
+
+gl_status gl_tensor_arange(gl_tensor **out, double a, double b, double s)
+{
+    if (!isfinite(a) || !isfinite(b) || !isfinite(s))
+        return gl_fail(GL_ERR_ARG, "arange: start, end and step must be finite, got %g, %g, %g", a, b, s);
+    if (s == 0) return gl_fail(GL_ERR_ARG, "arange: step must be non-zero");
+    double cnt = ceil((b - a) / s);
+    if (cnt < 0) cnt = 0;
+    if (cnt > 2147483648.0) return gl_fail(GL_ERR_NOMEM, "arange: %.0f elements is too many", cnt);
+    int64_t n = (int64_t)cnt;
+    GL_TRY(gl_tensor_new(out, 1, &n));
+    for (int64_t i = 0; i < n; i++) (*out)->data[i] = (float)(a + s * (double)i);
+    return GL_OK;
+}
+
+gl_status gl_tensor_linspace(gl_tensor **out, double a, double b, int64_t n)
+{
+    if (!isfinite(a) || !isfinite(b)) return gl_fail(GL_ERR_ARG, "linspace: start and end must be finite, got %g, %g", a, b);
+    if (n < 0) return gl_fail(GL_ERR_ARG, "linspace: steps must be non-negative, got %lld", (long long)n);
+    GL_TRY(gl_tensor_new(out, 1, &n));
+    for (int64_t i = 0; i < n; i++) (*out)->data[i] = (float)(n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1));
+    return GL_OK;
+}
+
+gl_status gl_tensor_eye(gl_tensor **out, int64_t n, int64_t m)
+{
+    if (n < 0 || m < 0) return gl_fail(GL_ERR_ARG, "eye: sizes must be non-negative, got %lld x %lld", (long long)n, (long long)m);
+    int64_t shape[2] = {n, m};
+    GL_TRY(gl_tensor_zeros(out, 2, shape));
+    for (int64_t i = 0; i < n && i < m; i++) (*out)->data[i * m + i] = 1.0f;
     return GL_OK;
 }

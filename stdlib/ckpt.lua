@@ -22,6 +22,46 @@ local function is_optim(v) return type(v) == "table" and v.params and v.state an
 local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 local function unhex(h) return (h:gsub("%x%x", function(b) return string.char(tonumber(b, 16)) end)) end
 
+-- Plain values go through JSON, which has no NaN or infinity and whose
+-- objects have only string keys. So that they come back as they went in,
+-- a non-finite number is stored as {["~num"] = "nan"|"inf"|"-inf"} and a
+-- table that is neither a list nor string-keyed as {["~pairs"] = {{k, v}, ...}}.
+local function wrap(v)
+  if type(v) == "number" then
+    if v ~= v then return { ["~num"] = "nan" } end
+    if v == math.huge then return { ["~num"] = "inf" } end
+    if v == -math.huge then return { ["~num"] = "-inf" } end
+    return v
+  end
+  if type(v) ~= "table" or T.is_tensor(v) then return v end
+  local n, strings, others = #v, true, false
+  for k in pairs(v) do
+    if type(k) ~= "string" then strings = false end
+    if not (math.type(k) == "integer" and k >= 1 and k <= n) then others = true end
+  end
+  local out = {}
+  if not others or strings then
+    for k, x in pairs(v) do out[k] = wrap(x) end
+    return out
+  end
+  local pairs_ = {}
+  for k, x in pairs(v) do pairs_[#pairs_ + 1] = { wrap(k), wrap(x) } end
+  return { ["~pairs"] = pairs_ }
+end
+local NUMS = { nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge }
+local function unwrap(v)
+  if type(v) ~= "table" then return v end
+  if v["~num"] ~= nil and next(v, next(v)) == nil then return NUMS[v["~num"]] end
+  if v["~pairs"] ~= nil and next(v, next(v)) == nil then
+    local out = {}
+    for _, kv in ipairs(v["~pairs"]) do out[unwrap(kv[1])] = unwrap(kv[2]) end
+    return out
+  end
+  local out = {}
+  for k, x in pairs(v) do out[k] = unwrap(x) end
+  return out
+end
+
 -- save(path, items [, {rng = true}]) -> true; raises on failure (as torch.save does)
 function ckpt.save(path, items, o)
   if type(path) ~= "string" then argcheck.raise("ckpt.save: path must be a string") end
@@ -58,7 +98,7 @@ function ckpt.save(path, items, o)
       names[#names + 1] = k
       tensors[#tensors + 1] = v
     else
-      meta.values[k] = v
+      meta.values[k] = wrap(v)
     end
   end
   if o.rng ~= false then meta.rng = hex(T.get_rng_state()) end
@@ -180,7 +220,7 @@ function ckpt.load(path, targets, o)
     end
   end
   if meta.rng and o.rng ~= false then T.set_rng_state(unhex(meta.rng)) end
-  local values = meta.values or {}
+  local values = unwrap(meta.values or {})
   for name, t in pairs(c.tensors) do
     if not name:find("%.") then values[name] = t end
   end

@@ -104,16 +104,7 @@ local function parse_spec(name, v)
     if s.positive ~= nil and type(s.positive) ~= "boolean" then return nil, what .. ": positive must be true or false" end
   end
   if s.type == "integer" or s.type == "number" then
-    local lo, hi, pos = s.min, s.max, s.positive
-    s.range = (lo and ">= " .. tostring(lo)) or (pos and "> 0") or nil
-    if hi then s.range = (s.range and s.range .. " and " or "") .. "<= " .. tostring(hi) end
-    local noun = s.type == "integer" and "integer" or "number"
-    s.check = function(x)
-      if x ~= x or x == math.huge or x == -math.huge then return "expected a finite number" end
-      if pos and not (x > 0) then return "expected a positive " .. noun end
-      if lo and x < lo then return string.format("expected %s %s >= %s", noun == "integer" and "an" or "a", noun, tostring(lo)) end
-      if hi and x > hi then return string.format("expected %s %s <= %s", noun == "integer" and "an" or "a", noun, tostring(hi)) end
-    end
+    s.check, s.range = argcheck.range(s.type == "integer", s)
     if s.default ~= nil and s.check(s.default) then
       return nil, string.format("%s: the default %s is out of its range (%s)", what, tostring(s.default), s.check(s.default))
     end
@@ -170,40 +161,11 @@ local function build(spec, script)
   return specs, own, common
 end
 
-local function edit_distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
--- the declared name closest to `name`: within a few edits, else the only one
--- it is a prefix of
+-- the declared name closest to `name` (argcheck.suggest)
 local function suggest(name, specs)
   local names = { "help" }
   for k in pairs(specs) do names[#names + 1] = k end
-  table.sort(names)
-  local best, bd = nil, math.huge
-  for _, k in ipairs(names) do
-    local d = edit_distance(name, k)
-    if d < bd then best, bd = k, d end
-  end
-  if best and bd <= math.max(2, #name // 3) then return best end
-  local hit
-  for _, k in ipairs(names) do
-    if k:sub(1, #name) == name then
-      if hit then return nil end
-      hit = k
-    end
-  end
-  return hit
+  return argcheck.suggest(name, names)
 end
 
 -- raw string -> value of spec s, or nil, message

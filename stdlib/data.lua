@@ -360,6 +360,14 @@ function data.write_csv(x, path, header)
 end
 
 -- Read a CSV of numbers (an optional non-numeric header line is skipped).
+-- a CSV field as a number: what tonumber reads, and nan, inf, -inf as
+-- write_csv (C's %g) writes them
+local SPECIAL = { nan = 0 / 0, ["-nan"] = 0 / 0, inf = math.huge, ["+inf"] = math.huge, ["-inf"] = -math.huge }
+local function field(v)
+  v = v:match("^%s*(.-)%s*$")
+  return tonumber(v) or SPECIAL[v:lower()]
+end
+
 function data.read_csv(path)
   argcheck.string("data.read_csv", 1, path, "path")
   local f, err = io.open(path, "r")
@@ -372,7 +380,7 @@ function data.read_csv(path)
   for line in text:gmatch("([^\n]*)\n?") do
     lineno = lineno + 1
     local r = {}
-    for v in line:gmatch("[^,]+") do r[#r + 1] = tonumber(v) end
+    for v in line:gmatch("[^,]+") do r[#r + 1] = field(v) end
     if #r > 0 and #r == select(2, line:gsub(",", "")) + 1 then
       if #rows > 0 and #r ~= #rows[1] then
         argcheck.raise(string.format("read_csv: %s line %d has %d values, the first row %d", path, lineno, #r, #rows[1]))

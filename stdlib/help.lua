@@ -62,7 +62,7 @@ local docs = {
   ["nn.LeakyReLU"] = "nn.LeakyReLU([slope=0.01])",
   ["nn.MinibatchDiscrimination"] = "nn.MinibatchDiscrimination(in, B, C) -- Salimans et al. 2016; output [x, o(x)]",
   ["nn.Embedding"] = "nn.Embedding(num, dim) -- rows looked up by 1-based index",
-  ["nn.Upsample"] = "nn.Upsample({scale_factor=2, mode=\"nearest\"})",
+  ["nn.Upsample"] = "nn.Upsample{scale_factor=2, mode=\"nearest\"} -- positional arguments are PyTorch's (size, scale_factor, mode); size is not implemented",
   ["nn.utils.spectral_norm"] = "nn.utils.spectral_norm(module [, {name=\"weight\", n_power_iterations=1}])",
   ["nn.init.dcgan_"] = "nn.init.dcgan_(model) -- DCGAN init: conv/linear N(0, 0.02), batch norm N(1, 0.02)",
   -- losses

@@ -8,42 +8,76 @@ local T, A = core.tensor, core.autograd
 
 local L = {}
 
--- Every loss ends in `return reduce(...)`.
+-- Each loss's options are declared (argcheck.options): PyTorch's keys,
+-- defaults and ranges; a typo is an error with a "did you mean".
+local REDUCTION = { "mean", choices = { "mean", "sum", "none" } }
+local function declare(name, extra)
+  local spec = { reduction = REDUCTION }
+  for k, v in pairs(extra or {}) do spec[k] = v end
+  return argcheck.options("losses." .. name, spec)
+end
+local OPTS = {
+  bce = declare("bce"), bce_with_logits = declare("bce_with_logits"), mse = declare("mse"), l1 = declare("l1"),
+  nll = declare("nll"),
+  cross_entropy = declare("cross_entropy", { label_smoothing = { 0.0, min = 0, max = 1 } }),
+  gaussian_nll = declare("gaussian_nll", { full = { false }, eps = { 1e-6, positive = true } }),
+  kl_div = declare("kl_div", { reduction = { "mean", choices = { "mean", "batchmean", "sum", "none" } },
+                               log_target = { false } }),
+  gradient_penalty = argcheck.options("losses.gradient_penalty", { lambda = { 10.0, min = 0 } }),
+}
+
+-- Every loss ends in `return reduce(...)`, with its checked options.
 local function reduce(x, o, name)
-  local r = (type(o) == "table" and o.reduction) or "mean"
+  local r = o.reduction
   if r == "mean" then
     if x:numel() == 0 then argcheck.raise(name .. ": the mean of an empty input (use reduction = \"sum\" or \"none\")") end
     return x:mean()
   end
   if r == "sum" then return x:sum() end
-  if r == "none" then return x end
-  argcheck.raise(string.format("%s: reduction must be \"mean\", \"sum\" or \"none\", got %s", name, tostring(r)))
+  return x
 end
 
 local function check_input(name, x)
   if not T.is_tensor(x) then argcheck.raise(name .. ": input must be a Tensor, got " .. argcheck.typename(x)) end
 end
 
--- a target tensor broadcastable to x as the losses use it: the same number
--- of elements (taken in x's shape) or one element
+-- a target as the losses use it: a number, a one-element Tensor, or a
+-- Tensor of x's own shape. Other shapes are refused rather than paired in
+-- memory order: 2x3 against 3x2 would pair the wrong elements, and N
+-- against N x 1 is what PyTorch broadcasts to N x N (with a warning).
 local function as_target(x, t)
-  if T.is_tensor(t) and t:numel() == x:numel() then return t:reshape(x:size()) end
-  if T.is_tensor(t) then return t:reshape(1) end
+  if T.is_tensor(t) and t:numel() == 1 and x:numel() ~= 1 then return t:reshape(1) end
   return t
 end
 
-local function check_target(name, x, t)
+local function same_shape(a, b)
+  if a:dim() ~= b:dim() then return false end
+  for d = 1, a:dim() do if a:size(d) ~= b:size(d) then return false end end
+  return true
+end
+
+local function check_target(name, x, t, what)
+  what = what or "target"
   if type(t) == "number" then return end
-  if not T.is_tensor(t) then argcheck.raise(name .. ": target must be a number or a Tensor, got " .. argcheck.typename(t)) end
-  if t:numel() ~= x:numel() and t:numel() ~= 1 then
-    argcheck.raise(string.format("%s: target %s does not match input %s", name, table.concat(t:size(), "x"),
-      table.concat(x:size(), "x")))
+  if not T.is_tensor(t) then argcheck.raise(string.format("%s: %s must be a number or a Tensor, got %s", name, what, argcheck.typename(t))) end
+  if t:numel() ~= 1 and not same_shape(t, x) then
+    argcheck.raise(string.format("%s: %s %s does not match input %s (give both the same shape)", name, what,
+      table.concat(t:size(), "x"), table.concat(x:size(), "x")))
   end
 end
 
 -- -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does
 function L.bce(p, t, o)
   check_input("bce", p); check_target("bce", p, t)
+  o = OPTS.bce:check(o, 3)
+  -- PyTorch refuses probabilities outside [0, 1] (a missing sigmoid)
+  if p:numel() > 0 then
+    local lo, hi = p:min():item(), p:max():item()
+    if not (lo >= 0 and hi <= 1) then
+      argcheck.raise(string.format("bce: input must hold probabilities in [0, 1], got values in [%.4g, %.4g]%s", lo, hi,
+        " (for logits use losses.bce_with_logits)"))
+    end
+  end
   t = as_target(p, t)
   local lp, lq = p:log():clamp(-100), (1 - p):log():clamp(-100)
   return reduce(-(lp * t + lq * (1 - t)), o, "bce")
@@ -52,12 +86,14 @@ end
 -- softplus(x) - x t: stable for any logit
 function L.bce_with_logits(x, t, o)
   check_input("bce_with_logits", x); check_target("bce_with_logits", x, t)
+  o = OPTS.bce_with_logits:check(o, 3)
   t = as_target(x, t)
   return reduce(x:softplus() - x * t, o, "bce_with_logits")
 end
 
 function L.mse(x, t, o)
   check_input("mse", x); check_target("mse", x, t)
+  o = OPTS.mse:check(o, 3)
   t = as_target(x, t)
   local d = x - t
   return reduce(d * d, o, "mse")
@@ -65,6 +101,7 @@ end
 
 function L.l1(x, t, o)
   check_input("l1", x); check_target("l1", x, t)
+  o = OPTS.l1:check(o, 3)
   t = as_target(x, t)
   return reduce((x - t):abs(), o, "l1")
 end
@@ -88,16 +125,15 @@ end
 -- nll(log_probs, target): target holds 1-based classes
 function L.nll(logp, target, o)
   local q = classes("nll", logp, target)
+  o = OPTS.nll:check(o, 3)
   return reduce(-(logp * q):sum(2), o, "nll")
 end
 
 -- cross_entropy(logits, target [, {label_smoothing = 0, reduction}])
 function L.cross_entropy(logits, target, o)
   local q = classes("cross_entropy", logits, target)
-  local eps = type(o) == "table" and o.label_smoothing or 0
-  if type(eps) ~= "number" then
-    argcheck.raise("cross_entropy: option label_smoothing must be a number, got " .. argcheck.typename(eps))
-  end
+  o = OPTS.cross_entropy:check(o, 3)
+  local eps = o.label_smoothing
   if eps > 0 then q = q * (1 - eps) + eps / logits:size(2) end
   return reduce(-(logits:log_softmax(2) * q):sum(2), o, "cross_entropy")
 end
@@ -109,13 +145,12 @@ function L.gaussian_nll(mu, target, var, o)
   if type(var) ~= "number" and not T.is_tensor(var) then
     argcheck.fail("gaussian_nll", 3, "var", "a number or a Tensor", var)
   end
-  if T.is_tensor(var) and var:numel() ~= mu:numel() and var:numel() ~= 1 then
-    argcheck.raise(string.format("gaussian_nll: var %s does not match input %s", table.concat(var:size(), "x"),
-      table.concat(mu:size(), "x")))
-  end
-  o = type(o) == "table" and o or {}
-  local eps = o.eps or 1e-6
-  if type(eps) ~= "number" then argcheck.raise("gaussian_nll: option eps must be a number, got " .. argcheck.typename(eps)) end
+  check_target("gaussian_nll", mu, var, "var")
+  o = OPTS.gaussian_nll:check(o, 4)
+  local eps = o.eps
+  -- PyTorch: "var has negative entry/entries"
+  local vmin = T.is_tensor(var) and (var:numel() > 0 and var:min():item() or 0) or var
+  if not (vmin >= 0) then argcheck.raise("gaussian_nll: var has a negative (or NaN) entry: " .. tostring(vmin)) end
   target, var = as_target(mu, target), as_target(mu, var)
   local v = T.is_tensor(var) and var:clamp(eps) or math.max(var, eps)
   local d = mu - target
@@ -183,11 +218,7 @@ function L.gradient_penalty(D, real, fake, o)
     argcheck.raise(string.format("gradient_penalty: real %s and fake %s must be non-empty batches of the same size",
       table.concat(real:size(), "x"), table.concat(fake:size(), "x")))
   end
-  o = type(o) == "table" and o or {}
-  local lambda = o.lambda or 10
-  if type(lambda) ~= "number" then
-    argcheck.raise("gradient_penalty: option lambda must be a number, got " .. argcheck.typename(lambda))
-  end
+  local lambda = OPTS.gradient_penalty:check(o, 4).lambda
   local n = real:size(1)
   local es = { n }
   for _ = 2, real:dim() do es[#es + 1] = 1 end
@@ -206,11 +237,8 @@ end
 function L.kl_div(logq, p, o)
   check_input("kl_div", logq)
   argcheck.tensor("kl_div", 2, p, "target")
-  if p:numel() ~= logq:numel() and p:numel() ~= 1 then
-    argcheck.raise(string.format("kl_div: target %s does not match input %s", table.concat(p:size(), "x"),
-      table.concat(logq:size(), "x")))
-  end
-  o = type(o) == "table" and o or {}
+  check_target("kl_div", logq, p)
+  o = OPTS.kl_div:check(o, 3)
   if o.reduction == "batchmean" and logq:dim() < 1 then argcheck.raise("kl_div: batchmean needs an input with a batch dim") end
   p = as_target(logq, p)
   local term

@@ -328,21 +328,22 @@ end
 
 -- kaiming_*(t, {a = 0, mode = "fan_in", nonlinearity = "leaky_relu"});
 -- errors are raised at the caller of kaiming_*
+local function kaiming_opts(name)
+  return argcheck.options(name, {
+    a = { 0.0 }, mode = { "fan_in", choices = { "fan_in", "fan_out" } },
+    nonlinearity = { "leaky_relu", choices = { "leaky_relu", "relu", "tanh", "selu", "linear", "sigmoid", "conv2d",
+                                               "conv_transpose2d" } },
+  })
+end
+local KAIMING = { ["nn.init.kaiming_uniform_"] = kaiming_opts("nn.init.kaiming_uniform_"),
+                  ["nn.init.kaiming_normal_"] = kaiming_opts("nn.init.kaiming_normal_") }
 local function kaiming_std(name, t, o)
   argcheck.tensor(name, 1, t, "tensor")
-  o = argcheck.opts(name, 2, o)
-  if o.a ~= nil and (type(o.a) ~= "number" or o.a ~= o.a) then
-    argcheck.raise(string.format("%s: option a must be a number, got %s", name,
-      type(o.a) == "number" and tostring(o.a) or argcheck.typename(o.a)))
-  end
-  local mode = o.mode or "fan_in"
-  if mode ~= "fan_in" and mode ~= "fan_out" then
-    argcheck.raise(string.format("%s: option mode must be \"fan_in\" or \"fan_out\", got %s", name, tostring(mode)))
-  end
+  o = KAIMING[name]:check(o, 2)
   local fi, fo = fans(t, name)
-  local fan = mode == "fan_in" and fi or fo
+  local fan = o.mode == "fan_in" and fi or fo
   if fan == 0 then return 0 end -- no elements to fill
-  return gain_of(o.nonlinearity or "leaky_relu", o.a or 0) / math.sqrt(fan)
+  return gain_of(o.nonlinearity, o.a) / math.sqrt(fan)
 end
 function init.kaiming_uniform_(t, o)
   local b = math.sqrt(3) * kaiming_std("nn.init.kaiming_uniform_", t, o)
@@ -376,7 +377,38 @@ end
 
 ----------------------------------------------------------------- layers
 
-local function opts_of(t) return type(t) == "table" and t or {} end
+-- A layer's arguments after its required ones: PyTorch's positional order
+-- (names), optionally followed by -- or replaced with -- an options table,
+-- all checked against the layer's declaration (argcheck.options):
+--   nn.Conv2d(3, 8, 4, 2, 1, 1, 1, false) == nn.Conv2d(3, 8, 4, { stride = 2, padding = 1, bias = false })
+-- A table with string keys (or an empty one) is the options table; any
+-- other value, {h, w} pairs included, is positional.
+local function is_options(v)
+  if type(v) ~= "table" or argcheck.is_module(v) then return false end
+  if next(v) == nil then return true end
+  for k in pairs(v) do if type(k) == "string" then return true end end
+  return false
+end
+local function layer_args(decl, first, names, ...)
+  local n, args = select("#", ...), { ... }
+  local o = {}
+  if n > 0 and is_options(args[n]) then
+    for k, v in pairs(args[n]) do o[k] = v end
+    n = n - 1
+  end
+  if n > #names then
+    argcheck.raise(string.format("%s: takes at most %d arguments after the first %d (%s), got %d", decl.fn, #names,
+      first - 1, table.concat(names, ", "), n))
+  end
+  for i = 1, n do
+    local k = names[i]
+    if args[i] ~= nil then
+      if o[k] ~= nil then argcheck.raise(string.format("%s: %s given both as argument %d and as an option", decl.fn, k, first + i - 1)) end
+      o[k] = args[i]
+    end
+  end
+  return decl:check(o, first + n)
+end
 local function pyb(v) return v and "True" or "False" end
 
 local function check_int(name, v, what)
@@ -399,12 +431,13 @@ local function check_x(name, x, min_dim)
   end
 end
 
--- Linear(in, out [, {bias = true}])
+-- Linear(in, out [, bias] [, {bias = true}])
 local Linear = Module:extend("Linear")
 nn.Linear = Linear
-function Linear:init(nin, nout, o)
+local LINEAR_OPTS = argcheck.options("nn.Linear", { bias = { true } })
+function Linear:init(nin, nout, ...)
   check_int("Linear", nin, "in_features"); check_int("Linear", nout, "out_features")
-  o = opts_of(o)
+  local o = layer_args(LINEAR_OPTS, 3, { "bias" }, ...)
   self.in_features, self.out_features = nin, nout
   self:register_parameter("weight", alloc("Linear", T.empty, nout, nin):requires_grad())
   if o.bias ~= false then self:register_parameter("bias", T.empty(nout):requires_grad()) end
@@ -438,14 +471,21 @@ local function check_pair(name, v, what, min)
   end
 end
 
--- the options of Conv2d and ConvTranspose2d, for their init
-local function check_conv(name, k, o)
-  check_pair(name, k, "kernel_size", 1)
-  check_pair(name, o.stride or 1, "stride", 1)
-  check_pair(name, o.padding or 0, "padding", 0)
-  check_pair(name, o.dilation or 1, "dilation", 1)
-  check_pair(name, o.output_padding or 0, "output_padding", 0)
+-- the options of Conv2d and ConvTranspose2d (groups other than 1 are not
+-- implemented, and say so)
+local function conv_opts(name, transposed)
+  local spec = {
+    stride = { 1, kind = "int_pair", min = 1 }, padding = { 0, kind = "int_pair", min = 0 },
+    dilation = { 1, kind = "int_pair", min = 1 }, bias = { true },
+    groups = { 1, min = 1, check = function(g) if g ~= 1 then return "only groups = 1 is implemented" end end },
+    padding_mode = { "zeros", choices = { "zeros" } },
+  }
+  if transposed then spec.output_padding = { 0, kind = "int_pair", min = 0 } end
+  return argcheck.options(name, spec)
 end
+local CONV_OPTS, CONVT_OPTS = conv_opts("nn.Conv2d"), conv_opts("nn.ConvTranspose2d", true)
+local CONV_ARGS = { "stride", "padding", "dilation", "groups", "bias", "padding_mode" }
+local CONVT_ARGS = { "stride", "padding", "output_padding", "groups", "bias", "dilation", "padding_mode" }
 
 local function check_image(name, x, channels)
   if not T.is_tensor(x) or x:dim() ~= 4 then
@@ -458,16 +498,17 @@ local function check_image(name, x, channels)
   end
 end
 
--- Conv2d(in, out, kernel [, {stride = 1, padding = 0, dilation = 1, bias = true}])
+-- Conv2d(in, out, kernel [, stride, padding, dilation, groups, bias]
+--        [, {stride = 1, padding = 0, dilation = 1, bias = true}])
 local Conv2d = Module:extend("Conv2d")
 nn.Conv2d = Conv2d
-function Conv2d:init(cin, cout, k, o)
+function Conv2d:init(cin, cout, k, ...)
   check_int("Conv2d", cin, "in_channels"); check_int("Conv2d", cout, "out_channels")
-  o = opts_of(o)
-  check_conv("Conv2d", k, o)
+  check_pair("Conv2d", k, "kernel_size", 1)
+  local o = layer_args(CONV_OPTS, 4, CONV_ARGS, ...)
   local kh, kw = pair(k)
   self.in_channels, self.out_channels, self.kernel_size = cin, cout, { kh, kw }
-  self.stride, self.padding, self.dilation = o.stride or 1, o.padding or 0, o.dilation or 1
+  self.stride, self.padding, self.dilation = o.stride, o.padding, o.dilation
   self._opts = { stride = self.stride, padding = self.padding, dilation = self.dilation }
   self:register_parameter("weight", alloc("Conv2d", T.empty, cout, cin, kh, kw):requires_grad())
   if o.bias ~= false then self:register_parameter("bias", T.empty(cout):requires_grad()) end
@@ -488,17 +529,18 @@ function Conv2d:extra_repr()
   return s
 end
 
--- ConvTranspose2d(in, out, kernel [, {stride, padding, output_padding, dilation, bias}])
+-- ConvTranspose2d(in, out, kernel [, stride, padding, output_padding, groups, bias, dilation]
+--                 [, {stride, padding, output_padding, dilation, bias}])
 local ConvT = Module:extend("ConvTranspose2d")
 nn.ConvTranspose2d = ConvT
-function ConvT:init(cin, cout, k, o)
+function ConvT:init(cin, cout, k, ...)
   check_int("ConvTranspose2d", cin, "in_channels"); check_int("ConvTranspose2d", cout, "out_channels")
-  o = opts_of(o)
-  check_conv("ConvTranspose2d", k, o)
+  check_pair("ConvTranspose2d", k, "kernel_size", 1)
+  local o = layer_args(CONVT_OPTS, 4, CONVT_ARGS, ...)
   local kh, kw = pair(k)
   self.in_channels, self.out_channels, self.kernel_size = cin, cout, { kh, kw }
-  self.stride, self.padding, self.dilation = o.stride or 1, o.padding or 0, o.dilation or 1
-  self.output_padding = o.output_padding or 0
+  self.stride, self.padding, self.dilation = o.stride, o.padding, o.dilation
+  self.output_padding = o.output_padding
   self._opts = { stride = self.stride, padding = self.padding, dilation = self.dilation,
                  output_padding = self.output_padding }
   self:register_parameter("weight", alloc("ConvTranspose2d", T.empty, cin, cout, kh, kw):requires_grad())
@@ -520,13 +562,14 @@ ConvT.extra_repr = Conv2d.extra_repr
 -- updates the running variance with the unbiased one, as PyTorch does.
 local function make_bn(name, dims)
   local BN = Module:extend(name)
-  function BN:init(c, o)
+  -- BatchNorm(num_features [, eps, momentum, affine, track_running_stats] [, {...}])
+  local decl = argcheck.options("nn." .. name, { eps = { 1e-5, min = 0 }, momentum = { 0.1, min = 0, max = 1 },
+                                                 affine = { true }, track_running_stats = { true } })
+  function BN:init(c, ...)
     check_int(name, c, "num_features")
-    o = opts_of(o)
-    self.num_features, self.eps = c, o.eps or 1e-5
-    self.momentum = o.momentum == nil and 0.1 or o.momentum
-    self.affine = o.affine ~= false
-    self.track_running_stats = o.track_running_stats ~= false
+    local o = layer_args(decl, 2, { "eps", "momentum", "affine", "track_running_stats" }, ...)
+    self.num_features, self.eps, self.momentum = c, o.eps, o.momentum
+    self.affine, self.track_running_stats = o.affine, o.track_running_stats
     if self.affine then
       self:register_parameter("weight", alloc(name, T.ones, c):requires_grad())
       self:register_parameter("bias", T.zeros(c):requires_grad())
@@ -592,8 +635,9 @@ nn.BatchNorm2d = make_bn("BatchNorm2d", { [4] = true, desc = "an N x C x H x W t
 -- over the trailing dims given by shape.
 local LayerNorm = Module:extend("LayerNorm")
 nn.LayerNorm = LayerNorm
-function LayerNorm:init(shape, o)
-  o = opts_of(o)
+local LAYERNORM_OPTS = argcheck.options("nn.LayerNorm", { eps = { 1e-5, min = 0 }, elementwise_affine = { true } })
+function LayerNorm:init(shape, ...)
+  local o = layer_args(LAYERNORM_OPTS, 2, { "eps", "elementwise_affine" }, ...)
   local given = shape
   if type(shape) == "number" then shape = { shape } end
   local ok = type(shape) == "table" and #shape > 0
@@ -602,8 +646,8 @@ function LayerNorm:init(shape, o)
     argcheck.raise("LayerNorm: normalized_shape must be a positive integer or a list of them, got " ..
       (type(given) == "number" and tostring(given) or argcheck.typename(given)))
   end
-  self.normalized_shape, self.eps = shape, o.eps or 1e-5
-  self.elementwise_affine = o.elementwise_affine ~= false
+  self.normalized_shape, self.eps = shape, o.eps
+  self.elementwise_affine = o.elementwise_affine
   if self.elementwise_affine then
     self:register_parameter("weight", alloc("LayerNorm", T.ones, shape):requires_grad())
     self:register_parameter("bias", T.zeros(shape):requires_grad())
@@ -736,13 +780,15 @@ function Reshape:extra_repr() return table.concat(self.shape, ", ") end
 -- Upsample{scale_factor = 2, mode = "nearest"} on N x C x H x W
 local Upsample = Module:extend("Upsample")
 nn.Upsample = Upsample
-function Upsample:init(o)
-  o = type(o) == "number" and { scale_factor = o } or opts_of(o)
-  self.scale_factor, self.mode = o.scale_factor or 2, o.mode or "nearest"
-  if self.mode ~= "nearest" then argcheck.raise("Upsample: only mode = \"nearest\" is supported") end
-  if math.type(self.scale_factor) ~= "integer" or self.scale_factor < 1 then
-    argcheck.raise("Upsample: scale_factor must be a positive integer")
-  end
+-- Upsample([size,] scale_factor [, mode]) or Upsample{scale_factor = 2, mode = "nearest"}:
+-- integer factors, nearest neighbour (what DCGAN-style generators use)
+local UPSAMPLE_OPTS = argcheck.options("nn.Upsample", {
+  size = { nil, kind = "any", check = function() return "size is not implemented; give scale_factor" end },
+  scale_factor = { 2, min = 1 }, mode = { "nearest", choices = { "nearest" } },
+})
+function Upsample:init(...)
+  local o = layer_args(UPSAMPLE_OPTS, 1, { "size", "scale_factor", "mode" }, ...)
+  self.scale_factor, self.mode = o.scale_factor, o.mode
 end
 function Upsample:forward(x)
   if not T.is_tensor(x) or x:dim() ~= 4 then
@@ -808,30 +854,16 @@ function Embedding:extra_repr() return self.num_embeddings .. ", " .. self.embed
 -- here is the released Lasagne layer, not that port.
 local MBD = Module:extend("MinibatchDiscrimination")
 nn.MinibatchDiscrimination = MBD
-local MBD_OPTS = { init = true, weight_norm = true, bias = true, include_self = true }
+local MBD_OPTS = argcheck.options("nn.MinibatchDiscrimination", {
+  init = { "original", choices = { "original", "normal", "xavier" } },
+  weight_norm = { nil, kind = "boolean" }, bias = { nil, kind = "boolean" }, include_self = { false },
+})
 function MBD:init(nin, B, Cdim, o)
   check_int("MinibatchDiscrimination", nin, "in_features")
   check_int("MinibatchDiscrimination", B, "out_features (B)")
   check_int("MinibatchDiscrimination", Cdim, "kernel_dims (C)")
-  if o ~= nil and type(o) ~= "table" then
-    argcheck.raise("MinibatchDiscrimination: argument 4 must be an options table, got " .. argcheck.typename(o))
-  end
-  o = o or {}
-  for k in pairs(o) do
-    if not MBD_OPTS[k] then
-      argcheck.raise(string.format("MinibatchDiscrimination: unknown option '%s' (init, weight_norm, bias, include_self)",
-        tostring(k)))
-    end
-  end
-  local how = o.init or "original"
-  if how ~= "original" and how ~= "normal" and how ~= "xavier" then
-    argcheck.raise("MinibatchDiscrimination: init must be \"original\", \"normal\" or \"xavier\", got " .. tostring(how))
-  end
-  for _, k in ipairs { "weight_norm", "bias", "include_self" } do
-    if o[k] ~= nil and type(o[k]) ~= "boolean" then
-      argcheck.raise(string.format("MinibatchDiscrimination: %s must be a boolean, got %s", k, argcheck.typename(o[k])))
-    end
-  end
+  o = MBD_OPTS:check(o, 4)
+  local how = o.init
   local function flag(k, def) if o[k] == nil then return def end return o[k] end
   self.in_features, self.out_features, self.kernel_dims = nin, B, Cdim
   self.init_scheme = how
@@ -909,13 +941,13 @@ nn.utils = {}
 -- value, estimated by power iteration on buffers u, v that persist across
 -- steps. Like PyTorch, the parameter becomes <name>_orig and the buffers
 -- <name>_u, <name>_v; ConvTranspose2d is normalised over its dim 2.
+local SPECTRAL_OPTS = argcheck.options("nn.utils.spectral_norm", {
+  name = { "weight" }, n_power_iterations = { 1, min = 1 }, eps = { 1e-12, positive = true },
+})
 function nn.utils.spectral_norm(m, o)
   argcheck.module("nn.utils.spectral_norm", 1, m, "module")
-  o = argcheck.opts("nn.utils.spectral_norm", 2, o)
-  local name, iters, eps = o.name or "weight", o.n_power_iterations or 1, o.eps or 1e-12
-  if type(name) ~= "string" or math.type(iters) ~= "integer" or iters < 1 or type(eps) ~= "number" then
-    argcheck.raise("spectral_norm: options name must be a string, n_power_iterations a positive integer, eps a number")
-  end
+  o = SPECTRAL_OPTS:check(o, 2)
+  local name, iters, eps = o.name, o.n_power_iterations, o.eps
   local w = rawget(m, name)
   if not T.is_tensor(w) then argcheck.raise("spectral_norm: module has no parameter '" .. name .. "'") end
   local transposed = m.__name == "ConvTranspose2d"

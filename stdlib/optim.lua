@@ -19,27 +19,25 @@ local function param_list(name, params)
   if type(params) ~= "table" or #params == 0 then
     argcheck.raise(name .. ": expected a list of parameters (e.g. model:parameters())")
   end
+  local seen = {}
   for i, p in ipairs(params) do
     if not T.is_tensor(p) then argcheck.raise(string.format("%s: parameter %d is not a Tensor", name, i)) end
     if not p.is_leaf then argcheck.raise(string.format("%s: parameter %d is not a leaf tensor", name, i)) end
+    -- the same tensor twice would be stepped twice per step (PyTorch refuses it too)
+    if seen[p] then argcheck.raise(string.format("%s: parameters %d and %d are the same tensor", name, seen[p], i)) end
+    seen[p] = i
   end
   return params
 end
 
-local function new(cls, name, params, defaults, o)
-  local self = setmetatable({ name = name, params = param_list(name, params), state = {} }, cls)
-  o = argcheck.opts(name, 2, o)
-  for k, v in pairs(defaults) do
-    if o[k] == nil then self[k] = v else self[k] = o[k] end
-  end
-  for k, v in pairs(o) do
-    if defaults[k] == nil then argcheck.raise(string.format("%s: unknown option '%s'", name, tostring(k))) end
-    if type(v) ~= type(defaults[k]) then
-      argcheck.raise(string.format("%s: option %s must be a %s, got %s", name, k, type(defaults[k]), argcheck.typename(v)))
-    end
-  end
-  if type(self.lr) ~= "number" or self.lr < 0 then argcheck.raise(name .. ": lr must be a non-negative number") end
-  for i, p in ipairs(self.params) do self.state[i] = { step = 0 } end
+-- every optimizer's options are declared (argcheck.options): PyTorch's
+-- defaults and its ranges (lr, eps, momentum, alpha and weight_decay >= 0,
+-- betas in [0, 1)); the same declaration checks load_state_dict's options
+local function new(cls, decl, params, o)
+  local name = decl.fn:match("[^.]*$")
+  local self = setmetatable({ name = name, params = param_list(name, params), state = {}, _decl = decl }, cls)
+  for k, v in pairs(decl:check(o, 2)) do self[k] = v end
+  for i = 1, #self.params do self.state[i] = { step = 0 } end
   return self
 end
 
@@ -69,9 +67,7 @@ function Optimizer:state_dict()
     st[i] = c
   end
   local opts = {}
-  for k, v in pairs(self) do
-    if k ~= "params" and k ~= "state" and k ~= "name" then opts[k] = v end
-  end
+  for _, k in ipairs(self._decl.keys) do opts[k] = self[k] end
   return { state = st, options = opts }
 end
 
@@ -83,12 +79,9 @@ function Optimizer:load_state_dict(sd)
     argcheck.raise(string.format("%s.load_state_dict: state for %d parameters, optimizer has %d", self.name, #sd.state,
       #self.params))
   end
-  for k, v in pairs(sd.options or {}) do
-    if k == "params" or k == "state" or k == "name" or (self[k] ~= nil and type(v) ~= type(self[k])) then
-      argcheck.raise(string.format("%s.load_state_dict: option %s is a %s, expected a %s", self.name, tostring(k),
-        argcheck.typename(v), type(self[k])))
-    end
-  end
+  local loaded = {}
+  for k, v in pairs(sd.options or {}) do loaded[k] = v end
+  local opts = self._decl:check(loaded, 1, self.name .. ".load_state_dict")
   for i, s in ipairs(sd.state) do
     if type(s) ~= "table" or (s.step ~= nil and math.type(s.step) ~= "integer") then
       argcheck.raise(string.format("%s.load_state_dict: state %d is not a table with an integer step", self.name, i))
@@ -105,15 +98,18 @@ function Optimizer:load_state_dict(sd)
     for k, v in pairs(s) do c[k] = T.is_tensor(v) and v:clone():reshape(self.params[i]:size()) or v end
     self.state[i] = c
   end
-  for k, v in pairs(sd.options or {}) do self[k] = v end
+  for k in pairs(sd.options or {}) do self[k] = opts[k] end
 end
 
 -- SGD(params, {lr, momentum = 0, dampening = 0, nesterov = false, weight_decay = 0})
 local SGD = setmetatable({}, { __index = Optimizer })
 SGD.__index = SGD
+local SGD_OPTS = argcheck.options("optim.SGD", {
+  lr = { 1e-3, min = 0 }, momentum = { 0.0, min = 0 }, dampening = { 0.0 }, nesterov = { false },
+  weight_decay = { 0.0, min = 0 },
+})
 function optim.SGD(params, o)
-  local self = new(SGD, "SGD", params, { lr = 1e-3, momentum = 0, dampening = 0, nesterov = false,
-                                         weight_decay = 0 }, o)
+  local self = new(SGD, SGD_OPTS, params, o)
   if self.nesterov and (self.momentum <= 0 or self.dampening ~= 0) then
     argcheck.raise("SGD: nesterov needs momentum > 0 and dampening = 0")
   end
@@ -128,14 +124,13 @@ end
 -- Adam(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, amsgrad = false})
 local Adam = setmetatable({}, { __index = Optimizer })
 Adam.__index = Adam
+local ADAM_OPTS = argcheck.options("optim.Adam", {
+  lr = { 1e-3, min = 0 }, betas = { { 0.9, 0.999 }, kind = "numbers", n = 2, min = 0, below = 1 },
+  eps = { 1e-8, min = 0 }, weight_decay = { 0.0, min = 0 }, amsgrad = { false },
+})
 function optim.Adam(params, o)
-  local self = new(Adam, "Adam", params, { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0,
-                                           amsgrad = false }, o)
-  local b = self.betas
-  if type(b) ~= "table" or type(b[1]) ~= "number" or type(b[2]) ~= "number"
-      or not (b[1] >= 0 and b[1] < 1 and b[2] >= 0 and b[2] < 1) then
-    argcheck.raise("Adam: betas must be a pair in [0, 1)")
-  end
+  local self = new(Adam, ADAM_OPTS, params, o)
+  self.betas = { self.betas[1], self.betas[2] } -- a copy: the caller's table stays theirs
   return self
 end
 function Adam:update(p, g, s)
@@ -151,11 +146,11 @@ end
 -- RMSprop(params, {lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0, centered = false})
 local RMSprop = setmetatable({}, { __index = Optimizer })
 RMSprop.__index = RMSprop
-function optim.RMSprop(params, o)
-  local self = new(RMSprop, "RMSprop", params, { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0,
-                                                 centered = false }, o)
-  return self -- not a tail call: new's errors point at the caller of RMSprop
-end
+local RMSPROP_OPTS = argcheck.options("optim.RMSprop", {
+  lr = { 1e-2, min = 0 }, alpha = { 0.99, min = 0 }, eps = { 1e-8, min = 0 }, weight_decay = { 0.0, min = 0 },
+  momentum = { 0.0, min = 0 }, centered = { false },
+})
+function optim.RMSprop(params, o) return new(RMSprop, RMSPROP_OPTS, params, o) end
 function RMSprop:update(p, g, s)
   if not s.square_avg then
     s.square_avg = zeros_like(p)

@@ -35,9 +35,17 @@ end
 
 ---------------------------------------------------------------- printing
 
+-- tostring that cannot raise: a value whose __tostring fails (or returns a
+-- non-string) is shown as such instead of ending the session
+local function safe_tostring(v)
+  local ok, r = pcall(tostring, v)
+  if ok and type(r) == "string" then return r end
+  return string.format("<%s whose __tostring %s>", type(v), ok and ("returned a " .. type(r)) or ("failed: " .. tostring(r)))
+end
+
 local function short(v)
   if T.is_tensor(v) then
-    local s = tostring(v)
+    local s = safe_tostring(v)
     if #s > 80 then
       local ok, size = pcall(v.size, v)
       return "tensor(size=" .. (ok and table.concat(size, "x") or "?") .. ")"
@@ -47,18 +55,18 @@ local function short(v)
   if type(v) == "string" then return string.format("%q", v) end
   if type(v) == "table" then
     local mt = getmetatable(v)
-    if mt and mt.__tostring then return (tostring(v):gsub("\n.*", " ...")) end
+    if mt and mt.__tostring then return (safe_tostring(v):gsub("\n.*", " ...")) end
     return "{...}"
   end
-  return tostring(v)
+  return safe_tostring(v)
 end
 
 -- One value as the REPL shows it: tensors and modules by their own
 -- printing, tables shallowly (first 20 entries), the rest by tostring.
 function repl.show(v)
-  if type(v) ~= "table" then return T.is_tensor(v) and tostring(v) or (type(v) == "string" and string.format("%q", v) or tostring(v)) end
+  if type(v) ~= "table" then return T.is_tensor(v) and safe_tostring(v) or (type(v) == "string" and string.format("%q", v) or safe_tostring(v)) end
   local mt = getmetatable(v)
-  if mt and mt.__tostring then return tostring(v) end
+  if mt and mt.__tostring then return safe_tostring(v) end
   local parts, n = {}, 0
   local len = #v
   for i = 1, len do
@@ -70,7 +78,7 @@ function repl.show(v)
   for k in pairs(v) do
     if not (math.type(k) == "integer" and k >= 1 and k <= len) then keys[#keys + 1] = k end
   end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  table.sort(keys, function(a, b) return safe_tostring(a) < safe_tostring(b) end)
   for _, k in ipairs(keys) do
     n = n + 1
     if n > 20 then break end
@@ -168,7 +176,7 @@ function repl.run(env, o)
         for i = 2, res.n do io.write(repl.show(res[i]), i < res.n and "\t" or "\n") end
       else
         -- the traceback down to the typed chunk, not the REPL's own frames
-        local msg = tostring(res[2]):gsub("\n%s*%[C%]: in field 'protect'.*$", "")
+        local msg = safe_tostring(res[2]):gsub("\n%s*%[C%]: in field 'protect'.*$", "")
         io.stderr:write(msg, "\n")
       end
     else

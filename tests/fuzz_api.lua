@@ -93,7 +93,7 @@ end
 local module_methods = { "forward", "load_state_dict", "apply", "parameters", "state_dict", "train", "eval",
   "zero_grad", "named_parameters", "add_module", "register_buffer", "register_parameter", "num_parameters" }
 for _, m in ipairs { nn.Linear(2, 3), nn.Conv2d(3, 2, 3), nn.BatchNorm2d(3), nn.MinibatchDiscrimination(4, 3, 2),
-  nn.Embedding(5, 2), nn.LayerNorm(3), nn.Dropout(0.5), nn.Upsample(2) } do
+  nn.Embedding(5, 2), nn.LayerNorm(3), nn.Dropout(0.5), nn.Upsample { scale_factor = 2 } } do
   add_methods(m.__name, m, module_methods)
   add(m.__name .. "()", function(...) return m(...) end)
 end

@@ -93,7 +93,7 @@ layer_check("LeakyReLU", nn.LeakyReLU(0.2), rn(3, 4) + 0.05, true)
 layer_check("Tanh", nn.Tanh(), rn(3, 4), true)
 layer_check("Sigmoid", nn.Sigmoid(), rn(3, 4), true)
 layer_check("Softplus", nn.Softplus(), rn(3, 4), true)
-layer_check("Upsample", nn.Upsample(2), rn(1, 2, 2, 3), true)
+layer_check("Upsample", nn.Upsample { scale_factor = 2 }, rn(1, 2, 2, 3), true)
 layer_check("Flatten+Reshape", nn.Sequential { nn.Flatten(), nn.Reshape(3, 2) }, rn(2, 2, 3), true)
 layer_check("Embedding-free Sequential", nn.Sequential { nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1) }, rn(5, 3), true)
 
@@ -503,8 +503,8 @@ test("MinibatchDiscrimination options: include_self, the common port, typos", fu
   local w = p.weight:reshape(-1)
   check.truthy(math.abs(w:std():item() - 1) < 0.5, "normal init std " .. w:std():item())
   check.raises(function() nn.MinibatchDiscrimination(2, 3, 2, { inlcude_self = true }) end, "unknown option 'inlcude_self'")
-  check.raises(function() nn.MinibatchDiscrimination(2, 3, 2, { init = "orignal" }) end, 'init must be "original"')
-  check.raises(function() nn.MinibatchDiscrimination(2, 3, 2, { bias = 1 }) end, "bias must be a boolean")
+  check.raises(function() nn.MinibatchDiscrimination(2, 3, 2, { init = "orignal" }) end, 'option init: expected one of "original", "normal", "xavier", got "orignal"')
+  check.raises(function() nn.MinibatchDiscrimination(2, 3, 2, { bias = 1 }) end, "option bias: expected true or false, got number")
 end)
 
 -- Far pairs contribute exactly nothing (the old kernel returned a 1.6e-38
