@@ -1,11 +1,15 @@
 /* bindings/sys.c — core.sys: the few operating-system facts scripts need
  * that Lua's standard library lacks: a wall clock, whether a stream is a
- * terminal (and how wide), mkdir -p, a directory's entries. Failures
- * return nil, message. */
+ * terminal (and how wide), mkdir -p, a directory's entries, starting
+ * and waiting for child processes. Failures return nil, message; a file
+ * that cannot be written raises. */
 #define _POSIX_C_SOURCE 200809L
 #include "bindings.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -141,6 +145,108 @@ static int s_write_file(lua_State *L)
     return 1;
 }
 
+extern char **environ;
+
+/* spawn({argv...} [, {env = {NAME = value, ...}, output = path}]) -> pid,
+ * or nil, message. argv[1] is looked up in PATH; env entries are added to
+ * (or replace) this process's environment; output receives the child's
+ * stdout and stderr (created or truncated). */
+static int s_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = {"env", "output", NULL};
+    gl_lua_check_options(L, 2, "sys.spawn", keys);
+    lua_settop(L, 2);
+    int argc = (int)luaL_len(L, 1);
+    luaL_argcheck(L, argc >= 1 && argc < 4096, 1, "expected 1 to 4095 arguments");
+    const char *out = NULL;
+    int envt = 0;
+    if (lua_istable(L, 2)) {
+        if (lua_getfield(L, 2, "output") != LUA_TNIL && !(out = lua_tostring(L, -1)))
+            return gl_lua_errorf(L, "sys.spawn: option output: expected a path, got %s", luaL_typename(L, -1));
+        int t = lua_getfield(L, 2, "env"); /* slot 4 */
+        if (t == LUA_TTABLE) envt = 4;
+        else if (t != LUA_TNIL) return gl_lua_errorf(L, "sys.spawn: option env: expected a table, got %s", luaL_typename(L, -1));
+    }
+    /* every string stays on the stack until the child has its copies */
+    const char **argv = lua_newuserdatauv(L, sizeof(char *) * (size_t)(argc + 1), 0);
+    luaL_checkstack(L, argc + 8, "sys.spawn: too many arguments");
+    for (int i = 0; i < argc; i++) {
+        int t = lua_geti(L, 1, i + 1);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER)
+            return gl_lua_argerror(L, 1, lua_pushfstring(L, "argument %d is a %s, not a string", i + 1, lua_typename(L, t)));
+        argv[i] = lua_tostring(L, -1);
+    }
+    argv[argc] = NULL;
+    int nenv = 0, nadd = 0;
+    for (char **e = environ; *e; e++) nenv++;
+    if (envt) {
+        lua_pushnil(L);
+        while (lua_next(L, envt)) {
+            nadd++;
+            lua_pop(L, 1);
+        }
+    }
+    const char **envp = lua_newuserdatauv(L, sizeof(char *) * (size_t)(nenv + nadd + 1), 0);
+    luaL_checkstack(L, nadd + 8, "sys.spawn: too many environment entries");
+    int k = 0;
+    if (envt) {
+        lua_pushnil(L);
+        while (lua_next(L, envt)) {
+            if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+                return gl_lua_errorf(L, "sys.spawn: option env holds NAME = string pairs");
+            const char *kv = lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+            lua_insert(L, -3); /* below the key and value: stays on the stack */
+            lua_pop(L, 1);     /* the value; the key stays for lua_next */
+            envp[k++] = kv;
+        }
+    }
+    for (char **e = environ; *e; e++) {
+        int replaced = 0;
+        for (int i = 0; i < nadd && !replaced; i++) {
+            size_t n = strcspn(envp[i], "=");
+            replaced = strncmp(*e, envp[i], n) == 0 && (*e)[n] == '=';
+        }
+        if (!replaced) envp[k++] = *e;
+    }
+    envp[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (out) {
+        posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    pid_t pid;
+    int err = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, (char *const *)envp);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "sys.spawn: %s: %s", argv[0], strerror(err));
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)pid);
+    return 1;
+}
+
+/* wait([pid]) -> pid, exit status (128 + signal when killed), or nil,
+ * message when there is no child to wait for; without pid, any child */
+static int s_wait(lua_State *L)
+{
+    pid_t want = (pid_t)luaL_optinteger(L, 1, -1);
+    int status;
+    pid_t got;
+    do got = waitpid(want, &status, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "sys.wait: %s", strerror(errno));
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)got);
+    lua_pushinteger(L, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    return 2;
+}
+
 /* where() -> "file:line: " of the innermost frame outside the stdlib (see
  * gl_lua_where): the stdlib's argcheck.raise prefixes its messages with it */
 static int s_where(lua_State *L)
@@ -150,7 +256,7 @@ static int s_where(lua_State *L)
 }
 
 static const luaL_Reg fns[] = {
-    {"where", s_where},
+    {"where", s_where}, {"spawn", s_spawn}, {"wait", s_wait},
     {"write_file", s_write_file},
     {"time", s_time}, {"isatty", s_isatty}, {"term_width", s_term_width}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {"listdir", s_listdir},
     {NULL, NULL}};

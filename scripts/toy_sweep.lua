@@ -52,117 +52,72 @@ for _, s in ipairs(seeds) do
 end
 local exe = ganlua.executable or "ganlua"
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
--- the grid: {key, values} in the order given; a point is {key = value, ...}
-local GRID_KEYS = { lr = "number", epochs = "integer", lambda = "number", n_critic = "integer", batch = "integer" }
+-- the grid (sweep.grid); lambda reaches only fm_lambda, n_critic only the WGANs
+local axes, gerr = sweep.grid(opt.grid, { lr = "number", epochs = "integer", lambda = "number", n_critic = "integer",
+                                          batch = "integer" })
+if not axes then refuse("--grid: " .. gerr) end
 local ONLY = { lambda = { fm_lambda = true }, n_critic = { wgan = true, wgan_gp = true } }
-local axes = {}
-for item in opt.grid:gmatch("%S+") do
-  local k, vs = item:match("^([%w_%-]+)=(.+)$")
-  k = k and k:gsub("%-", "_")
-  if not k or not GRID_KEYS[k] then
-    io.stderr:write(string.format("toy_sweep.lua: --grid: '%s' is not key=v1,v2,... with a key among lr, epochs, "
-      .. "lambda, n_critic, batch\n", item))
-    os.exit(2)
-  end
-  local vals = {}
-  for w in vs:gmatch("[^,]+") do
-    local x = tonumber(w)
-    if not x or (GRID_KEYS[k] == "integer" and math.tointeger(x) == nil) or x <= 0 then
-      io.stderr:write(string.format("toy_sweep.lua: --grid: %s value '%s' must be a positive %s\n", k, w, GRID_KEYS[k]))
-      os.exit(2)
-    end
-    vals[#vals + 1] = w
-  end
-  axes[#axes + 1] = { key = k, values = vals }
-end
--- the points of the grid that variant v sees (keys that do not reach it dropped)
 local function points_for(v)
-  local pts = { {} }
-  for _, ax in ipairs(axes) do
-    if not ONLY[ax.key] or ONLY[ax.key][v] then
-      local nxt = {}
-      for _, p in ipairs(pts) do
-        for _, x in ipairs(ax.values) do
-          local q = { table.unpack(p) }
-          q[#q + 1] = { ax.key, x }
-          nxt[#nxt + 1] = q
-        end
-      end
-      pts = nxt
-    end
-  end
-  return pts
+  return sweep.points(axes, function(key) return not ONLY[key] or ONLY[key][v] end)
 end
-local function has(point, key)
-  for _, kv in ipairs(point) do if kv[1] == key then return true end end
-  return false
+local function flags(point)
+  local t = sweep.point_flags(point)
+  if not sweep.has(point, "epochs") then t[#t + 1] = "--epochs"; t[#t + 1] = tostring(opt.epochs) end
+  return t
 end
-local function point_name(point) -- "lr=1e-4 epochs=1000", "" for none
-  local t = {}
-  for _, kv in ipairs(point) do t[#t + 1] = kv[1] .. "=" .. kv[2] end
-  return table.concat(t, " ")
-end
-local function point_dir(point) -- "_lr1e-4_epochs1000"
-  local t = {}
-  for _, kv in ipairs(point) do t[#t + 1] = "_" .. kv[1] .. kv[2] end
-  return table.concat(t)
-end
-local function point_flags(point)
-  local t = {}
-  for _, kv in ipairs(point) do t[#t + 1] = string.format("--%s %s", kv[1]:gsub("_", "-"), kv[2]) end
-  if not has(point, "epochs") then t[#t + 1] = "--epochs " .. opt.epochs end
-  return table.concat(t, " ")
-end
+local function exists(path) local f = io.open(path); if f then f:close() end return f ~= nil end
 
 local run = log.run(opt) -- after the grid is known to be good: a mistake leaves no run directory
 
--- one shell command per run, run `jobs` at a time by xargs
-local cmds = {}
+-- one job per run, `jobs` at a time (sweep.run); OPENBLAS_NUM_THREADS=1:
+-- no idle BLAS worker spinning beside each run
+local jobs = {}
+local function add(argv, env, output)
+  jobs[#jobs + 1] = { argv = argv, env = env, output = output }
+end
 for _, v in ipairs(variants) do
   for _, pt in ipairs(points_for(v)) do
     for _, s in ipairs(seeds) do
-      local dir = string.format("%s/%s%s_seed%s", opt.out, v, point_dir(pt), s)
-      local done = opt.keep and io.open(dir .. "/summary.json")
-      if done then
-        done:close()
-      else -- OPENBLAS_NUM_THREADS=1: no idle BLAS worker spinning beside each run
-        cmds[#cmds + 1] = string.format("OPENBLAS_NUM_THREADS=1 %s --threads 1 %s --variant %s --seed %s %s "
-          .. "--dataset %s --out %s > %s 2>&1", q(exe), q(here .. "/toy_gan.lua"), v, s, point_flags(pt), opt.dataset,
-          q(dir), q(dir .. ".log"))
+      local dir = string.format("%s/%s%s_seed%s", opt.out, v, sweep.point_dir(pt), s)
+      if not (opt.keep and exists(dir .. "/summary.json")) then
+        local argv = { exe, "--threads", "1", here .. "/toy_gan.lua", "--variant", v, "--seed", s,
+                       "--dataset", opt.dataset, "--out", dir }
+        for _, f in ipairs(flags(pt)) do argv[#argv + 1] = f end
+        add(argv, { OPENBLAS_NUM_THREADS = "1" }, dir .. ".log")
       end
     end
   end
 end
 if opt.reference then
-  if not os.execute("/usr/bin/python3 -c 'import torch' 2>/dev/null") then
+  local pid = sys.spawn({ "/usr/bin/python3", "-c", "import torch" }, { output = "/dev/null" })
+  if not pid or select(2, sys.wait(pid)) ~= 0 then
     io.stderr:write("toy_sweep.lua: --reference needs Debian's python3-torch (`make bench` installs it)\n")
     os.exit(2)
   end
   for _, v in ipairs(ref_variants) do
     for _, pt in ipairs(points_for(v)) do
       for _, s in ipairs(seeds) do
-        local res = string.format("%s/torch_%s%s_seed%s.json", opt.out, v, point_dir(pt), s)
-        local done = opt.keep and io.open(res)
-        local ok = done and done:read("a"):find("it_per_s", 1, true)
-        if done then done:close() end
-        if not ok then
-          cmds[#cmds + 1] = string.format("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 %s --variant %s "
-            .. "--seed %s %s --dataset %s --threads 1 > %s 2>&1", q(here .. "/../bench/toy_gan_torch.py"), v, s,
-            point_flags(pt):gsub("%-%-n%-critic", "--n_critic"), opt.dataset, q(res))
+        local res = string.format("%s/torch_%s%s_seed%s.json", opt.out, v, sweep.point_dir(pt), s)
+        local done = opt.keep and sweep.read_json(res)
+        if not (done and done.it_per_s) then
+          local argv = { "/usr/bin/python3", here .. "/../bench/toy_gan_torch.py", "--variant", v, "--seed", s,
+                         "--dataset", opt.dataset, "--threads", "1" }
+          for _, f in ipairs(flags(pt)) do argv[#argv + 1] = (f:gsub("^%-%-n%-critic$", "--n_critic")) end
+          add(argv, { OMP_NUM_THREADS = "1", OPENBLAS_NUM_THREADS = "1" }, res)
         end
       end
     end
   end
 end
-local list = opt.out .. "/commands.txt"
-local f = assert(io.open(list, "w"))
-f:write(table.concat(cmds, "\n"), "\n")
-f:close()
-run:print(string.format("%d runs, %d at a time; logs in %s", #cmds, opt.jobs, opt.out))
+local cmdlines = {}
+for i, j in ipairs(jobs) do cmdlines[i] = sweep.command_line(j) end
+log.write_file(opt.out .. "/commands.txt", table.concat(cmdlines, "\n") .. "\n")
+run:print(string.format("%d runs, %d at a time; logs in %s", #jobs, opt.jobs, opt.out))
 local t0 = sys.time()
-os.execute(string.format("tr '\\n' '\\0' < %s | xargs -0 -P %d -I CMD sh -c CMD", q(list), opt.jobs))
+sweep.run(jobs, { parallel = opt.jobs, on_done = function(j, st)
+  if st ~= 0 then run:print(string.format("exit %d: %s (see %s)", st, j.argv[#j.argv] or "", j.output)) end
+end })
 run:print(string.format("all runs finished in %.0f s", sys.time() - t0))
 
 local function contains(t, x)
@@ -170,74 +125,44 @@ local function contains(t, x)
   return false
 end
 
-local function read_json(path)
-  local fh = io.open(path)
-  if not fh then return nil end
-  local s = fh:read("a")
-  fh:close()
-  local ok, v = pcall(json.decode, (s:match("[^\n]*%b{}") or s))
-  return ok and v or nil
-end
-
-local function stats(list_)
-  local n, sum = 0, 0
-  for _, x in ipairs(list_) do if x == x then n = n + 1; sum = sum + x end end
-  if n == 0 then return "n/a" end
-  local m = sum / n
-  local v = 0
-  for _, x in ipairs(list_) do if x == x then v = v + (x - m) ^ 2 end end
-  local sd = n > 1 and math.sqrt(v / (n - 1)) or 0
-  return m, sd, n
-end
-
-local function pm(list_, fmt)
-  local m, sd, n = stats(list_)
-  if m == "n/a" then return "n/a" end
-  local s = n == 1 and string.format(fmt, m) or string.format(fmt .. " ± " .. fmt, m, sd)
-  -- KL is undefined for a seed without a high-quality point: say over how many seeds
-  if n < #list_ then s = s .. string.format(" (%d of %d seeds)", n, #list_) end
-  return s
-end
-
 -- A row per (variant, grid point): means over seeds of modes within 3
 -- sigma, the high-quality share, KL of the high-quality histogram, KL with
 -- every sample at its nearest mode (kl_all, for broad samples), the mean
 -- distance to the nearest mode in sigmas, wall time and rate.
-local HEAD = "| variant | settings | modes (of %d) | high-quality %% | KL (3 sigma) | KL (all samples) | distance (sigma) | seconds | it/s |"
-local RULE = "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 local nmodes = opt.dataset == "ring" and 8 or 25
-local lines = { string.format(HEAD, nmodes), RULE }
-local ref_lines = { string.format(HEAD:gsub("| variant |", "| variant (PyTorch) |", 1), nmodes), RULE }
+local HEAD = { "variant", "settings", string.format("modes (of %d)", nmodes), "high-quality %", "KL (3 sigma)",
+               "KL (all samples)", "distance (sigma)", "seconds", "it/s" }
+local REF_HEAD = { "variant (PyTorch)", table.unpack(HEAD, 2) }
+local lines, ref_lines = {}, {}
 local FIELDS = { "modes", "hq_percent", "kl", "kl_all", "dist_sigma", "seconds", "it_per_s" }
 local FMT = { "%.1f", "%.2f", "%.3f", "%.3f", "%.1f", "%.1f", "%.0f" }
 local function collect(path_of, v, pt, what)
   local got = {}
   for _, f in ipairs(FIELDS) do got[f] = {} end
   for _, s in ipairs(seeds) do
-    local r = read_json(path_of(s))
+    local r = sweep.read_json(path_of(s))
     if r then
       for _, f in ipairs(FIELDS) do got[f][#got[f] + 1] = r[f] or 0 / 0 end
     else
-      run:print(string.format("missing %s for %s %s seed %s (%s)", what, v, point_name(pt), s, path_of(s)))
+      run:print(string.format("missing %s for %s %s seed %s (%s)", what, v, sweep.point_name(pt), s, path_of(s)))
     end
   end
   if #got.modes == 0 then return nil end
-  local cells = {}
-  for i, f in ipairs(FIELDS) do cells[i] = pm(got[f], FMT[i]) end
-  return got, string.format("| %s | %s | %s |", v, point_name(pt) ~= "" and point_name(pt) or "default",
-    table.concat(cells, " | "))
+  local cells = { v, sweep.point_name(pt) ~= "" and sweep.point_name(pt) or "default" }
+  for i, f in ipairs(FIELDS) do cells[i + 2] = sweep.mean_sd(got[f], FMT[i]) end
+  return got, cells
 end
 local summary = {}
 local rows = {}
 for _, v in ipairs(variants) do
   for _, pt in ipairs(points_for(v)) do
-    local key = v .. point_dir(pt)
+    local key = v .. sweep.point_dir(pt)
     local got, line = collect(function(s) return string.format("%s/%s_seed%s/summary.json", opt.out, key, s) end, v, pt,
       "result")
     if got then
       lines[#lines + 1] = line
       summary[key] = got
-      summary[key].settings = point_name(pt)
+      summary[key].settings = sweep.point_name(pt)
     end
     if opt.reference and contains(ref_variants, v) then
       local tg, tline = collect(function(s) return string.format("%s/torch_%s_seed%s.json", opt.out, key, s) end, v, pt,
@@ -257,7 +182,7 @@ for _, v in ipairs(variants) do
     end
     table.sort(panels, function(x, y) return x.ep < y.ep end)
     if #panels > 0 then
-      rows[#rows + 1] = { label = point_name(pt) ~= "" and (v .. " " .. point_name(pt)) or v, panels = panels }
+      rows[#rows + 1] = { label = sweep.point_name(pt) ~= "" and (v .. " " .. sweep.point_name(pt)) or v, panels = panels }
     end
   end
 end
@@ -269,10 +194,8 @@ if #rows > 0 then
   assert(plot.panels(rows, fig, { centers = ds.centers,
     title = string.format("toy %s, seed %d: KDE of G's samples over training", opt.dataset, opt.figure_seed) }))
 end
-local md = table.concat(lines, "\n") .. (opt.reference and ("\n\n" .. table.concat(ref_lines, "\n")) or "") .. "\n"
-local fh = assert(io.open(opt.out .. "/results.md", "w"))
-fh:write(md)
-fh:close()
+local md = sweep.markdown(HEAD, lines) .. (opt.reference and ("\n\n" .. sweep.markdown(REF_HEAD, ref_lines)) or "") .. "\n"
+log.write_file(opt.out .. "/results.md", md)
 log.write_json(opt.out .. "/summary.json", summary)
 print(md)
 run:print("table: " .. opt.out .. "/results.md, figure: " .. fig)

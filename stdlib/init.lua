@@ -18,10 +18,11 @@ local M = {
   plot = require "ganlua.plot",
   cli = require "ganlua.cli",
   log = require "ganlua.log",
+  sweep = require "ganlua.sweep",
   sys = core.sys,
 }
 
-local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt", "plot", "cli", "log", "sys" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt", "plot", "cli", "log", "sweep", "sys" }
 
 local R = require "ganlua.repl"
 M.repl = R
