@@ -18,7 +18,15 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -fno-trapping-math -g -fPI
 LDLIBS  := $(shell pkg-config --libs openblas cairo 2>/dev/null) -lstb -lgif -lz -lm
 LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+  # the libFuzzer harnesses (make fuzz): clang, coverage, ASan + UBSan
+  CC      := clang
+  BUILD   := build/fuzz
+  CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=fuzzer,address,undefined
+  BIN     := $(BUILD)/ganlua
+  SO      := $(BUILD)/ganlua.so
+else ifeq ($(SANITIZE),1)
   BUILD   := build/asan
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=address,undefined
@@ -43,7 +51,7 @@ PREFIX   ?= /usr/local
 LUA_CDIR ?= $(PREFIX)/lib/lua/5.4
 SHAREDIR := $(PREFIX)/share/ganlua
 
-.PHONY: all deps data test demo bench clean format install uninstall
+.PHONY: all deps data test demo bench clean format install uninstall fuzz fuzz-deps
 all: $(BIN) $(SO)
 
 deps:
@@ -103,6 +111,35 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
+
+# libFuzzer harnesses of every parser (tests/fuzz/fuzz.c), each run for
+# FUZZ_SECONDS on a corpus seeded from the fixtures (tests/fuzz/seeds.lua).
+# A finding stops with the input under build/fuzz/findings/.
+FUZZ_TARGETS := idx image cifar safetensors csv json cli
+FUZZ_SECONDS ?= 30
+FUZZ_C_TARGETS := idx image cifar
+fuzz-deps:
+	@command -v clang >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends clang; }
+
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory FUZZ=1 $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@rm -rf build/fuzz/seeds && ./$(BIN) tests/fuzz/seeds.lua build/fuzz/seeds
+	@mkdir -p build/fuzz/findings
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus/$$t && cp -n build/fuzz/seeds/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
+	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
+	        -artifact_prefix=build/fuzz/findings/$$t- build/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
+	        || { tail -40 build/fuzz/$$t.log; echo "fuzz $$t: a finding (see build/fuzz/findings/)"; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' build/fuzz/$$t.log | tail -2; \
+	done
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) -DFUZZ_TARGET=$* -DFUZZ_C_$*=1 -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"' $(LDFLAGS) $^ -o $@ $(LUALIB) $(LDLIBS)
 
 format:
 	clang-format -i runtime/*.c runtime/*.h bindings/*.c bindings/*.h main.c tools/*.c tests/c/*.c

@@ -65,8 +65,9 @@ typedef enum {
 /* A hot loop compiled for AVX-512, AVX2 and baseline x86-64, the copy
  * picked at load time by the CPU. None of the clones enables FMA, so all
  * round identically. Off under the sanitizers (their runtimes and ifunc
- * resolvers do not mix). */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+ * resolvers do not mix) and under clang (only the fuzz build uses it, and
+ * clang 14 emits the dispatcher without the function's own symbol). */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
 #define GL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define GL_CLONES
