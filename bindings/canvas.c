@@ -197,19 +197,13 @@ static int c_heatmap(lua_State *L)
         lua_pop(L, 2);
     }
     int H = (int)g->shape[0], W = (int)g->shape[1];
-    unsigned char *rgb = lua_newuserdatauv(L, (size_t)W * (size_t)H * 3, 0);
-    gl_lua_check_status(L, gl_colormap(rgb, g, cm, vmax));
     cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
     if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) return gl_lua_errorf(L, "heatmap: out of memory");
-    unsigned char *px = cairo_image_surface_get_data(img);
-    int stride = cairo_image_surface_get_stride(img);
     cairo_surface_flush(img);
-    for (int r = 0; r < H; r++) {
-        uint32_t *row = (uint32_t *)(px + (size_t)(H - 1 - r) * (size_t)stride); /* flip: row 0 at the bottom */
-        for (int k = 0; k < W; k++) {
-            const unsigned char *p = rgb + 3 * ((size_t)r * (size_t)W + (size_t)k);
-            row[k] = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-        }
+    gl_status st = gl_colormap(cairo_image_surface_get_data(img), cairo_image_surface_get_stride(img), g, cm, vmax);
+    if (st != GL_OK) {
+        cairo_surface_destroy(img);
+        gl_lua_check_status(L, st);
     }
     cairo_surface_mark_dirty(img);
     cairo_save(c->cr);

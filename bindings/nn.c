@@ -5,13 +5,14 @@
 
 #include <string.h>
 
-/* A number or a pair {h, w} from opts[key] (default def). */
-static void pair_opt(lua_State *L, int opts, const char *key, int64_t def, int64_t out[2], int64_t min)
+/* A number or a pair {h, w} from opts[key] (default def); the runtime
+ * judges the values */
+static void pair_opt(lua_State *L, int opts, const char *key, int64_t def, int64_t out[2])
 {
     out[0] = out[1] = def;
     if (!lua_istable(L, opts)) return;
     int t = lua_getfield(L, opts, key);
-    if (t == LUA_TNUMBER) {
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
         out[0] = out[1] = lua_tointeger(L, -1);
     } else if (t == LUA_TTABLE) {
         for (int i = 0; i < 2; i++) {
@@ -24,15 +25,14 @@ static void pair_opt(lua_State *L, int opts, const char *key, int64_t def, int64
         gl_lua_errorf(L, "%s must be an integer or a pair of integers, got %s", key, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
-    if (out[0] < min || out[1] < min) gl_lua_errorf(L, "%s must be >= %d", key, (int)min);
 }
 
 static gl_conv_params conv_opts(lua_State *L, int opts)
 {
     gl_conv_params p;
-    pair_opt(L, opts, "stride", 1, p.stride, 1);
-    pair_opt(L, opts, "padding", 0, p.padding, 0);
-    pair_opt(L, opts, "dilation", 1, p.dilation, 1);
+    pair_opt(L, opts, "stride", 1, p.stride);
+    pair_opt(L, opts, "padding", 0, p.padding);
+    pair_opt(L, opts, "dilation", 1, p.dilation);
     return p;
 }
 
@@ -65,19 +65,9 @@ static int n_conv_transpose2d(lua_State *L)
     gl_tensor *x = gl_lua_check(L, 1), *w = gl_lua_check(L, 2);
     gl_conv_params p = conv_opts(L, 3);
     int64_t op[2];
-    pair_opt(L, 3, "output_padding", 0, op, 0);
-    if (x->ndim != 4 || w->ndim != 4) {
-        char b1[96], b2[96];
-        return gl_lua_errorf(L, "conv_transpose2d: input %s and weight %s must both be 4-D", gl_tensor_shape_str(x, b1, sizeof b1),
-                          gl_tensor_shape_str(w, b2, sizeof b2));
-    }
-    for (int i = 0; i < 2; i++)
-        if (op[i] >= p.stride[i] && op[i] >= p.dilation[i])
-            return gl_lua_errorf(L, "conv_transpose2d: output_padding must be smaller than stride or dilation");
-    int64_t H = (x->shape[2] - 1) * p.stride[0] - 2 * p.padding[0] + p.dilation[0] * (w->shape[2] - 1) + 1 + op[0];
-    int64_t W = (x->shape[3] - 1) * p.stride[1] - 2 * p.padding[1] + p.dilation[1] * (w->shape[3] - 1) + 1 + op[1];
+    pair_opt(L, 3, "output_padding", 0, op);
     gl_ud *u = gl_lua_newud(L);
-    gl_lua_check_status(L, gl_op_conv2d_tr(&u->t, x, w, H, W, &p));
+    gl_lua_check_status(L, gl_op_conv_transpose2d(&u->t, x, w, &p, op));
     gl_lua_account(L);
     return 1;
 }

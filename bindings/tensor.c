@@ -1302,9 +1302,8 @@ static int t_set(lua_State *L)
 static int t_dot(lua_State *L)
 {
     gl_tensor *a = gl_lua_check(L, 1), *b = gl_lua_check(L, 2);
-    luaL_argcheck(L, a->numel == b->numel, 2, "different numbers of elements");
     double s = 0;
-    for (int64_t i = 0; i < a->numel; i++) s += (double)a->data[i] * (double)b->data[i];
+    gl_lua_check_status(L, gl_tensor_dot(&s, a, b));
     lua_pushnumber(L, s);
     return 1;
 }

@@ -133,6 +133,8 @@ gl_status gl_dim(const char *fn, int dim, int ndim, int *out);
 gl_status gl_tensor_arange(gl_tensor **out, double start, double stop, double step);
 gl_status gl_tensor_linspace(gl_tensor **out, double start, double stop, int64_t steps);
 gl_status gl_tensor_eye(gl_tensor **out, int64_t n, int64_t m);
+/* sum of a[i] * b[i] in double precision (equal numbers of elements) */
+gl_status gl_tensor_dot(double *out, const gl_tensor *a, const gl_tensor *b);
 gl_status gl_tensor_one_hot(gl_tensor **out, const gl_tensor *idx, int64_t n_classes);
 
 /* In-place writes (not recorded by autograd; bump the version). */
@@ -317,6 +319,11 @@ typedef struct {
 gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p);
 gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *g, gl_tensor *w, int64_t H, int64_t W,
                           const gl_conv_params *p);
+/* ConvTranspose2d as PyTorch defines it: the output is
+ * (H - 1) stride - 2 padding + dilation (KH - 1) + output_padding + 1 high
+ * (and likewise wide); output_padding must be below stride or dilation. */
+gl_status gl_op_conv_transpose2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p,
+                                 const int64_t output_padding[2]);
 gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *g, int64_t KH, int64_t KW,
                              const gl_conv_params *p);
 
@@ -414,9 +421,11 @@ gl_status gl_kde2d(gl_tensor **out, const gl_tensor *samples, double x0, double 
                    int H, double min_std);
 /* 1-D: bandwidth std * n^(-1/5), evaluated at each grid value */
 gl_status gl_kde1d(gl_tensor **out, const gl_tensor *values, const gl_tensor *grid);
-/* grid values / vmax (max if vmax <= 0) through map 0 Blues, 1 Greens,
- * 2 viridis -> rgb (3 bytes per value) */
-gl_status gl_colormap(unsigned char *rgb, const gl_tensor *grid, int cmap, float vmax);
+/* An H x W grid of values / vmax (max if vmax <= 0) through map 0 Blues,
+ * 1 Greens, 2 viridis, as pixels: one native-endian uint32 0x00RRGGBB per
+ * value (cairo's RGB24), rows stride bytes apart, grid row 0 at the
+ * bottom (the last pixel row), as a plot's y axis runs upward. */
+gl_status gl_colormap(unsigned char *px, int64_t stride, const gl_tensor *grid, int cmap, float vmax);
 
 /* Images (torchvision's make_grid/save_image conventions). */
 typedef struct {

@@ -133,24 +133,32 @@ static const unsigned char CMAPS[][9][3] = {
                    {94, 201, 98}, {173, 220, 48}, {253, 231, 37}},
 };
 
-gl_status gl_colormap(unsigned char *rgb, const gl_tensor *grid, int cmap, float vmax)
+gl_status gl_colormap(unsigned char *px, int64_t stride, const gl_tensor *grid, int cmap, float vmax)
 {
     if (cmap < 0 || cmap >= (int)(sizeof CMAPS / sizeof *CMAPS)) return gl_fail(GL_ERR_ARG, "colormap: unknown map %d", cmap);
+    if (grid->ndim != 2) return gl_fail(GL_ERR_SHAPE, "colormap: expected an H x W grid");
+    int64_t H = grid->shape[0], W = grid->shape[1];
+    if (stride < 4 * W) return gl_fail(GL_ERR_ARG, "colormap: stride %lld is below 4 x %lld", (long long)stride, (long long)W);
     if (!(vmax > 0)) {
         vmax = 0;
         for (int64_t k = 0; k < grid->numel; k++)
             if (grid->data[k] > vmax) vmax = grid->data[k];
         if (!(vmax > 0)) vmax = 1;
     }
-    for (int64_t k = 0; k < grid->numel; k++) {
-        float t = grid->data[k] / vmax;
-        t = t < 0 ? 0 : (t > 1 ? 1 : t);
-        float p = t * 8.0f;
-        int i = (int)p;
-        if (i > 7) i = 7;
-        float f = p - (float)i;
-        for (int c = 0; c < 3; c++)
-            rgb[3 * k + c] = (unsigned char)(CMAPS[cmap][i][c] + f * (CMAPS[cmap][i + 1][c] - CMAPS[cmap][i][c]) + 0.5f);
+    for (int64_t r = 0; r < H; r++) {
+        uint32_t *row = (uint32_t *)(px + (H - 1 - r) * stride);
+        for (int64_t k = 0; k < W; k++) {
+            float t = grid->data[r * W + k] / vmax;
+            t = t < 0 ? 0 : (t > 1 ? 1 : t);
+            float p = t * 8.0f;
+            int i = (int)p;
+            if (i > 7) i = 7;
+            float f = p - (float)i;
+            uint32_t v = 0;
+            for (int c = 0; c < 3; c++)
+                v = v << 8 | (uint32_t)(unsigned char)(CMAPS[cmap][i][c] + f * (CMAPS[cmap][i + 1][c] - CMAPS[cmap][i][c]) + 0.5f);
+            row[k] = v;
+        }
     }
     return GL_OK;
 }

@@ -303,6 +303,23 @@ gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_con
     return conv2d(out, x, w, p, NULL);
 }
 
+gl_status gl_op_conv_transpose2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p,
+                                 const int64_t op[2])
+{
+    char b1[96], b2[96];
+    GL_TRY(conv_params_check("conv_transpose2d", p));
+    if (x->ndim != 4 || w->ndim != 4)
+        return gl_fail(GL_ERR_SHAPE, "conv_transpose2d: input %s and weight %s must both be 4-D",
+                       gl_tensor_shape_str(x, b1, sizeof b1), gl_tensor_shape_str(w, b2, sizeof b2));
+    for (int i = 0; i < 2; i++)
+        if (op[i] < 0 || (op[i] >= p->stride[i] && op[i] >= p->dilation[i]))
+            return gl_fail(GL_ERR_ARG, "conv_transpose2d: output_padding (%lld) must be >= 0 and smaller than stride (%lld) "
+                           "or dilation (%lld)", (long long)op[i], (long long)p->stride[i], (long long)p->dilation[i]);
+    int64_t H = (x->shape[2] - 1) * p->stride[0] - 2 * p->padding[0] + p->dilation[0] * (w->shape[2] - 1) + 1 + op[0];
+    int64_t W = (x->shape[3] - 1) * p->stride[1] - 2 * p->padding[1] + p->dilation[1] * (w->shape[3] - 1) + 1 + op[1];
+    return gl_op_conv2d_tr(out, x, w, H, W, p);
+}
+
 /* B: y (N x C x H x W) = adjoint of conv2d applied to gm (N x O x HO x WO) */
 gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *gm, gl_tensor *w, int64_t H, int64_t W, const gl_conv_params *p)
 {

@@ -470,3 +470,13 @@ gl_status gl_tensor_eye(gl_tensor **out, int64_t n, int64_t m)
     for (int64_t i = 0; i < n && i < m; i++) (*out)->data[i * m + i] = 1.0f;
     return GL_OK;
 }
+
+gl_status gl_tensor_dot(double *out, const gl_tensor *a, const gl_tensor *b)
+{
+    if (a->numel != b->numel)
+        return gl_fail(GL_ERR_SHAPE, "dot: %lld and %lld elements", (long long)a->numel, (long long)b->numel);
+    double s = 0;
+    for (int64_t i = 0; i < a->numel; i++) s += (double)a->data[i] * (double)b->data[i];
+    *out = s;
+    return GL_OK;
+}

@@ -35,11 +35,11 @@ local opt = cli.options {
   sample_interval = { 500, "iterations between code grids", positive = true },
   max_iters = { 0, "stop after this many iterations (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua, for the purity of c1" },
-  data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
+  data_dir = data.dir_option("MNIST"),
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)
-local ds = data.mnist { split = "train", dir = opt.data_dir ~= "" and opt.data_dir or nil }
+local ds = data.mnist { split = "train", dir = opt.data_dir }
 
 local NZ, NCAT, NCONT = 62, 10, 2
 local G = nn.Sequential {
@@ -85,10 +85,7 @@ local row_cat = tensor.arange(1, NCAT + 1):unsqueeze(2):expand(NCAT, 10):reshape
 local function grid_images(z, cont)
   local zz = z:unsqueeze(1):expand(NCAT, 10, NZ):reshape(NCAT * 10, NZ)
   local cc = cont:unsqueeze(1):expand(NCAT, 10, NCONT):reshape(NCAT * 10, NCONT)
-  G:eval()
-  local x = autograd.no_grad(function() return G(tensor.cat({ zz, tensor.one_hot(row_cat, NCAT), cc }, 2)) end)
-  G:train()
-  return x
+  return G:infer(tensor.cat({ zz, tensor.one_hot(row_cat, NCAT), cc }, 2))
 end
 local z_cols, z_one = tensor.randn(10, NZ), tensor.randn(1, NZ):expand(10, NZ)
 local sweep = tensor.arange(0, 10) * (4 / 9) - 2 -- -2 .. 2
@@ -100,9 +97,7 @@ end
 -- often drawn for their value of c1
 local function purity(classifier, per)
   local cat = tensor.arange(1, NCAT + 1):unsqueeze(2):expand(NCAT, per):reshape(NCAT * per)
-  G:eval()
-  local x = autograd.no_grad(function() return G(latent(cat, tensor.rand(NCAT * per, NCONT) * 2 - 1)) end)
-  G:train()
+  local x = G:infer(latent(cat, tensor.rand(NCAT * per, NCONT) * 2 - 1))
   local digits = autograd.no_grad(function() return classifier(x) end):argmax(2):reshape(NCAT, per)
   local hits = 0
   for k = 1, NCAT do
@@ -114,8 +109,7 @@ end
 local classifier = opt.classifier ~= "" and metrics.load_mnist_classifier(opt.classifier) or nil
 
 local total = opt.epochs * ds:num_batches(opt.batch, { drop_last = true })
-if opt.max_iters > 0 and opt.max_iters < total then total = opt.max_iters end
-run:set_total(total)
+total = run:set_total(total, opt.max_iters)
 local curves = { it = {}, d = {}, g = {}, cat = {}, cont = {} }
 local it = 0
 for epoch = 1, opt.epochs do

@@ -11,18 +11,17 @@ local opt = cli.options {
   batch = { 128, "batch size", positive = true },
   lr = { 1e-3, "Adam learning rate", positive = true },
   max_iters = { 0, "stop after this many iterations (0: all epochs)", min = 0 },
-  data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
+  data_dir = data.dir_option("MNIST"),
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)
-local dir = opt.data_dir ~= "" and opt.data_dir or nil
+local dir = opt.data_dir
 local train, test = data.mnist { split = "train", dir = dir }, data.mnist { split = "test", dir = dir }
 
 local net = metrics.MnistClassifier()
 local adam = optim.Adam(net:parameters(), { lr = opt.lr })
 local total = opt.epochs * train:num_batches(opt.batch)
-if opt.max_iters > 0 and opt.max_iters < total then total = opt.max_iters end
-run:set_total(total)
+total = run:set_total(total, opt.max_iters)
 local it = 0
 for epoch = 1, opt.epochs do
   net:train()

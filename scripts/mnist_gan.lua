@@ -26,12 +26,12 @@ local opt = cli.options {
   classifier = { "", "checkpoint of mnist_classifier.lua for the Inception Score" },
   save_every = { 1, "epochs between checkpoints (out/ckpt.safetensors; 0: none)", min = 0 },
   resume = { "", "checkpoint to continue from (its epoch count carries on)" },
-  data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
+  data_dir = data.dir_option("MNIST"),
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)
 
-local ds = data.mnist { split = "train", dir = opt.data_dir ~= "" and opt.data_dir or nil }
+local ds = data.mnist { split = "train", dir = opt.data_dir }
 
 local function block(nin, nout, bn)
   local layers = { nn.Linear(nin, nout) }
@@ -60,26 +60,23 @@ local anim = image.animation { nrow = 5, normalize = true, range = { -1, 1 } }
 local curves = { d = {}, g = {}, it = {} }
 
 local function sample_grid(it)
-  G:eval()
-  local s = autograd.no_grad(function() return G(z_fixed) end)
-  G:train()
+  local s = G:infer(z_fixed)
   assert(image.save_grid(s, string.format("%s/samples_%06d.png", opt.out, it), { nrow = 5, normalize = true, range = { -1, 1 } }))
   anim:add(s)
   if classifier then
-    local many = autograd.no_grad(function() G:eval(); local x = G(tensor.randn(1000, opt.zdim)); G:train(); return x end)
+    local many = G:infer(tensor.randn(1000, opt.zdim))
     local is = metrics.inception_score(many, classifier)
     run:scalar("inception_score", is)
   end
 end
 
-local it, first_epoch, total = 0, 1, opt.epochs * ds:num_batches(opt.batch)
-if opt.max_iters > 0 and opt.max_iters < total then total = opt.max_iters end
+local it, first_epoch = 0, 1
+local total = run:set_total(opt.epochs * ds:num_batches(opt.batch), opt.max_iters)
 if opt.resume ~= "" then
   local saved = ckpt.load(opt.resume, { G = G, D = D, optG = optG, optD = optD })
   it, first_epoch, z_fixed = saved.it, saved.epoch + 1, saved.z_fixed
   run:print(string.format("resumed from %s at epoch %d (iteration %d)", opt.resume, saved.epoch, it))
 end
-run:set_total(total)
 for epoch = first_epoch, opt.epochs do
   if it >= total then break end
   local cut = false

@@ -12,32 +12,35 @@ local opt = cli.options {
   sample_interval = { 100, "iterations between scores", positive = true },
   classifier = { "runs/classifier/classifier.safetensors", "classifier checkpoint (trained if missing)" },
   jobs = { 1, "runs at a time", positive = true },
+  max_iters = { 0, "stop each run after this many iterations (0: every epoch)", min = 0 },
 }
 local run = log.run(opt)
 local exe = ganlua.executable or "ganlua"
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-if not io.open(opt.classifier) then
+local f = io.open(opt.classifier)
+if f then f:close() else
   local dir = opt.classifier:match("^(.*)/[^/]*$") or "."
   run:print("training the classifier into " .. dir)
-  assert(os.execute(string.format("%s %s/mnist_classifier.lua --out %s", q(exe), here, q(dir))))
+  local st = sweep.run({ { argv = { exe, here .. "/mnist_classifier.lua", "--out", dir }, output = opt.out .. "/classifier.log" } })
+  if st[1] ~= 0 then error("mnist_gloss.lua: training the classifier failed (see " .. opt.out .. "/classifier.log)", 0) end
 end
 
+-- the three runs, --jobs at a time (sweep.run)
 local losses_ = { "saturating", "nonsaturating", "hinge" }
-local cmds = {}
+local jobs = {}
 for _, g in ipairs(losses_) do
-  cmds[#cmds + 1] = string.format("%s %s/mnist_gan.lua --gloss %s --epochs %d --seed %d --sample-interval %d "
-    .. "--classifier %s --out %s > %s 2>&1", q(exe), here, g, opt.epochs, opt.seed, opt.sample_interval,
-    q(opt.classifier), q(opt.out .. "/" .. g), q(opt.out .. "/" .. g .. ".log"))
+  jobs[#jobs + 1] = { argv = { exe, here .. "/mnist_gan.lua", "--gloss", g, "--epochs", opt.epochs, "--seed", opt.seed,
+                               "--sample-interval", opt.sample_interval, "--classifier", opt.classifier,
+                               "--max-iters", opt.max_iters, "--out", opt.out .. "/" .. g },
+                      output = opt.out .. "/" .. g .. ".log" }
 end
-local list = opt.out .. "/commands.txt"
-local f = assert(io.open(list, "w"))
-f:write(table.concat(cmds, "\n"), "\n")
-f:close()
-os.execute(string.format("tr '\\n' '\\0' < %s | xargs -0 -P %d -I CMD sh -c CMD", q(list), opt.jobs))
+local cmdlines = {}
+for i, j in ipairs(jobs) do cmdlines[i] = sweep.command_line(j) end
+log.write_file(opt.out .. "/commands.txt", table.concat(cmdlines, "\n") .. "\n")
+sweep.run(jobs, { parallel = opt.jobs })
 
-local series, rows = {}, { "| generator loss | Inception Score (MNIST classifier), last | best |", "| --- | --- | --- |" }
+local series, rows = {}, {}
 for _, g in ipairs(losses_) do
   local xs, ys = {}, {}
   local fh = io.open(opt.out .. "/" .. g .. "/metrics.jsonl")
@@ -52,19 +55,17 @@ for _, g in ipairs(losses_) do
     local best = -math.huge
     for _, v in ipairs(ys) do best = math.max(best, v) end
     series[#series + 1] = { name = g, x = xs, y = ys }
-    rows[#rows + 1] = string.format("| %s | %.3f | %.3f |", g, ys[#ys], best)
+    rows[#rows + 1] = { g, string.format("%.3f", ys[#ys]), string.format("%.3f", best) }
   else
-    rows[#rows + 1] = string.format("| %s | failed (see %s/%s.log) | |", g, opt.out, g)
+    rows[#rows + 1] = { g, string.format("failed (see %s/%s.log)", opt.out, g), "" }
   end
 end
 if #series > 0 then
   assert(plot.lines(series, opt.out .. "/inception_score.png", { title = "MNIST GAN: generator loss vs Inception Score",
     xlabel = "iteration", ylabel = "Inception Score (MNIST classifier)" }))
 end
-local md = table.concat(rows, "\n")
+local md = sweep.markdown({ "generator loss", "Inception Score (MNIST classifier), last", "best" }, rows)
 print(md)
-local out = assert(io.open(opt.out .. "/results.md", "w"))
-out:write(md, "\n")
-out:close()
+log.write_file(opt.out .. "/results.md", md .. "\n")
 run:print("figure: " .. opt.out .. "/inception_score.png")
 run:close()

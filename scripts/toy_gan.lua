@@ -120,8 +120,7 @@ end
 
 -- generated samples and their mode statistics
 local function snapshot(epoch)
-  local s = autograd.no_grad(function() return G:eval()(noise(opt.samples)) end)
-  G:train()
+  local s = G:infer(noise(opt.samples))
   local m = metrics.modes(s, ds.centers, ds.sigma)
   assert(data.write_csv(s, string.format("%s/samples/epoch_%04d.csv", opt.out, epoch), "x,y"))
   return s, m
@@ -129,7 +128,7 @@ end
 
 local panel_epochs, panels = {}, {}
 for k = 1, opt.panels do panel_epochs[math.max(1, math.floor(k * opt.epochs / opt.panels + 0.5))] = true end
-os.execute("mkdir -p '" .. opt.out:gsub("'", "'\\''") .. "/samples'")
+assert(sys.mkdir(opt.out .. "/samples"))
 
 local wgan = v == "wgan" or v == "wgan_gp"
 local per_epoch = ds:num_batches(opt.batch)

@@ -27,11 +27,11 @@ local opt = cli.options {
   sample_interval = { 200, "generator steps between sample grids", positive = true },
   max_iters = { 0, "stop after this many generator steps (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua, for the FID" },
-  data_dir = { "", "MNIST directory (default: $GANLUA_DATA/mnist or data/mnist)" },
+  data_dir = data.dir_option("MNIST"),
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)
-local dir = opt.data_dir ~= "" and opt.data_dir or nil
+local dir = opt.data_dir
 local ds = data.mnist { split = "train", dir = dir }
 
 local NZ = 128
@@ -75,8 +75,7 @@ end
 
 local per_epoch = ds:num_batches(opt.batch, { drop_last = true })
 local total = opt.epochs * per_epoch // opt.n_critic
-if opt.max_iters > 0 and opt.max_iters < total then total = opt.max_iters end
-run:set_total(total)
+total = run:set_total(total, opt.max_iters)
 local curves = { step = {}, w = {}, norm = {}, fid = {} }
 local step, critic = 0, 0
 local w_sum, gp_sum, norm_sum = 0, 0, 0

@@ -143,6 +143,14 @@ local function find_file(dirs, name)
 end
 
 -- The options MNIST and CIFAR-10 share, checked for fn: split, range and
+-- dir_option(what) -> the cli.options entry of a script's --data-dir: no
+-- default (the loaders' own), described once here
+function data.dir_option(what)
+  argcheck.string("data.dir_option", 1, what, "what")
+  return { nil, string.format("%s directory (default: $GANLUA_DATA/%s or data/%s)", what, what:lower(), what:lower()),
+           type = "string" }
+end
+
 -- the root folder (dir, else $GANLUA_DATA/<sub>, else data/<sub>). Errors
 -- point at the caller of fn.
 local function split_options(fn, o, sub)

@@ -64,6 +64,7 @@ local docs = {
   ["nn.Embedding"] = "nn.Embedding(num, dim) -- rows looked up by 1-based index",
   ["nn.Upsample"] = "nn.Upsample{scale_factor=2, mode=\"nearest\"} -- positional arguments are PyTorch's (size, scale_factor, mode); size is not implemented",
   ["nn.utils.spectral_norm"] = "nn.utils.spectral_norm(module [, {name=\"weight\", n_power_iterations=1}])",
+  ["infer"] = "m:infer(...) -> m(...) in eval mode without recording, the mode restored (torch.no_grad + eval/train)",
   ["nn.init.dcgan_"] = "nn.init.dcgan_(model) -- DCGAN init: conv/linear N(0, 0.02), batch norm N(1, 0.02)",
   -- losses
   ["losses.bce"] = "losses.bce(p, target [, {reduction=\"mean\"}]) -- binary cross-entropy of probabilities",

@@ -113,9 +113,14 @@ function log.scalar(name, v) return current("scalar"):scalar(name, v) end
 function log.step(n, extra) return current("step"):step(n, extra) end
 
 -- set_total(n): the number of steps the run will take (for % and ETA)
-function Run:set_total(n)
+-- set_total(n [, cap]) -> the total: n steps (for the ETA), cut to cap
+-- when cap is a positive number (a script's --max-iters; 0 or nil: no cap)
+function Run:set_total(n, cap)
   if n ~= nil and (type(n) ~= "number" or n <= 0) then argcheck.raise("run:set_total: expected a positive number") end
+  if cap ~= nil and type(cap) ~= "number" then argcheck.raise("run:set_total: the cap must be a number") end
+  if n and cap and cap > 0 and cap < n then n = cap end
   self.total = n
+  return n
 end
 
 -- scalar(name, value): a number (or a one-element tensor) for this step

@@ -211,6 +211,18 @@ end
 
 function Module:eval() return self:train(false) end
 
+-- infer(...) -> self(...) in eval mode without recording, the module's
+-- mode restored afterwards (also when it raises): PyTorch's
+--   with torch.no_grad(): G.eval(); x = G(z); G.train()
+function Module:infer(...)
+  local was = self.training
+  self:train(false)
+  local r = table.pack(pcall(A.no_grad, self.forward, self, ...))
+  self:train(was)
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
 function Module:zero_grad()
   for _, p in ipairs(self:parameters()) do p.grad = nil end
 end

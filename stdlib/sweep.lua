@@ -17,6 +17,21 @@ local S = core.sys
 
 local sweep = {}
 
+-- a point: a list of {key, value} pairs (what sweep.points makes)
+local function point_arg(fn, p)
+  local ok = type(p) == "table"
+  for i = 1, ok and #p or 0 do
+    local kv = p[i]
+    ok = ok and type(kv) == "table" and type(kv[1]) == "string" and (type(kv[2]) == "string" or type(kv[2]) == "number")
+  end
+  if not ok then argcheck.fail(fn, 1, "point", "a list of {key, value} pairs", p) end
+  return p
+end
+local function list_arg(fn, i, v, name)
+  if type(v) ~= "table" then argcheck.fail(fn, i, name, "a list", v) end
+  return v
+end
+
 -- grid(text, keys) -> axes, or nil, message: text is space-separated
 -- key=v1,v2,... items; keys maps each allowed key to "number" or
 -- "integer" (values must be positive). axes keeps the order given:
@@ -24,6 +39,11 @@ local sweep = {}
 -- so that run directories and flags show them as the user did).
 function sweep.grid(text, keys)
   argcheck.string("sweep.grid", 1, text, "text")
+  local kinds_ok = type(keys) == "table" and next(keys) ~= nil
+  for k, v in pairs(type(keys) == "table" and keys or {}) do
+    kinds_ok = kinds_ok and type(k) == "string" and (v == "number" or v == "integer")
+  end
+  if not kinds_ok then argcheck.fail("sweep.grid", 2, "keys", 'a table of key = "number" | "integer"', keys) end
   local names = {}
   for k in pairs(keys) do names[#names + 1] = k end
   table.sort(names)
@@ -52,6 +72,13 @@ end
 -- false for (a key that does not reach a variant is not repeated for it).
 -- No axes: one empty point.
 function sweep.points(axes, reaches)
+  list_arg("sweep.points", 1, axes, "axes")
+  for i, ax in ipairs(axes) do
+    if type(ax) ~= "table" or type(ax.key) ~= "string" or type(ax.values) ~= "table" then
+      argcheck.raise(string.format("sweep.points: axis %d is not {key = name, values = {...}} (what sweep.grid makes)", i))
+    end
+  end
+  if reaches ~= nil then argcheck.callable("sweep.points", 2, reaches, "reaches") end
   local pts = { {} }
   for _, ax in ipairs(axes) do
     if not reaches or reaches(ax.key) then
@@ -70,12 +97,14 @@ function sweep.points(axes, reaches)
 end
 
 function sweep.has(point, key)
+  point_arg("sweep.has", point)
   for _, kv in ipairs(point) do if kv[1] == key then return true end end
   return false
 end
 
 -- "lr=1e-4 epochs=1000" ("" for the empty point)
 function sweep.point_name(point)
+  point_arg("sweep.point_name", point)
   local t = {}
   for _, kv in ipairs(point) do t[#t + 1] = kv[1] .. "=" .. kv[2] end
   return table.concat(t, " ")
@@ -83,6 +112,7 @@ end
 
 -- "_lr1e-4_epochs1000", for directory names
 function sweep.point_dir(point)
+  point_arg("sweep.point_dir", point)
   local t = {}
   for _, kv in ipairs(point) do t[#t + 1] = "_" .. kv[1] .. kv[2] end
   return table.concat(t)
@@ -90,6 +120,7 @@ end
 
 -- { "--lr", "1e-4", "--epochs", "1000" }: the point as command-line flags
 function sweep.point_flags(point)
+  point_arg("sweep.point_flags", point)
   local t = {}
   for _, kv in ipairs(point) do
     t[#t + 1] = "--" .. kv[1]:gsub("_", "-")
@@ -100,6 +131,8 @@ end
 
 -- a shell-quoted command line for a job (for a record of what ran)
 function sweep.command_line(job)
+  if type(job) ~= "table" or type(job.argv) ~= "table" then argcheck.fail("sweep.command_line", 1, "job", "a job {argv = {...}}", job) end
+  if job.env ~= nil and type(job.env) ~= "table" then argcheck.raise("sweep.command_line: env must be a table") end
   local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
   local parts = {}
   local env = {}
@@ -158,6 +191,7 @@ end
 -- stats(list) -> mean, sample standard deviation, n over the entries that
 -- are numbers and not NaN; nil when there are none
 function sweep.stats(list)
+  list_arg("sweep.stats", 1, list, "list")
   local n, sum = 0, 0
   for _, x in ipairs(list) do if type(x) == "number" and x == x then n = n + 1; sum = sum + x end end
   if n == 0 then return nil end
@@ -169,6 +203,10 @@ end
 -- mean_sd(list, fmt) -> "m ± sd" ("m" for one value, "n/a" for none,
 -- with "(k of n seeds)" when some entries were NaN)
 function sweep.mean_sd(list, fmt)
+  list_arg("sweep.mean_sd", 1, list, "list")
+  argcheck.string("sweep.mean_sd", 2, fmt, "fmt")
+  local ok = pcall(string.format, fmt, 0.5)
+  if not ok then argcheck.raise("sweep.mean_sd: argument 2 (fmt) must be a format for one number, such as \"%.2f\"") end
   local m, sd, n = sweep.stats(list)
   if not m then return "n/a" end
   local s = n == 1 and string.format(fmt, m) or string.format(fmt .. " ± " .. fmt, m, sd)
@@ -179,6 +217,11 @@ end
 -- markdown(head, rows) -> a markdown table: head a list of column titles,
 -- rows lists of cells
 function sweep.markdown(head, rows)
+  list_arg("sweep.markdown", 1, head, "head")
+  list_arg("sweep.markdown", 2, rows, "rows")
+  for i, r in ipairs(rows) do
+    if type(r) ~= "table" then argcheck.raise(string.format("sweep.markdown: row %d is not a list of cells", i)) end
+  end
   local rule = {}
   for i = 1, #head do rule[i] = "---" end
   local lines = { "| " .. table.concat(head, " | ") .. " |", "| " .. table.concat(rule, " | ") .. " |" }
@@ -193,6 +236,7 @@ end
 -- read_json(path) -> the JSON value in a file (its last line holding a
 -- JSON object, for a program's output with other lines before it), or nil
 function sweep.read_json(path)
+  argcheck.string("sweep.read_json", 1, path, "path")
   local f = io.open(path)
   if not f then return nil end
   local s = f:read("a")

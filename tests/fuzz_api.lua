@@ -63,7 +63,7 @@ local function add_module(prefix, t, skip)
 end
 -- left out: calls that may block, exit or reconfigure the process (cli
 -- exits on bad input, repl reads stdin, log.run makes run directories, sys,
--- set_num_threads)
+-- set_num_threads, sys.spawn/wait and sweep.run start processes)
 add_module("tensor", tensor, { set_num_threads = true })
 add_module("autograd", autograd)
 add_module("nn.init", nn.init)
@@ -73,7 +73,8 @@ add_module("optim", optim)
 add_module("data", data)
 add_module("metrics", metrics)
 add_module("image", image)
-add_module("sys", sys)
+add_module("sys", sys, { spawn = true, wait = true })
+add_module("sweep", sweep, { run = true })
 add_module("plot", plot)
 add_module("json", json)
 add_module("ckpt", ckpt)

@@ -90,7 +90,7 @@ test("mnist_gan: 2 epochs straight == 1 epoch, save, resume 1 more (bit-identica
   os.execute("rm -rf '" .. d .. "' '" .. data_dir .. "'")
 end)
 
-test("mnist_classifier: a short run passes 95% test accuracy and real images score high", function()
+test("mnist_classifier: a short run passes 95% test accuracy and real images score high; mnist_gloss scores on it", function()
   if not have_mnist() then print("  (skipped: run make data)") return end
   local d = tmpdir()
   local out, rc = ganlua(string.format("--threads 2 scripts/mnist_classifier.lua --epochs 1 --max-iters 250 --out %s/c", d))
@@ -101,6 +101,15 @@ test("mnist_classifier: a short run passes 95% test accuracy and real images sco
   local clf = metrics.load_mnist_classifier(d .. "/c/classifier.safetensors")
   local test_set = data.mnist { split = "test" }
   check.near(metrics.accuracy(clf, test_set.x:narrow(1, 1, 2000), test_set.labels:narrow(1, 1, 2000)) > 90 and 1 or 0, 1)
+  -- the generator-loss study on that classifier: three runs through sweep.run, two at a time
+  out, rc = ganlua(string.format("--threads 1 scripts/mnist_gloss.lua --max-iters 40 --sample-interval 20 --jobs 2 "
+    .. "--classifier %s/c/classifier.safetensors --out %s/gloss", d, d))
+  check.eq(rc, 0, out)
+  local md = assert(io.open(d .. "/gloss/results.md")):read("a")
+  for _, g in ipairs { "saturating", "nonsaturating", "hinge" } do
+    check.truthy(md:find("| " .. g .. " | %d"), "a score for " .. g .. ": " .. md)
+  end
+  check.truthy(io.open(d .. "/gloss/inception_score.png"), "the figure")
   os.execute("rm -rf '" .. d .. "'")
 end)
 
