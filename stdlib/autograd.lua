@@ -19,17 +19,18 @@ local function as_list(name, x)
   return x, false
 end
 
+-- the options of gradcheck and gradgradcheck (float32 defaults, see above)
+local function check_opts(name)
+  return argcheck.options(name, { eps = { 1e-3, positive = true }, atol = { 1e-3, min = 0 }, rtol = { 1e-2, min = 0 } })
+end
+local CHECK_OPTS = { ["autograd.gradcheck"] = check_opts("autograd.gradcheck"),
+                     ["autograd.gradgradcheck"] = check_opts("autograd.gradgradcheck") }
+
 -- fn, inputs, opts of gradcheck and gradgradcheck
 local function check_args(name, fn, inputs, opts)
   argcheck.callable(name, 1, fn, "fn")
   local xs = as_list(name, inputs)
-  opts = argcheck.opts(name, 3, opts)
-  for _, k in ipairs { "eps", "atol", "rtol" } do
-    if opts[k] ~= nil and type(opts[k]) ~= "number" then
-      argcheck.raise(string.format("%s: option %s must be a number, got %s", name, k, argcheck.typename(opts[k])))
-    end
-  end
-  return xs, opts
+  return xs, CHECK_OPTS[name]:check(opts, 3)
 end
 
 -- A fixed, RNG-free projection: the checks reduce a tensor output to a

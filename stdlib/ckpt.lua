@@ -62,11 +62,14 @@ local function unwrap(v)
   return out
 end
 
+local SAVE_OPTS = argcheck.options("ckpt.save", { rng = { true } })
+local LOAD_OPTS = argcheck.options("ckpt.load", { rng = { true }, strict = { true } })
+
 -- save(path, items [, {rng = true}]) -> true; raises on failure (as torch.save does)
 function ckpt.save(path, items, o)
   if type(path) ~= "string" then argcheck.raise("ckpt.save: path must be a string") end
   if type(items) ~= "table" then argcheck.raise("ckpt.save: expected a table of things to save") end
-  o = argcheck.opts("ckpt.save", 3, o)
+  o = SAVE_OPTS:check(o, 3)
   local names, tensors = {}, {}
   local meta = { version = core.version, modules = {}, optimizers = {}, values = {} }
   local keys = {}
@@ -182,7 +185,7 @@ function ckpt.load(path, targets, o)
   if targets ~= nil and type(targets) ~= "table" then
     argcheck.fail("ckpt.load", 2, "targets", "a table of modules and optimizers", targets)
   end
-  o = argcheck.opts("ckpt.load", 3, o)
+  o = LOAD_OPTS:check(o, 3)
   local c, err = ckpt.read(path)
   if not c then argcheck.raise("ckpt.load: " .. err) end
   local meta = c.metadata.ganlua and json.decode(c.metadata.ganlua)

@@ -29,9 +29,10 @@ Dataset.__len = Dataset.size
 -- Shuffling uses the run's RNG (tensor.manual_seed), a new permutation
 -- each call, and gathers each batch's rows (the dataset is never copied
 -- whole); unshuffled batches are views of the samples.
+local BATCH_OPTS = argcheck.options("batches", { shuffle = { false }, drop_last = { false } })
 function Dataset:batches(batch, o)
   if math.type(batch) ~= "integer" or batch < 1 then argcheck.raise("batches: batch size must be a positive integer") end
-  o = argcheck.opts("batches", 2, o)
+  o = BATCH_OPTS:check(o, 2)
   local n = self.x:size(1)
   local x, y = self.x, self.labels
   local perm = o.shuffle and T.randperm(n) or nil
@@ -58,7 +59,7 @@ end
 -- Number of batches an epoch yields.
 function Dataset:num_batches(batch, o)
   if math.type(batch) ~= "integer" or batch < 1 then argcheck.raise("num_batches: batch size must be a positive integer") end
-  o = argcheck.opts("num_batches", 2, o)
+  o = BATCH_OPTS:check(o, 2, "num_batches")
   local n = self.x:size(1)
   if o.drop_last then return n // batch end
   return (n + batch - 1) // batch
@@ -77,10 +78,18 @@ function Dataset:normalize()
   return self
 end
 
+local MIXTURE = { n = { 10000, min = 1 }, std = { 0.02, min = 0 }, normalize = { false } }
+local function mixture_opts(name, extra)
+  local spec = {}
+  for k, v in pairs(MIXTURE) do spec[k] = v end
+  for k, v in pairs(extra) do spec[k] = v end
+  return argcheck.options(name, spec)
+end
+local RING_OPTS = mixture_opts("data.gaussian_ring", { modes = { 8, min = 1 }, radius = { 2.0 } })
+local GRID_OPTS = mixture_opts("data.gaussian_grid", { side = { 5, min = 1 }, spacing = { 2.0 } })
+
 local function mixture(name, centers, o)
-  local n, std = o.n or 10000, o.std or 0.02
-  if math.type(n) ~= "integer" or n < 1 then argcheck.raise(name .. ": n must be a positive integer") end
-  if type(std) ~= "number" or std < 0 then argcheck.raise(name .. ": std must be a non-negative number") end
+  local n, std = o.n, o.std
   local k = centers:size(1)
   local which = T.randint(1, k + 1, { n })
   local x = centers:index_select(1, which) + T.randn(n, 2) * std
@@ -94,10 +103,8 @@ end
 -- equal-weight Gaussians centred on a circle; ds.labels holds each
 -- sample's mode (1-based).
 function data.gaussian_ring(o)
-  o = argcheck.opts("data.gaussian_ring", 1, o)
-  local k, r = o.modes or 8, o.radius or 2
-  if math.type(k) ~= "integer" or k < 1 then argcheck.raise("gaussian_ring: modes must be a positive integer") end
-  if type(r) ~= "number" then argcheck.raise("gaussian_ring: radius must be a number, got " .. argcheck.typename(r)) end
+  o = RING_OPTS:check(o, 1)
+  local k, r = o.modes, o.radius
   local c = {}
   for i = 1, k do
     local a = 2 * math.pi * (i - 1) / k
@@ -109,10 +116,8 @@ end
 -- gaussian_grid{n = 10000, side = 5, spacing = 2, std = 0.02, normalize = false}:
 -- side x side Gaussians on a square grid centred at 0 (25 modes by default).
 function data.gaussian_grid(o)
-  o = argcheck.opts("data.gaussian_grid", 1, o)
-  local side, sp = o.side or 5, o.spacing or 2
-  if math.type(side) ~= "integer" or side < 1 then argcheck.raise("gaussian_grid: side must be a positive integer") end
-  if type(sp) ~= "number" then argcheck.raise("gaussian_grid: spacing must be a number, got " .. argcheck.typename(sp)) end
+  o = GRID_OPTS:check(o, 1)
+  local side, sp = o.side, o.spacing
   local c = {}
   for i = 0, side - 1 do
     for j = 0, side - 1 do
@@ -153,15 +158,14 @@ end
 
 -- the root folder (dir, else $GANLUA_DATA/<sub>, else data/<sub>). Errors
 -- point at the caller of fn.
+local function split_decl(fn)
+  return argcheck.options(fn, { split = { "train", choices = { "train", "test" } },
+                                range = { "tanh", choices = { "tanh", "unit" } }, dir = { nil, kind = "string" } })
+end
+local SPLIT_OPTS = { ["data.mnist"] = split_decl("data.mnist"), ["data.cifar10"] = split_decl("data.cifar10") }
 local function split_options(fn, o, sub)
-  o = argcheck.opts(fn, 1, o)
-  local split = o.split or "train"
-  if split ~= "train" and split ~= "test" then argcheck.raise(fn .. ": split must be \"train\" or \"test\"") end
-  local range = o.range or "tanh"
-  if range ~= "tanh" and range ~= "unit" then argcheck.raise(fn .. ": range must be \"tanh\" or \"unit\"") end
-  if o.dir ~= nil and type(o.dir) ~= "string" then
-    argcheck.raise(fn .. ": dir must be a string, got " .. argcheck.typename(o.dir))
-  end
+  o = SPLIT_OPTS[fn]:check(o, 1)
+  local split, range = o.split, o.range
   local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/" .. sub) or "data/" .. sub)
   return split, range, root
 end
@@ -299,22 +303,16 @@ end
 -- (sorted, 1-based; ds.classes holds their names), and images directly in
 -- dir form a class named ".". ds.files lists the paths. A file that does
 -- not decode is an error naming it: nothing is skipped silently.
+local FOLDER_OPTS = argcheck.options("data.image_folder", {
+  dir = { nil, kind = "string" }, size = { nil, kind = "int_pair", min = 1, max = 4096 },
+  channels = { 3, choices = { 1, 3 } }, range = { "tanh", choices = { "tanh", "unit" } }, limit = { nil, kind = "integer", min = 1 },
+})
 function data.image_folder(o)
-  o = argcheck.opts("data.image_folder", 1, o)
-  if type(o.dir) ~= "string" then argcheck.raise("data.image_folder: dir must be a string, got " .. argcheck.typename(o.dir)) end
-  local size = o.size
-  if math.type(size) == "integer" then size = { size, size } end
-  if type(size) ~= "table" or math.type(size[1]) ~= "integer" or math.type(size[2]) ~= "integer" or size[1] < 1 or
-      size[2] < 1 or size[1] > 4096 or size[2] > 4096 then
-    argcheck.raise("data.image_folder: size must be an integer or {height, width} in 1..4096")
-  end
-  local channels = o.channels or 3
-  if channels ~= 1 and channels ~= 3 then argcheck.raise("data.image_folder: channels must be 1 or 3") end
-  local range = o.range or "tanh"
-  if range ~= "tanh" and range ~= "unit" then argcheck.raise("data.image_folder: range must be \"tanh\" or \"unit\"") end
-  if o.limit ~= nil and (math.type(o.limit) ~= "integer" or o.limit < 1) then
-    argcheck.raise("data.image_folder: limit must be a positive integer")
-  end
+  o = FOLDER_OPTS:check(o, 1)
+  if o.dir == nil then argcheck.raise("data.image_folder: option dir (the folder) is required") end
+  if o.size == nil then argcheck.raise("data.image_folder: option size (an integer or {height, width}) is required") end
+  local size = type(o.size) == "table" and o.size or { o.size, o.size }
+  local channels, range = o.channels, o.range
   local files, err = image_files(o.dir)
   if not files then argcheck.raise("data.image_folder: cannot read " .. err) end
   if o.limit and #files > o.limit then

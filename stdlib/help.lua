@@ -52,11 +52,11 @@ local docs = {
   -- nn
   ["nn.Module"] = "nn.Module:extend(\"Name\") -- a new module class; define init(...) and forward(x)",
   ["nn.Sequential"] = "nn.Sequential{m1, m2, ...} -- modules in order; seq[i], #seq, seq:slice(i, j)",
-  ["nn.Linear"] = "nn.Linear(in, out [, {bias=true}]) -- y = x W^T + b",
-  ["nn.Conv2d"] = "nn.Conv2d(in, out, k [, {stride=1, padding=0, dilation=1, bias=true}])",
-  ["nn.ConvTranspose2d"] = "nn.ConvTranspose2d(in, out, k [, {stride, padding, output_padding, dilation, bias}])",
-  ["nn.BatchNorm1d"] = "nn.BatchNorm1d(C [, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true}])",
-  ["nn.BatchNorm2d"] = "nn.BatchNorm2d(C [, {eps, momentum, affine, track_running_stats}])",
+  ["nn.Linear"] = "nn.Linear(in, out [, bias] [, {bias=true}]) -- y = x W^T + b",
+  ["nn.Conv2d"] = "nn.Conv2d(in, out, k [, stride, padding, dilation, groups, bias] [, {stride=1, padding=0, ...}]) -- PyTorch's order",
+  ["nn.ConvTranspose2d"] = "nn.ConvTranspose2d(in, out, k [, stride, padding, output_padding, groups, bias, dilation] [, {...}])",
+  ["nn.BatchNorm1d"] = "nn.BatchNorm1d(C [, eps, momentum, affine, track_running_stats] [, {eps=1e-5, ...}])",
+  ["nn.BatchNorm2d"] = "nn.BatchNorm2d(C [, eps, momentum, affine, track_running_stats] [, {eps=1e-5, ...}])",
   ["nn.LayerNorm"] = "nn.LayerNorm(shape [, {eps=1e-5, elementwise_affine=true}])",
   ["nn.Dropout"] = "nn.Dropout([p=0.5])",
   ["nn.LeakyReLU"] = "nn.LeakyReLU([slope=0.01])",
@@ -149,7 +149,15 @@ function help.help(x)
     return
   end
   local name = index()[x]
-  if name and docs[name] then print(docs[name]) return end
+  if type(x) == "table" and not name and x.__name and docs["nn." .. x.__name] then name = "nn." .. x.__name end
+  if name and docs[name] then
+    print(docs[name])
+    -- the options as the function declares them (argcheck.options): the
+    -- same declaration that checks every call
+    local decl = require("ganlua.argcheck").declared[name]
+    if decl then print("options: " .. decl:help()) end
+    return
+  end
   if type(x) == "table" and rawget(x, "_params") then
     print(string.format("%s module, %d parameters:", x.__name, x:num_parameters()))
     print(tostring(x))

@@ -12,9 +12,15 @@ local image = {}
 
 -- the grid of images t with options o (argument io of name); errors point
 -- at the caller of the public function that calls grid
+local GRID_KEYS = { nrow = { 8, min = 1 }, padding = { 2, min = 0 }, normalize = { false }, scale_each = { false },
+                    pad_value = { 0.0 }, range = { nil, kind = "numbers", n = 2 } }
+local GRID_OPTS = {}
+for _, fn in ipairs { "image.make_grid", "image.save_grid", "image.animation", "animation:add" } do
+  GRID_OPTS[fn] = argcheck.options(fn, GRID_KEYS)
+end
 local function grid(name, t, io, o)
   argcheck.tensor(name, 1, t, "images")
-  argcheck.opts(name, io, o)
+  o = GRID_OPTS[name]:check(o, io)
   return (A.no_grad(C.make_grid, t:detach(), o))
 end
 
@@ -50,11 +56,12 @@ end
 -- filter shrinking, Catmull-Rom enlarging), values kept within the image's
 -- own range. crop = "center" first cuts the largest centred region with
 -- the aspect ratio of h x w, as torchvision's Resize then CenterCrop do.
+local RESIZE_OPTS = argcheck.options("image.resize", { crop = { nil, kind = "string", choices = { "center" } } })
 function image.resize(img, h, w, o)
   argcheck.tensor("image.resize", 1, img, "image")
   size_arg("image.resize", 2, h, "height")
   size_arg("image.resize", 3, w, "width")
-  o = argcheck.opts("image.resize", 4, o)
+  o = RESIZE_OPTS:check(o, 4)
   if img:dim() ~= 2 and img:dim() ~= 3 then
     argcheck.raise("image.resize: expected a C x H x W or H x W image, got " .. table.concat(img:size(), "x"))
   end
@@ -66,8 +73,6 @@ function image.resize(img, h, w, o)
     else
       y0, y1 = (1 - 1 / r) / 2, (1 + 1 / r) / 2
     end
-  elseif o.crop ~= nil then
-    argcheck.raise("image.resize: crop must be \"center\" or nil, got " .. tostring(o.crop))
   end
   return (C.resize(img:detach(), h, w, x0, y0, x1, y1))
 end
@@ -77,7 +82,8 @@ local Animation = {}
 Animation.__index = Animation
 
 function image.animation(o)
-  return setmetatable({ frames = {}, opts = argcheck.opts("image.animation", 1, o) }, Animation)
+  if o ~= nil then GRID_OPTS["image.animation"]:check(o, 1) end
+  return setmetatable({ frames = {}, opts = o }, Animation)
 end
 
 -- add(images [, grid opts]): a batch of images becomes one grid frame
@@ -87,14 +93,11 @@ function Animation:add(t, o)
 end
 
 -- save(path [, {delay = 0.1 seconds, loop = true}])
+local SAVE_GIF_OPTS = argcheck.options("animation:save", { delay = { 0.1, min = 0, max = 655.35 }, loop = { true } })
 function Animation:save(path, o)
   argcheck.string("animation:save", 1, path, "path")
-  o = argcheck.opts("animation:save", 2, o)
-  local d = o.delay or 0.1
-  if type(d) ~= "number" or not (d >= 0 and d <= 655.35) then
-    argcheck.raise("animation:save: delay must be a number of seconds in 0..655.35, got " .. tostring(d))
-  end
-  return C.write_gif(path, self.frames, math.floor(d * 100 + 0.5), o.loop ~= false)
+  o = SAVE_GIF_OPTS:check(o, 2)
+  return C.write_gif(path, self.frames, math.floor(o.delay * 100 + 0.5), o.loop)
 end
 
 return image

@@ -70,15 +70,15 @@ local function copy_script(src, dir)
   return log.write_file(dir .. "/" .. src:match("([^/]*)$"), body)
 end
 
+local RUN_OPTS = argcheck.options("log.run", { every = { 1000, min = 1 }, quiet = { false } })
+
 -- run(opts [, {every = 1000, quiet = false}]) -> a run writing into opts.out
 function log.run(opts, o)
   if type(opts) ~= "table" or type(opts.out) ~= "string" or opts.out == "" then
     argcheck.raise("log.run: expected the options table from cli.options (with out = a directory)")
   end
-  if o ~= nil and type(o) ~= "table" then argcheck.raise("log.run: the second argument must be a table of options") end
-  o = o or {}
-  local every = o.every or 1000
-  if math.type(every) ~= "integer" or every < 1 then argcheck.raise("log.run: every must be a positive integer") end
+  o = RUN_OPTS:check(o, 2)
+  local every = o.every
   local ok, err = S.mkdir(opts.out)
   if not ok then argcheck.raise("log.run: " .. err) end
   local options = {}
@@ -242,8 +242,13 @@ end
 -- backward, before zero_grad), and the diversity of the fake batch relative
 -- to the real one (metrics.diversity). Prints a one-line warning the first
 -- time diversity falls below warn_below: the generator is collapsing.
+local GAN_STATS_OPTS = argcheck.options("run:gan_stats", {
+  d_real = { nil, kind = "tensor" }, d_fake = { nil, kind = "tensor" }, G = { nil, kind = "table" }, D = { nil, kind = "table" },
+  real = { nil, kind = "tensor" }, fake = { nil, kind = "tensor" }, warn_below = { 0.1 }, step = { nil, kind = "integer" },
+})
 function Run:gan_stats(o)
   local metrics = require "ganlua.metrics"
+  o = GAN_STATS_OPTS:check(o, 1)
   if o.d_real then self:scalar("d_real", o.d_real:detach():mean():item()) end
   if o.d_fake then self:scalar("d_fake", o.d_fake:detach():mean():item()) end
   if o.G then self:scalar("grad_norm_G", grad_norm(o.G)) end
@@ -251,7 +256,7 @@ function Run:gan_stats(o)
   if o.real and o.fake then
     local div = metrics.diversity(o.fake:detach(), o.real)
     self:scalar("diversity", div)
-    local thr = o.warn_below or 0.1
+    local thr = o.warn_below
     if div < thr and not self.warned_collapse then
       self.warned_collapse = true
       self:print(string.format("warning: %sthe fake batch's diversity is %.3f of the real batch's "

@@ -15,17 +15,15 @@ local metrics = {}
 -- no sample is high quality; kl_all: the same divergence with every sample
 -- counted at its nearest centre (for samples too broad for the 3-sigma
 -- test); dist: the mean distance to the nearest centre, in sigmas.
+local MODES_OPTS = argcheck.options("metrics.modes", { threshold = { 3.0, positive = true }, min_share = { 0.01, min = 0, max = 1 } })
 function metrics.modes(samples, centers, sigma, o)
-  o = argcheck.opts("metrics.modes", 4, o)
+  o = MODES_OPTS:check(o, 4)
   if not T.is_tensor(samples) or samples:dim() ~= 2 then argcheck.raise("metrics.modes: samples must be an N x d Tensor") end
   if not T.is_tensor(centers) or centers:dim() ~= 2 or centers:size(2) ~= samples:size(2) then
     argcheck.raise("metrics.modes: centers must be a K x d Tensor matching the samples")
   end
   if type(sigma) ~= "number" or sigma <= 0 then argcheck.raise("metrics.modes: sigma must be a positive number") end
-  local thr, share = o.threshold or 3, o.min_share or 0.01
-  if type(thr) ~= "number" or type(share) ~= "number" then
-    argcheck.raise("metrics.modes: options threshold and min_share must be numbers")
-  end
+  local thr, share = o.threshold, o.min_share
   local n, k = samples:size(1), centers:size(1)
   local d2, nearest = A.no_grad(function()
     local diff = samples:detach():unsqueeze(2) - centers:unsqueeze(1) -- N x K x d
@@ -153,14 +151,11 @@ end
 -- inception_score(samples, classifier [, {splits = 10}]) -> mean, std
 -- exp(E_x KL(p(y|x) || p(y))) per split of the samples; the std is over
 -- the splits, as in Salimans et al. 2016.
+local IS_OPTS = argcheck.options("metrics.inception_score", { splits = { 10, min = 1 } })
 function metrics.inception_score(samples, classifier, o)
   local x = as_images("metrics.inception_score", 1, "samples", samples)
   argcheck.callable("metrics.inception_score", 2, classifier, "classifier")
-  o = argcheck.opts("metrics.inception_score", 3, o)
-  local splits = o.splits or 10
-  if math.type(splits) ~= "integer" or splits < 1 then
-    argcheck.raise("inception_score: splits must be a positive integer, got " .. tostring(splits))
-  end
+  local splits = IS_OPTS:check(o, 3).splits
   local n = x:size(1)
   if n < splits then argcheck.raise("inception_score: fewer samples than splits") end
   local p = chunked("inception_score", "the classifier", x, function(b) return classifier(b) end):softmax(2)

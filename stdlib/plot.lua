@@ -40,37 +40,44 @@ local function points(s, what)
   return s
 end
 
--- path and the options every plot takes ({title, xlabel, ylabel, xlim,
--- ylim, size, centers}), checked; errors point at the plot function's caller
+-- Each plot's options, declared (argcheck.options); defaults are applied
+-- where they are used, so every key starts nil.
+local function limits(v)
+  if not (v[1] < v[2]) then return "expected {lo, hi} with lo < hi" end
+end
+local function size_check(v)
+  if type(v) ~= "table" or #v ~= 2 or math.type(v[1]) ~= "integer" or math.type(v[2]) ~= "integer" or v[1] < 200 or v[2] < 200
+      or v[1] > 16384 or v[2] > 16384 then
+    return "expected {w, h}, integers in 200..16384"
+  end
+end
+local function centers_check(c)
+  if not (c:dim() == 2 and c:size(2) == 2) then return "expected a K x 2 Tensor" end
+end
+local BASE = {
+  title = { nil, kind = "string" }, xlabel = { nil, kind = "string" }, ylabel = { nil, kind = "string" },
+  xlim = { nil, kind = "numbers", n = 2, check = limits }, ylim = { nil, kind = "numbers", n = 2, check = limits },
+  size = { nil, kind = "table", check = size_check },
+}
+local DENSITY = { centers = { nil, kind = "tensor", check = centers_check }, cmap = { nil, kind = "string" },
+                  min_std = { nil, kind = "number", min = 0 }, grid = { nil, kind = "integer", min = 2, max = 4096 } }
+local function declare(name, ...)
+  local spec = {}
+  for _, part in ipairs { BASE, ... } do for k, v in pairs(part) do spec[k] = v end end
+  return argcheck.options(name, spec)
+end
+local PLOT_OPTS = {
+  ["plot.kde"] = declare("plot.kde", DENSITY),
+  ["plot.scatter"] = declare("plot.scatter", DENSITY, { alpha = { nil, kind = "number", min = 0, max = 1 },
+                                                        radius = { nil, kind = "number", positive = true } }),
+  ["plot.lines"] = declare("plot.lines", { ylog = { nil, kind = "boolean" } }),
+  ["plot.panels"] = declare("plot.panels", DENSITY, { panel = { nil, kind = "integer", min = 16, max = 2048 } }),
+}
+
+-- path and the plot's options, checked
 local function plot_args(name, path, o)
   argcheck.string(name, 2, path, "path")
-  o = argcheck.opts(name, 3, o)
-  local function bad(k, what)
-    argcheck.raise(string.format("%s: option %s must be %s, got %s", name, k, what, argcheck.typename(o[k])))
-  end
-  for _, k in ipairs { "title", "xlabel", "ylabel", "cmap" } do
-    if o[k] ~= nil and type(o[k]) ~= "string" then bad(k, "a string") end
-  end
-  for _, k in ipairs { "alpha", "radius", "min_std" } do
-    if o[k] ~= nil and type(o[k]) ~= "number" then bad(k, "a number") end
-  end
-  if o.grid ~= nil and not (math.type(o.grid) == "integer" and o.grid >= 2 and o.grid <= 4096) then
-    bad("grid", "an integer in 2..4096")
-  end
-  for _, k in ipairs { "xlim", "ylim" } do
-    local v = o[k]
-    if v ~= nil and not (type(v) == "table" and type(v[1]) == "number" and type(v[2]) == "number" and v[1] < v[2]) then
-      bad(k, "{lo, hi} with lo < hi")
-    end
-  end
-  local sz = o.size
-  if sz ~= nil and not (type(sz) == "table" and math.type(sz[1]) == "integer" and math.type(sz[2]) == "integer"
-      and sz[1] >= 200 and sz[2] >= 200 and sz[1] <= 16384 and sz[2] <= 16384) then
-    bad("size", "{w, h}, integers in 200..16384")
-  end
-  local c = o.centers
-  if c ~= nil and not (T.is_tensor(c) and c:dim() == 2 and c:size(2) == 2) then bad("centers", "a K x 2 Tensor") end
-  return o
+  return PLOT_OPTS[name]:check(o, 3)
 end
 
 -- 1-2-5 ticks covering [lo, hi], about n of them
@@ -350,9 +357,6 @@ end
 function plot.panels(rows, path, o)
   if type(rows) ~= "table" or #rows == 0 then argcheck.raise("plot.panels: expected a list of rows") end
   o = plot_args("plot.panels", path, o)
-  if o.panel ~= nil and not (math.type(o.panel) == "integer" and o.panel >= 16 and o.panel <= 2048) then
-    argcheck.raise("plot.panels: option panel must be an integer in 16..2048, got " .. tostring(o.panel))
-  end
   local ncol = 0
   local all = {}
   for i, r in ipairs(rows) do

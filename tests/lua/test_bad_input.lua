@@ -177,3 +177,16 @@ test("the REPL survives a value whose __tostring raises", function()
   s = require("ganlua.repl").show({ bad, x = bad })
   check.truthy(s:find("__tostring failed", 1, true), s)
 end)
+
+test("help shows the options a function declares: the same declaration that checks its calls", function()
+  local printed = {}
+  local real_print = print
+  print = function(...) printed[#printed + 1] = table.concat({ ... }, "\t") end
+  local ok, err = pcall(function() help(optim.Adam); help(nn.Conv2d); help(losses.cross_entropy) end)
+  print = real_print
+  assert(ok, err)
+  local text = table.concat(printed, "\n")
+  check.truthy(text:find("options: amsgrad = false, betas = {0.9, 0.999} (>= 0 and < 1), eps = 1e-08 (>= 0)", 1, true), text)
+  check.truthy(text:find("stride = 1 (>= 1)", 1, true), text)
+  check.truthy(text:find('reduction = "mean" ("mean"|"sum"|"none")', 1, true), text)
+end)

@@ -78,6 +78,6 @@ test("data.cifar10: a truncated batch, a bad label, a missing batch or the Pytho
   assert(sys.mkdir(dir .. "/py/cifar-10-batches-py"))
   write(dir .. "/py/cifar-10-batches-py/data_batch_1", "pickle")
   check.raises(function() data.cifar10 { dir = dir .. "/py" } end, "holds CIFAR-10's Python version")
-  check.raises(function() data.cifar10 { dir = dir, split = "val" } end, "split must be \"train\" or \"test\"")
+  check.raises(function() data.cifar10 { dir = dir, split = "val" } end, "option split: expected one of \"train\", \"test\", got \"val\"")
   os.execute("rm -rf '" .. dir .. "'")
 end)

@@ -215,7 +215,7 @@ test("image.resize: whole pixels are copied, a linear ramp stays linear, a centr
   check.eq(up:max():item(), 1)
   check.truthy(up[1][16]:item() > 0 and up[1][16]:item() < 1) -- the edge is interpolated
   check.raises(function() image.resize(t, 0, 4) end, "image.resize: argument 2 (height) must be an integer in 1..65536")
-  check.raises(function() image.resize(t, 4, 4, { crop = "left" }) end, "crop must be \"center\"")
+  check.raises(function() image.resize(t, 4, 4, { crop = "left" }) end, "option crop: expected one of \"center\"")
   check.raises(function() image.resize(tensor.ones(1, 1, 2, 2), 4, 4) end, "expected a C x H x W or H x W image")
 end)
 
@@ -259,9 +259,9 @@ test("data.image_folder: ImageFolder's classes, sorted files, resized and scaled
   f:close()
   check.raises(function() data.image_folder { dir = root, size = 8 } end, "ant/y.ppm: truncated PNM file")
   check.raises(function() data.image_folder { dir = root .. "/none", size = 8 } end, "data.image_folder: cannot read")
-  check.raises(function() data.image_folder { dir = root .. "/.thumbs/..", size = 0 } end, "size must be an integer")
-  check.raises(function() data.image_folder { size = 8 } end, "dir must be a string, got nil")
-  check.raises(function() data.image_folder { dir = root, size = 8, channels = 2 } end, "channels must be 1 or 3")
+  check.raises(function() data.image_folder { dir = root .. "/.thumbs/..", size = 0 } end, "option size: expected an integer >= 1")
+  check.raises(function() data.image_folder { size = 8 } end, "option dir (the folder) is required")
+  check.raises(function() data.image_folder { dir = root, size = 8, channels = 2 } end, "option channels: expected one of 1, 3, got 2")
   os.execute("ln -s .. '" .. root .. "/ant/loop'") -- a symbolic link to its parent
   check.raises(function() data.image_folder { dir = root, size = 8 } end, "more than 32 folders deep (a symbolic link loop?)")
   os.remove(root .. "/ant/loop")

@@ -134,7 +134,7 @@ test("data.mnist on a small generated set, plain and gzipped, torchvision layout
   write(d .. "/t10k-labels-idx1-ubyte", labels { 1, 2 })
   check.raises(function() data.mnist { split = "test", dir = d } end, "has 2 labels for 4 images")
   check.raises(function() data.mnist { split = "train", dir = d } end, "train-images-idx3-ubyte not found")
-  check.raises(function() data.mnist { split = "val", dir = d } end, "split must be")
+  check.raises(function() data.mnist { split = "val", dir = d } end, "option split: expected one of \"train\", \"test\"")
   os.execute("rm -rf '" .. d .. "'")
 end)
 
