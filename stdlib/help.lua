@@ -149,7 +149,6 @@ function help.help(x)
     return
   end
   local name = index()[x]
-  if type(x) == "table" and not name and x.__name and docs["nn." .. x.__name] then name = "nn." .. x.__name end
   if name and docs[name] then
     print(docs[name])
     -- the options as the function declares them (argcheck.options): the
