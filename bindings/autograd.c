@@ -31,15 +31,6 @@ static gl_tensor **tensor_list(lua_State *L, int arg, int *n, int *single, const
     return xs;
 }
 
-static int opt_bool(lua_State *L, int t, const char *k, int def)
-{
-    if (!lua_istable(L, t)) return def;
-    int r = def;
-    if (lua_getfield(L, t, k) != LUA_TNIL) r = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return r;
-}
-
 /* grad_outputs from opts (a tensor or list matching the outputs), or NULL */
 static gl_tensor **grad_outputs(lua_State *L, int opts, int n_out)
 {
@@ -70,8 +61,8 @@ static int a_backward(lua_State *L)
     }
     static const char *const keys[] = {"create_graph", "retain_graph", NULL};
     gl_lua_check_options(L, opts, "autograd.backward", keys);
-    int create = opt_bool(L, opts, "create_graph", 0);
-    int retain = opt_bool(L, opts, "retain_graph", create);
+    int create = gl_lua_opt_boolean(L, opts, "create_graph", 0);
+    int retain = gl_lua_opt_boolean(L, opts, "retain_graph", create);
     gl_lua_check_status(L, gl_autograd_backward(outs, gs, n, retain, create));
     gl_lua_account(L);
     return 0;
@@ -87,9 +78,9 @@ static int a_grad(lua_State *L)
     gl_tensor **ins = tensor_list(L, 2, &n_in, &single, "inputs");
     static const char *const keys[] = {"create_graph", "retain_graph", "grad_outputs", "allow_unused", NULL};
     gl_lua_check_options(L, 3, "autograd.grad", keys);
-    int create = opt_bool(L, 3, "create_graph", 0);
-    int retain = opt_bool(L, 3, "retain_graph", create);
-    int allow_unused = opt_bool(L, 3, "allow_unused", 0);
+    int create = gl_lua_opt_boolean(L, 3, "create_graph", 0);
+    int retain = gl_lua_opt_boolean(L, 3, "retain_graph", create);
+    int allow_unused = gl_lua_opt_boolean(L, 3, "allow_unused", 0);
     gl_tensor **gs = grad_outputs(L, 3, n_out);
     /* result userdata first, so a failure leaks nothing */
     int base = lua_gettop(L);

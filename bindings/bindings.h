@@ -50,6 +50,11 @@ gl_tensor *gl_lua_test(lua_State *L, int idx); /* NULL if not a Tensor */
  * NULL-terminated keys: "fn: unknown option 'creat_graph' (did you mean
  * 'create_graph'?) (options: ...)". */
 void gl_lua_check_options(lua_State *L, int idx, const char *fn, const char *const keys[]);
+/* A field of the options table at t (nil or absent: def; t not a table:
+ * def), the one reader of option fields every binding uses. */
+int gl_lua_opt_boolean(lua_State *L, int t, const char *k, int def);
+lua_Integer gl_lua_opt_integer(lua_State *L, int t, const char *k, lua_Integer def);
+lua_Number gl_lua_opt_number(lua_State *L, int t, const char *k, lua_Number def);
 /* Push nil and the runtime's last message; returns 2 (the io.open style
  * failure of calls a script may want to handle). */
 int gl_lua_fail(lua_State *L);

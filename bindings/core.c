@@ -136,6 +136,43 @@ void gl_lua_check_options(lua_State *L, int idx, const char *fn, const char *con
     }
 }
 
+/* ------------------------------------------------------ option fields */
+
+int gl_lua_opt_boolean(lua_State *L, int t, const char *k, int def)
+{
+    if (!lua_istable(L, t)) return def;
+    int r = def;
+    if (lua_getfield(L, t, k) != LUA_TNIL) r = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return r;
+}
+
+lua_Integer gl_lua_opt_integer(lua_State *L, int t, const char *k, lua_Integer def)
+{
+    if (!lua_istable(L, t)) return def;
+    lua_Integer v = def;
+    if (lua_getfield(L, t, k) != LUA_TNIL) {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok) gl_lua_errorf(L, "option %s must be an integer, got %s", k, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Number gl_lua_opt_number(lua_State *L, int t, const char *k, lua_Number def)
+{
+    if (!lua_istable(L, t)) return def;
+    lua_Number v = def;
+    if (lua_getfield(L, t, k) != LUA_TNIL) {
+        int ok;
+        v = lua_tonumberx(L, -1, &ok);
+        if (!ok) gl_lua_errorf(L, "option %s must be a number, got %s", k, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
 int gl_lua_fail(lua_State *L)
 {
     luaL_pushfail(L);

@@ -4,41 +4,22 @@
 
 #include <math.h>
 
-static int optint(lua_State *L, int t, const char *k, int def)
-{
-    int v = def;
-    if (lua_istable(L, t)) {
-        if (lua_getfield(L, t, k) != LUA_TNIL) v = (int)luaL_checkinteger(L, -1);
-        lua_pop(L, 1);
-    }
-    return v;
-}
-
 /* make_grid(t [, {nrow = 8, padding = 2, normalize = false, range = {lo, hi},
  * scale_each = false, pad_value = 0}]) -> 3 x H x W */
 static int i_make_grid(lua_State *L)
 {
     gl_tensor *t = gl_lua_check(L, 1);
-    gl_grid_opts o = {optint(L, 2, "nrow", 8), optint(L, 2, "padding", 2), 0, 0, NAN, NAN, 0.0f};
-    if (lua_istable(L, 2)) {
-        lua_getfield(L, 2, "normalize");
-        o.normalize = lua_toboolean(L, -1);
-        lua_getfield(L, 2, "scale_each");
-        o.scale_each = lua_toboolean(L, -1);
-        lua_getfield(L, 2, "pad_value");
-        o.pad_value = (float)luaL_optnumber(L, -1, 0);
-        if (lua_getfield(L, 2, "range") == LUA_TTABLE) {
-            lua_geti(L, -1, 1);
-            lua_geti(L, -2, 2);
-            o.lo = (float)luaL_checknumber(L, -2);
-            o.hi = (float)luaL_checknumber(L, -1);
-            if (!(o.lo < o.hi)) return gl_lua_errorf(L, "make_grid: range must be {lo, hi} with lo < hi");
-            lua_pop(L, 2);
-        }
-        lua_pop(L, 4);
+    gl_grid_opts o = {(int)gl_lua_opt_integer(L, 2, "nrow", 8), (int)gl_lua_opt_integer(L, 2, "padding", 2), 0, 0, NAN, NAN, 0.0f};
+    o.normalize = gl_lua_opt_boolean(L, 2, "normalize", 0);
+    o.scale_each = gl_lua_opt_boolean(L, 2, "scale_each", 0);
+    o.pad_value = (float)gl_lua_opt_number(L, 2, "pad_value", 0);
+    if (lua_istable(L, 2) && lua_getfield(L, 2, "range") == LUA_TTABLE) {
+        lua_geti(L, -1, 1);
+        lua_geti(L, -2, 2);
+        o.lo = (float)luaL_checknumber(L, -2);
+        o.hi = (float)luaL_checknumber(L, -1);
+        lua_pop(L, 3);
     }
-    if (o.nrow < 1) return gl_lua_errorf(L, "make_grid: nrow must be >= 1");
-    if (o.padding < 0) return gl_lua_errorf(L, "make_grid: padding must be >= 0");
     gl_ud *u = gl_lua_newud(L);
     gl_lua_check_status(L, gl_image_make_grid(&u->t, t, &o));
     gl_lua_account(L);

@@ -93,14 +93,6 @@ static int n_frechet(lua_State *L)
     return 1;
 }
 
-static float numopt(lua_State *L, int t, const char *k, float def)
-{
-    float v = def;
-    if (lua_getfield(L, t, k) != LUA_TNIL) v = (float)luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 static gl_tensor *opt_tensor(lua_State *L, int idx) { return lua_isnoneornil(L, idx) ? NULL : gl_lua_check(L, idx); }
 
 /* The update writes parameters in place: it must not be recorded, and a
@@ -112,8 +104,8 @@ static int n_sgd_step(lua_State *L)
 {
     gl_tensor *p = gl_lua_check(L, 1), *g = gl_lua_check(L, 2), *buf = opt_tensor(L, 3);
     luaL_checktype(L, 4, LUA_TTABLE);
-    gl_sgd_opts o = {numopt(L, 4, "lr", 0), numopt(L, 4, "momentum", 0), numopt(L, 4, "dampening", 0),
-                     numopt(L, 4, "weight_decay", 0), 0};
+    gl_sgd_opts o = {(float)gl_lua_opt_number(L, 4, "lr", 0), (float)gl_lua_opt_number(L, 4, "momentum", 0), (float)gl_lua_opt_number(L, 4, "dampening", 0),
+                     (float)gl_lua_opt_number(L, 4, "weight_decay", 0), 0};
     lua_getfield(L, 4, "nesterov");
     o.nesterov = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -127,8 +119,8 @@ static int n_adam_step(lua_State *L)
     gl_tensor *p = gl_lua_check(L, 1), *g = gl_lua_check(L, 2), *m = gl_lua_check(L, 3), *v = gl_lua_check(L, 4);
     gl_tensor *vmax = opt_tensor(L, 5);
     luaL_checktype(L, 6, LUA_TTABLE);
-    gl_adam_opts o = {numopt(L, 6, "lr", 1e-3f), numopt(L, 6, "beta1", 0.9f), numopt(L, 6, "beta2", 0.999f),
-                      numopt(L, 6, "eps", 1e-8f), numopt(L, 6, "weight_decay", 0)};
+    gl_adam_opts o = {(float)gl_lua_opt_number(L, 6, "lr", 1e-3f), (float)gl_lua_opt_number(L, 6, "beta1", 0.9f), (float)gl_lua_opt_number(L, 6, "beta2", 0.999f),
+                      (float)gl_lua_opt_number(L, 6, "eps", 1e-8f), (float)gl_lua_opt_number(L, 6, "weight_decay", 0)};
     gl_lua_check_status(L, gl_adam_step(p, g, m, v, vmax, &o, luaL_checkinteger(L, 7)));
     return 0;
 }
@@ -139,8 +131,8 @@ static int n_rmsprop_step(lua_State *L)
     gl_tensor *p = gl_lua_check(L, 1), *g = gl_lua_check(L, 2), *sq = gl_lua_check(L, 3);
     gl_tensor *buf = opt_tensor(L, 4), *gavg = opt_tensor(L, 5);
     luaL_checktype(L, 6, LUA_TTABLE);
-    gl_rmsprop_opts o = {numopt(L, 6, "lr", 1e-2f), numopt(L, 6, "alpha", 0.99f), numopt(L, 6, "eps", 1e-8f),
-                         numopt(L, 6, "weight_decay", 0), numopt(L, 6, "momentum", 0)};
+    gl_rmsprop_opts o = {(float)gl_lua_opt_number(L, 6, "lr", 1e-2f), (float)gl_lua_opt_number(L, 6, "alpha", 0.99f), (float)gl_lua_opt_number(L, 6, "eps", 1e-8f),
+                         (float)gl_lua_opt_number(L, 6, "weight_decay", 0), (float)gl_lua_opt_number(L, 6, "momentum", 0)};
     gl_lua_check_status(L, gl_rmsprop_step(p, g, sq, buf, gavg, &o));
     return 0;
 }

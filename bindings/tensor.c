@@ -101,8 +101,7 @@ static void apply_opts(lua_State *L, int idx, gl_tensor *t)
     static const char *const keys[] = {"requires_grad", NULL};
     if (!lua_istable(L, idx)) return;
     gl_lua_check_options(L, idx, "tensor", keys);
-    if (lua_getfield(L, idx, "requires_grad") != LUA_TNIL) gl_tensor_set_requires_grad(t, lua_toboolean(L, -1));
-    lua_pop(L, 1);
+    gl_tensor_set_requires_grad(t, gl_lua_opt_boolean(L, idx, "requires_grad", t->requires_grad));
 }
 
 static float checkfloat(lua_State *L, int arg) { return (float)luaL_checknumber(L, arg); }
@@ -868,8 +867,7 @@ static int varstd(lua_State *L, int is_std)
     if (top >= 2 && lua_istable(L, top)) {
         static const char *const keys[] = {"unbiased", NULL};
         gl_lua_check_options(L, top, is_std ? "std" : "var", keys);
-        if (lua_getfield(L, top, "unbiased") != LUA_TNIL) unbiased = lua_toboolean(L, -1);
-        lua_pop(L, 1);
+        unbiased = gl_lua_opt_boolean(L, top, "unbiased", 1);
         top--;
     }
     if (top >= 2 && !lua_isnil(L, 2)) {
@@ -997,17 +995,11 @@ static int m_backward(lua_State *L)
     } else if (lua_isnil(L, 2)) {
         oi = 3;
     }
-    int create = 0, retain = -1;
     static const char *const keys[] = {"create_graph", "retain_graph", NULL};
-    if (lua_istable(L, oi)) {
-        gl_lua_check_options(L, oi, "backward", keys);
-        if (lua_getfield(L, oi, "create_graph") != LUA_TNIL) create = lua_toboolean(L, -1);
-        if (lua_getfield(L, oi, "retain_graph") != LUA_TNIL) retain = lua_toboolean(L, -1);
-        lua_pop(L, 2);
-    } else if (!lua_isnoneornil(L, oi)) {
-        return luaL_typeerror(L, oi, "table of options");
-    }
-    if (retain < 0) retain = create;
+    if (!lua_isnoneornil(L, oi) && !lua_istable(L, oi)) return luaL_typeerror(L, oi, "table of options");
+    gl_lua_check_options(L, oi, "backward", keys);
+    int create = gl_lua_opt_boolean(L, oi, "create_graph", 0);
+    int retain = gl_lua_opt_boolean(L, oi, "retain_graph", create);
     gl_lua_check_status(L, gl_autograd_backward(&t, g ? &g : NULL, 1, retain, create));
     gl_lua_account(L);
     return 0;

@@ -32,7 +32,11 @@ gl_status gl_image_make_grid(gl_tensor **out, const gl_tensor *t, const gl_grid_
     else return gl_fail(GL_ERR_SHAPE, "make_grid: expected N x C x H x W, C x H x W or H x W images, got %s", gl_tensor_shape_str(t, b, sizeof b));
     if (C != 1 && C != 3) return gl_fail(GL_ERR_SHAPE, "make_grid: images need 1 or 3 channels, got %lld", (long long)C);
     if (N < 1 || h < 1 || w < 1) return gl_fail(GL_ERR_SHAPE, "make_grid: no pixels in %s", gl_tensor_shape_str(t, b, sizeof b));
-    int64_t nrow = o->nrow < 1 ? 8 : o->nrow, pad = o->padding < 0 ? 0 : o->padding;
+    if (o->nrow < 1 || o->padding < 0)
+        return gl_fail(GL_ERR_ARG, "make_grid: nrow must be >= 1 and padding >= 0, got %lld and %lld", (long long)o->nrow, (long long)o->padding);
+    if (!isnan(o->lo) && !(o->lo < o->hi))
+        return gl_fail(GL_ERR_ARG, "make_grid: range must be {lo, hi} with lo < hi, got {%g, %g}", o->lo, o->hi);
+    int64_t nrow = o->nrow, pad = o->padding;
     int64_t cols = N < nrow ? N : nrow, rows = (N + nrow - 1) / nrow;
     int64_t H = rows * (h + pad) + pad, W = cols * (w + pad) + pad;
     if (H > 32768 || W > 32768) return gl_fail(GL_ERR_SHAPE, "make_grid: a %lldx%lld grid is too large", (long long)H, (long long)W);

@@ -173,7 +173,13 @@ function repl.run(env, o)
     if chunk then
       local res = table.pack(protect(chunk))
       if res[1] then
-        for i = 2, res.n do io.write(repl.show(res[i]), i < res.n and "\t" or "\n") end
+        for i = 2, res.n do
+          -- showing a value runs its metamethods (__tostring, __pairs,
+          -- __len, __index): one that raises is reported, never fatal
+          local ok, shown = pcall(repl.show, res[i])
+          if not ok then shown = string.format("<%s that cannot be shown: %s>", type(res[i]), safe_tostring(shown)) end
+          io.write(shown, i < res.n and "\t" or "\n")
+        end
       else
         -- the traceback down to the typed chunk, not the REPL's own frames
         local msg = safe_tostring(res[2]):gsub("\n%s*%[C%]: in field 'protect'.*$", "")

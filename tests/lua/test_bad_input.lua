@@ -190,3 +190,20 @@ test("help shows the options a function declares: the same declaration that chec
   check.truthy(text:find("stride = 1 (>= 1)", 1, true), text)
   check.truthy(text:find('reduction = "mean" ("mean"|"sum"|"none")', 1, true), text)
 end)
+
+test("the REPL survives values whose __pairs, __len or __tostring raise, at the prompt and in repl()", function()
+  local input = 'setmetatable({}, {__pairs = function() error("p") end})\n'
+    .. 'setmetatable({}, {__len = function() error("l") end})\n'
+    .. 'setmetatable({}, {__tostring = function() error("t") end})\n'
+    .. 'error(setmetatable({}, {__tostring = function() error("e") end}))\n'
+    .. 'print("still " .. "here")\n'
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w")); f:write(input); f:close()
+  for _, how in ipairs { "", "-e 'repl()'" } do
+    local p = io.popen(string.format("%s %s < %s 2>&1; echo \"rc=$?\"", check.ganlua, how, path))
+    local out = p:read("a"); p:close()
+    check.truthy(out:find("still here", 1, true) and out:find("rc=0", 1, true), how .. ": " .. out)
+    check.truthy(out:find("cannot be shown", 1, true) and out:find("__tostring failed", 1, true), out)
+  end
+  os.remove(path)
+end)
