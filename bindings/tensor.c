@@ -564,7 +564,7 @@ static int m_select(lua_State *L)
 
 /* Indices from a table or tensor of 1-based positions, into a scratch
  * userdata (collected by the GC, so an error leaks nothing). */
-static int64_t *read_index(lua_State *L, int arg, int64_t size, int64_t *n)
+static int64_t *read_index(lua_State *L, int arg, int64_t size, int64_t *n, const char *fn)
 {
     gl_tensor *it = gl_lua_test(L, arg);
     int64_t cnt = it ? it->numel : (luaL_checktype(L, arg, LUA_TTABLE), (int64_t)luaL_len(L, arg));
@@ -576,11 +576,11 @@ static int64_t *read_index(lua_State *L, int arg, int64_t size, int64_t *n)
             lua_geti(L, arg, k + 1);
             int isnum;
             v = lua_tonumberx(L, -1, &isnum);
+            if (!isnum) gl_lua_errorf(L, "%s: indices must be numbers, got %s at position %I", fn, luaL_typename(L, -1), (LUAI_UACINT)(k + 1));
             lua_pop(L, 1);
-            if (!isnum) gl_lua_argerror(L, arg, "indices must be numbers");
         }
         if (v != floor(v) || v < 1 || v > (double)size)
-            gl_lua_argerror(L, arg, lua_pushfstring(L, "index %f is not an integer in 1..%d", v, (int)size));
+            gl_lua_errorf(L, "%s: index %f is not an integer in 1..%I", fn, v, (LUAI_UACINT)size);
         idx[k] = (int64_t)v - 1;
     }
     *n = cnt;
@@ -593,7 +593,7 @@ static int m_index_select(lua_State *L)
     gl_tensor *t = gl_lua_check(L, 1);
     int d = checkdim(L, 2, t->ndim);
     int64_t n;
-    int64_t *idx = read_index(L, 3, t->shape[d], &n);
+    int64_t *idx = read_index(L, 3, t->shape[d], &n, "index_select");
     PUSH_OP(L, gl_op_index_select(out, t, d, idx, n));
     return 1;
 }
@@ -606,7 +606,7 @@ static int index_inplace(lua_State *L, int copy)
     gl_tensor *t = gl_lua_check(L, 1);
     int d = checkdim(L, 2, t->ndim);
     int64_t n;
-    int64_t *idx = read_index(L, 3, t->shape[d], &n);
+    int64_t *idx = read_index(L, 3, t->shape[d], &n, copy ? "index_copy_" : "index_fill_");
     gl_tensor *src = copy ? gl_lua_check(L, 4) : NULL;
     float v = copy ? 0.0f : checkfloat(L, 4);
     gl_lua_check_status(L, gl_check_inplace(copy ? "index_copy_" : "index_fill_", t));
