@@ -207,6 +207,16 @@ local function show(v)
 end
 M.show = show
 
+-- not_one_of(v, choices [, show]) -> nil when v is among the choices, else
+-- the choices as text ("a, b, c"), for the message (cli.options and every
+-- options table)
+function M.not_one_of(v, choices, shown)
+  for _, c in ipairs(choices) do if c == v then return nil end end
+  local cs = {}
+  for i, c in ipairs(choices) do cs[i] = (shown or tostring)(c) end
+  return table.concat(cs, ", ")
+end
+
 local Decl = {}
 Decl.__index = Decl
 
@@ -261,13 +271,8 @@ local function judge(x, v)
     return "expected " .. KINDS[kind] .. ", got " .. M.typename(v)
   end
   if x.choices then
-    local ok = false
-    for _, c in ipairs(x.choices) do ok = ok or c == v end
-    if not ok then
-      local cs = {}
-      for i, c in ipairs(x.choices) do cs[i] = show(c) end
-      return string.format("expected one of %s, got %s", table.concat(cs, ", "), show(v))
-    end
+    local listed = M.not_one_of(v, x.choices, show)
+    if listed then return string.format("expected one of %s, got %s", listed, show(v)) end
   end
   if x.check then return x.check(v) end
 end

@@ -184,13 +184,8 @@ local function convert(s, raw)
   end
   if v == nil then return nil, string.format("%s: expected %s, got '%s'", flag(s.name), TYPES[s.type], raw) end
   if s.choices then
-    local ok = false
-    for _, c in ipairs(s.choices) do ok = ok or c == v end
-    if not ok then
-      local cs = {}
-      for i, c in ipairs(s.choices) do cs[i] = tostring(c) end
-      return nil, string.format("%s: '%s' is not one of %s", flag(s.name), raw, table.concat(cs, ", "))
-    end
+    local listed = argcheck.not_one_of(v, s.choices)
+    if listed then return nil, string.format("%s: '%s' is not one of %s", flag(s.name), raw, listed) end
   end
   local bad = s.check and s.check(v)
   if bad then return nil, string.format("%s: %s, got '%s'", flag(s.name), bad, raw) end

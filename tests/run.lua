@@ -55,6 +55,16 @@ function T.raises(fn, pattern, msg)
   end
   return err
 end
+-- fn must raise an error whose message contains every one of the strings
+function T.raises_all(fn, ...)
+  local ok, err = pcall(fn)
+  if ok then error("expected an error", 2) end
+  err = tostring(err)
+  for _, s in ipairs { ... } do
+    if not err:find(s, 1, true) then error(string.format("error '%s' does not contain '%s'", err, s), 2) end
+  end
+  return err
+end
 function T.truthy(v, msg) if not v then error(msg or "expected a true value", 2) end end
 -- gradcheck / gradgradcheck verdicts
 function T.gradcheck(fn, inputs, opts)

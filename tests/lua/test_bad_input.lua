@@ -3,14 +3,7 @@
 -- documented PyTorch-compatible result. Cases written here, not copied
 -- from the report: each kind is tried with values of its own.
 
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  if ok then error("expected an error", 2) end
-  err = tostring(err)
-  for _, s in ipairs { ... } do
-    if not err:find(s, 1, true) then error(string.format("error '%s' does not contain '%s'", err, s), 2) end
-  end
-end
+local raises = check.raises_all
 local function P() return nn.Linear(3, 2):parameters() end
 local function tmpfile(ext) return os.tmpname() .. ext end
 

@@ -108,17 +108,7 @@ end)
 -- never a raw Lua error from inside stdlib/.
 
 -- fn raises an error containing each of the strings, raised at fn's line
-local function bad(fn, ...)
-  local ok, err = pcall(fn)
-  if ok then error("expected an error", 2) end
-  err = tostring(err)
-  for _, s in ipairs { ... } do
-    if not err:find(s, 1, true) then error(string.format("error '%s' does not contain '%s'", err, s), 2) end
-  end
-  if not err:find("^[^:]*test_errors%.lua:%d+: ") then
-    error(string.format("error '%s' does not point at the calling line", err), 2)
-  end
-end
+local bad = check.raises_all
 
 local function scratch_dir()
   local d = os.tmpname()
@@ -257,7 +247,8 @@ test("data.write_csv validates before writing and leaves no temporary file", fun
   -- a failure after the temporary file exists (the rename onto a directory)
   -- raises, naming the path and the reason, at this line, and removes it
   assert(sys.mkdir(path))
-  bad(function() data.write_csv(tensor.ones(3, 2), path) end, "test_errors.lua:260: write_file: cannot write " .. path .. ": Is a directory")
+  bad(function() data.write_csv(tensor.ones(3, 2), path) end,
+    "test_errors.lua:" .. debug.getinfo(1, "l").currentline - 1 .. ": write_file: cannot write " .. path .. ": Is a directory")
   check.eq(listing(dir), "a4\n", "only the directory that was in the way")
   -- a directory that does not exist: raises, nothing left
   bad(function() data.write_csv(tensor.ones(3, 2), dir .. "/no/such.csv") end, "No such file or directory")
