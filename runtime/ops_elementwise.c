@@ -10,17 +10,16 @@
 #include <math.h>
 #include <string.h>
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN };
-
+/* the binary ops are gl_binop (ganlua.h), one enum for the whole tree */
 static inline float bapply(int op, float x, float y)
 {
     switch (op) {
-    case B_ADD: return x + y;
-    case B_SUB: return x - y;
-    case B_MUL: return x * y;
-    case B_DIV: return x / y;
-    case B_POW: return powf(x, y);
-    case B_MAX: return x > y ? x : (y > x ? y : (isnan(x) ? x : y));
+    case GL_BIN_ADD: return x + y;
+    case GL_BIN_SUB: return x - y;
+    case GL_BIN_MUL: return x * y;
+    case GL_BIN_DIV: return x / y;
+    case GL_BIN_POW: return powf(x, y);
+    case GL_BIN_MAX: return x > y ? x : (y > x ? y : (isnan(x) ? x : y));
     default: return x < y ? x : (y < x ? y : (isnan(x) ? x : y));
     }
 }
@@ -47,30 +46,30 @@ DEFINE_LOOPS(div, x / y)
 static void run_vv(int op, float *o, const float *a, const float *b, int64_t n)
 {
     switch (op) {
-    case B_ADD: add_vv(o, a, b, n); return;
-    case B_SUB: sub_vv(o, a, b, n); return;
-    case B_MUL: mul_vv(o, a, b, n); return;
-    case B_DIV: div_vv(o, a, b, n); return;
+    case GL_BIN_ADD: add_vv(o, a, b, n); return;
+    case GL_BIN_SUB: sub_vv(o, a, b, n); return;
+    case GL_BIN_MUL: mul_vv(o, a, b, n); return;
+    case GL_BIN_DIV: div_vv(o, a, b, n); return;
     default: for (int64_t i = 0; i < n; i++) o[i] = bapply(op, a[i], b[i]);
     }
 }
 static void run_vs(int op, float *o, const float *a, float y, int64_t n)
 {
     switch (op) {
-    case B_ADD: add_vs(o, a, y, n); return;
-    case B_SUB: sub_vs(o, a, y, n); return;
-    case B_MUL: mul_vs(o, a, y, n); return;
-    case B_DIV: div_vs(o, a, y, n); return;
+    case GL_BIN_ADD: add_vs(o, a, y, n); return;
+    case GL_BIN_SUB: sub_vs(o, a, y, n); return;
+    case GL_BIN_MUL: mul_vs(o, a, y, n); return;
+    case GL_BIN_DIV: div_vs(o, a, y, n); return;
     default: for (int64_t i = 0; i < n; i++) o[i] = bapply(op, a[i], y);
     }
 }
 static void run_sv(int op, float *o, float x, const float *b, int64_t n)
 {
     switch (op) {
-    case B_ADD: add_sv(o, x, b, n); return;
-    case B_SUB: sub_sv(o, x, b, n); return;
-    case B_MUL: mul_sv(o, x, b, n); return;
-    case B_DIV: div_sv(o, x, b, n); return;
+    case GL_BIN_ADD: add_sv(o, x, b, n); return;
+    case GL_BIN_SUB: sub_sv(o, x, b, n); return;
+    case GL_BIN_MUL: mul_sv(o, x, b, n); return;
+    case GL_BIN_DIV: div_sv(o, x, b, n); return;
     default: for (int64_t i = 0; i < n; i++) o[i] = bapply(op, x, b[i]);
     }
 }
@@ -143,10 +142,10 @@ static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
     int op = (int)n->i[0];
     gl_tensor *a = NULL, *b = NULL, *t = NULL, *u = NULL, *v = NULL;
     gl_status st = GL_OK;
-    if (op == B_ADD || op == B_SUB) {
+    if (op == GL_BIN_ADD || op == GL_BIN_SUB) {
         if (needs[0]) st = gl_reduce_like(&gin[0], g, n->in_ndim[0], n->in_shape[0]);
         if (st == GL_OK && needs[1]) {
-            if (op == B_ADD) st = gl_reduce_like(&gin[1], g, n->in_ndim[1], n->in_shape[1]);
+            if (op == GL_BIN_ADD) st = gl_reduce_like(&gin[1], g, n->in_ndim[1], n->in_shape[1]);
             else if ((st = gl_op_affine(&t, g, -1.0f, 0.0f)) == GL_OK) st = to_input(n, 1, t, &gin[1]);
         }
         return st;
@@ -154,11 +153,11 @@ static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
     if ((st = gl_node_saved(n, 0, &a)) != GL_OK) goto out;
     if ((st = gl_node_saved(n, 1, &b)) != GL_OK) goto out;
     switch (op) {
-    case B_MUL: /* d(ab) = b da + a db */
+    case GL_BIN_MUL: /* d(ab) = b da + a db */
         if (needs[0] && (st = mul_to_input(n, 0, g, b, &gin[0]))) goto out;
         if (needs[1] && (st = mul_to_input(n, 1, g, a, &gin[1]))) goto out;
         break;
-    case B_DIV: /* d(a/b) = da / b - a db / b^2 */
+    case GL_BIN_DIV: /* d(a/b) = da / b - a db / b^2 */
         if (needs[0]) {
             if ((st = gl_op_div(&t, g, b))) goto out;
             st = to_input(n, 0, t, &gin[0]);
@@ -174,7 +173,7 @@ static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
             u = NULL;
         }
         break;
-    case B_POW: /* d(a^b) = b a^(b-1) da + a^b log(a) db */
+    case GL_BIN_POW: /* d(a^b) = b a^(b-1) da + a^b log(a) db */
         if (needs[0]) {
             gl_tensor *bm1 = NULL;
             if ((st = gl_op_affine(&bm1, b, 1.0f, -1.0f))) goto out;
@@ -196,7 +195,7 @@ static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
         }
         break;
     default: { /* maximum/minimum: the larger (smaller) side gets g; ties split */
-        const char *name = op == B_MAX ? "maximum" : "minimum";
+        const char *name = op == GL_BIN_MAX ? "maximum" : "minimum";
         int nd;
         int64_t shape[GL_MAX_DIMS];
         if ((st = gl_broadcast_shape(name, a, b, &nd, shape)) ||
@@ -206,7 +205,7 @@ static gl_status binary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
         /* u = 1 where a wins, 0.5 on ties, 0 where b wins; b's share is 1 - u */
         {
             gl_tensor *cmp = NULL, *eq = NULL;
-            if ((st = gl_op_compare(&cmp, op == B_MAX ? GL_CMP_GT : GL_CMP_LT, a, b)) ||
+            if ((st = gl_op_compare(&cmp, op == GL_BIN_MAX ? GL_CMP_GT : GL_CMP_LT, a, b)) ||
                 (st = gl_op_compare(&eq, GL_CMP_EQ, a, b))) {
                 gl_tensor_release(cmp);
                 goto out;
@@ -249,7 +248,7 @@ static gl_status binary(gl_tensor **out, int op, gl_tensor *a, gl_tensor *b)
     if (st != GL_OK) { gl_tensor_release(o); return st; }
     if (n) {
         n->i[0] = op;
-        if (op != B_ADD && op != B_SUB) {
+        if (op != GL_BIN_ADD && op != GL_BIN_SUB) {
             gl_node_save(n, a, 0);
             gl_node_save(n, b, 0);
         }
@@ -258,13 +257,13 @@ static gl_status binary(gl_tensor **out, int op, gl_tensor *a, gl_tensor *b)
     return GL_OK;
 }
 
-gl_status gl_op_add(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_ADD, a, b); }
-gl_status gl_op_sub(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_SUB, a, b); }
-gl_status gl_op_mul(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_MUL, a, b); }
-gl_status gl_op_div(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_DIV, a, b); }
-gl_status gl_op_pow(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_POW, a, b); }
-gl_status gl_op_maximum(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_MAX, a, b); }
-gl_status gl_op_minimum(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, B_MIN, a, b); }
+gl_status gl_op_add(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, GL_BIN_ADD, a, b); }
+gl_status gl_op_sub(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, GL_BIN_SUB, a, b); }
+gl_status gl_op_mul(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, GL_BIN_MUL, a, b); }
+gl_status gl_op_div(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, GL_BIN_DIV, a, b); }
+gl_status gl_op_pow(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, GL_BIN_POW, a, b); }
+gl_status gl_op_maximum(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, GL_BIN_MAX, a, b); }
+gl_status gl_op_minimum(gl_tensor **out, gl_tensor *a, gl_tensor *b) { return binary(out, GL_BIN_MIN, a, b); }
 
 /* ------------------------------------------------ affine: alpha x + beta */
 
@@ -704,21 +703,12 @@ gl_status gl_op_binary_scalar(gl_tensor **out, gl_binop op, gl_tensor *a, float 
     return gl_fail(GL_ERR_ARG, "binary: unknown op %d", (int)op);
 }
 
-static float apply_bin(gl_binop op, float x, float y)
-{
-    switch (op) {
-    case GL_BIN_ADD: return x + y;
-    case GL_BIN_SUB: return x - y;
-    case GL_BIN_MUL: return x * y;
-    default: return x / y;
-    }
-}
 
 gl_status gl_tensor_binary_scalar_(gl_tensor *t, gl_binop op, float s, const char *fn)
 {
     if (op > GL_BIN_DIV) return gl_fail(GL_ERR_ARG, "%s: no in-place %s", fn, gl_binop_name(op));
     GL_TRY(gl_check_inplace(fn, t));
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], s);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = bapply(op, t->data[i], s);
     gl_tensor_bump(t);
     return GL_OK;
 }
@@ -743,12 +733,12 @@ gl_status gl_tensor_binary_(gl_tensor *t, gl_binop op, gl_tensor *y, float alpha
     if (same || y->numel == 1) { /* the common cases, directly */
         const float *yd = y->data;
         if (same && yd == t->data) { /* x:add_(x) */
-            for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], alpha * t->data[i]);
+            for (int64_t i = 0; i < t->numel; i++) t->data[i] = bapply(op, t->data[i], alpha * t->data[i]);
         } else if (same) {
-            for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], alpha * yd[i]);
+            for (int64_t i = 0; i < t->numel; i++) t->data[i] = bapply(op, t->data[i], alpha * yd[i]);
         } else {
             float v = alpha * yd[0];
-            for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], v);
+            for (int64_t i = 0; i < t->numel; i++) t->data[i] = bapply(op, t->data[i], v);
         }
         gl_tensor_bump(t);
         return GL_OK;
@@ -764,7 +754,7 @@ gl_status gl_tensor_binary_(gl_tensor *t, gl_binop op, gl_tensor *y, float alpha
         return gl_fail(GL_ERR_SHAPE, "%s: %s does not broadcast into %s", fn, gl_tensor_shape_str(y, b1, sizeof b1),
                        gl_tensor_shape_str(t, b2, sizeof b2));
     }
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = apply_bin(op, t->data[i], alpha * e->data[i]);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = bapply(op, t->data[i], alpha * e->data[i]);
     gl_tensor_release(e);
     gl_tensor_bump(t);
     return GL_OK;
