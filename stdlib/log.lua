@@ -64,7 +64,7 @@ Run.__index = Run
 
 local function copy_script(src, dir)
   local f, err = io.open(src, "rb")
-  if not f then error("log.run: cannot copy the script: " .. err, 0) end
+  if not f then error("cannot copy the script: " .. err, 0) end
   local body = f:read("a")
   f:close()
   return log.write_file(dir .. "/" .. src:match("([^/]*)$"), body)
@@ -79,8 +79,29 @@ function log.run(opts, o)
   end
   o = RUN_OPTS:check(o, 2)
   local every = o.every
+  -- A new run never writes into an earlier run's directory: when --out
+  -- names one that holds files, the run goes to out-2 (out-3, ...) and says
+  -- so, unless it resumes from a checkpoint inside that directory.
+  local function used(dir) local l = S.listdir(dir); return l ~= nil and #l > 0 end
+  local resume = type(opts.resume) == "string" and opts.resume ~= "" and opts.resume or nil
+  local continuing = resume and resume:sub(1, #opts.out + 1) == opts.out .. "/"
+  if used(opts.out) and not continuing then
+    local base, k = opts.out, 2
+    while used(base .. "-" .. k) or S.listdir(base .. "-" .. k) do k = k + 1 end
+    opts.out = base .. "-" .. k
+    if not o.quiet then io.stderr:write(string.format("log.run: %s holds an earlier run; this one writes to %s\n", base, opts.out)) end
+  end
+  local existed = S.listdir(opts.out) ~= nil
   local ok, err = S.mkdir(opts.out)
   if not ok then argcheck.raise("log.run: " .. err) end
+  -- a start that fails leaves no empty run directory behind
+  local function undo(e)
+    if not existed then
+      for _, name in ipairs(S.listdir(opts.out) or {}) do os.remove(opts.out .. "/" .. name) end
+      os.remove(opts.out)
+    end
+    argcheck.raise("log.run: " .. argcheck.strip(e))
+  end
   local options = {}
   for k, v in pairs(opts) do
     if type(k) == "string" and k:sub(1, 1) ~= "_" then options[k] = v end
@@ -88,10 +109,13 @@ function log.run(opts, o)
   local cfg = { options = options, seed = opts.seed, ganlua = core.version, script = opts._script,
                 args = opts._args, date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
                 threads = core.tensor.get_num_threads() }
-  log.write_json(opts.out .. "/config.json", cfg)
-  if opts._script and opts._script ~= "-" then copy_script(opts._script, opts.out) end
+  local wok, werr = pcall(function()
+    log.write_json(opts.out .. "/config.json", cfg)
+    if opts._script and opts._script ~= "-" then copy_script(opts._script, opts.out) end
+  end)
+  if not wok then undo(werr) end
   local f, ferr = io.open(opts.out .. "/metrics.jsonl", "a")
-  if not f then argcheck.raise("log.run: " .. ferr) end
+  if not f then undo(ferr) end
   local r = setmetatable({
     dir = opts.out, file = f, scalars = {}, order = {}, shown = { order = {}, values = {} },
     tty = S.isatty(1), every = every, quiet = o.quiet, t0 = S.time(), last_draw = -math.huge,

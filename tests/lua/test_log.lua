@@ -62,12 +62,26 @@ test("log.run makes the directory with its parents, config.json and a copy of th
   check.truthy(text:find('"seed":3', 1, true) and text:find('"ganlua":"' .. ganlua.version .. '"', 1, true), text)
   check.truthy(text:find('"name":"a \\"q\\"\\n"', 1, true), text)
   check.eq(slurp(out .. "/" .. script:match("[^/]*$")), "-- the script\nprint(1)\n")
-  -- a second run into the same directory appends to metrics.jsonl and rewrites config.json
+  -- a new run never writes into an earlier run's directory: out-2, then out-3
+  local before = slurp(out .. "/config.json")
   run = log.run(opts, { quiet = true }); run:step(1); run:close()
+  check.eq(opts.out, out .. "-2"); check.eq(run.dir, out .. "-2")
+  opts.out = out
   run = log.run(opts, { quiet = true }); run:step(2); run:close()
-  local n = 0
-  for _ in io.lines(out .. "/metrics.jsonl") do n = n + 1 end
-  check.eq(n, 2)
+  check.eq(opts.out, out .. "-3")
+  check.eq(slurp(out .. "/config.json"), before, "the first run's config is untouched")
+  check.eq(slurp(out .. "/metrics.jsonl"), "", "and so are its metrics")
+  -- resuming from a checkpoint inside the directory continues it (appends)
+  opts.out, opts.resume = out, out .. "/ckpt.safetensors"
+  run = log.run(opts, { quiet = true }); run:step(3); run:close()
+  check.eq(opts.out, out)
+  check.truthy(slurp(out .. "/metrics.jsonl"):find('"step":3', 1, true))
+  opts.resume = nil
+  -- a start that fails (the script to copy is gone) leaves no directory
+  local gone = dir .. "/never"
+  check.raises(function() log.run({ out = gone, _script = script .. ".missing" }, { quiet = true }) end,
+    "log.run: cannot copy the script")
+  check.eq(sys.listdir(gone), nil, "no empty run directory left")
   rm(dir); os.remove(script)
 end)
 
