@@ -80,6 +80,15 @@ local function plot_args(name, path, o)
   return PLOT_OPTS[name]:check(o, 3)
 end
 
+-- the canvas to path (atomically; raises when it cannot be written),
+-- closed either way
+local function save(c, path)
+  local ok, err = pcall(c.save, c, path)
+  c:close()
+  if not ok then error(err, 0) end
+  return true
+end
+
 -- 1-2-5 ticks covering [lo, hi], about n of them
 function plot.ticks(lo, hi, n)
   argcheck.number("plot.ticks", 1, lo, "lo"); argcheck.number("plot.ticks", 2, hi, "hi")
@@ -236,10 +245,7 @@ local function finish(c, ax, o, path, s)
   draw_centers(ax, o.centers)
   ax:frame { title = o.title, xlabel = o.xlabel or "x", ylabel = o.ylabel or "y" }
   mark_outside(ax, s)
-  local ok, err = pcall(c.save, c, path)
-  c:close()
-  if not ok then error(err, 0) end
-  return true
+  return save(c, path)
 end
 
 function plot.kde(samples, path, o)
@@ -345,10 +351,7 @@ function plot.lines(series, path, o)
     c:color(0.1, 0.1, 0.1)
     c:text(bx + 34, yy, d.name, { size = 11, valign = "middle" })
   end
-  local ok, err = pcall(c.save, c, path)
-  c:close()
-  if not ok then error(err, 0) end
-  return true
+  return save(c, path)
 end
 
 -- panels(rows, path [, {centers =, xlim =, ylim =, panel = 150, title =, cmap =}]):
@@ -411,10 +414,7 @@ function plot.panels(rows, path, o)
       end
     end
   end
-  local ok, err = pcall(c.save, c, path)
-  c:close()
-  if not ok then error(err, 0) end
-  return true
+  return save(c, path)
 end
 
 -- a 1-D kernel density (Scott's rule) at the points of grid
