@@ -325,16 +325,36 @@ gl_status gl_broadcast_shape(const char *fn, const gl_tensor *a, const gl_tensor
 
 /* dst (shape_dst) = src broadcast. Odometer over dst with src strides of 0
  * on broadcast dims; the innermost dim runs as a plain loop. */
-static void broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
-                           const int64_t *sshape)
+/* The walk both broadcast kernels share: over the nd-dim shape, the
+ * offset into the smaller operand (ns dims, sshape) whose broadcast dims
+ * have stride 0. */
+static void broadcast_strides(int64_t *stride, int nd, int ns, const int64_t *sshape)
 {
-    int64_t stride[GL_MAX_DIMS], acc = 1;
+    int64_t acc = 1;
     for (int d = nd - 1; d >= 0; d--) {
         int sd = ns - nd + d;
         int64_t s = sd >= 0 ? sshape[sd] : 1;
         stride[d] = s == 1 ? 0 : acc;
         acc *= s;
     }
+}
+
+/* the odometer step past one innermost row */
+static inline void broadcast_next(int64_t *off, int64_t *idx, const int64_t *stride, int nd, const int64_t *shape)
+{
+    for (int d = nd - 2; d >= 0; d--) {
+        *off += stride[d];
+        if (++idx[d] < shape[d]) break;
+        *off -= stride[d] * shape[d];
+        idx[d] = 0;
+    }
+}
+
+static void broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
+                           const int64_t *sshape)
+{
+    int64_t stride[GL_MAX_DIMS];
+    broadcast_strides(stride, nd, ns, sshape);
     int64_t total = gl_numel(nd, shape);
     if (total == 0) return;
     int64_t inner = nd ? shape[nd - 1] : 1, is = nd ? stride[nd - 1] : 0;
@@ -343,12 +363,7 @@ static void broadcast_copy(float *dst, int nd, const int64_t *shape, const float
     for (int64_t o = 0; o < total; o += inner) {
         if (is) memcpy(dst + o, src + off, sizeof(float) * (size_t)inner);
         else for (int64_t j = 0; j < inner; j++) dst[o + j] = src[off];
-        for (int d = nd - 2; d >= 0; d--) {
-            off += stride[d];
-            if (++idx[d] < shape[d]) break;
-            off -= stride[d] * shape[d];
-            idx[d] = 0;
-        }
+        broadcast_next(&off, idx, stride, nd, shape);
     }
 }
 
@@ -382,13 +397,8 @@ void gl_kernel_broadcast_copy(float *dst, int nd, const int64_t *shape, const fl
 void gl_kernel_broadcast_iter_sum(float *dst, int nd_dst, const int64_t *shape_dst, const float *src,
                                   int nd, const int64_t *shape)
 {
-    int64_t stride[GL_MAX_DIMS], acc = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        int dd = nd_dst - nd + d;
-        int64_t s = dd >= 0 ? shape_dst[dd] : 1;
-        stride[d] = s == 1 ? 0 : acc;
-        acc *= s;
-    }
+    int64_t stride[GL_MAX_DIMS];
+    broadcast_strides(stride, nd, nd_dst, shape_dst);
     int64_t total = gl_numel(nd, shape);
     if (total == 0) return;
     int64_t inner = nd ? shape[nd - 1] : 1, is = nd ? stride[nd - 1] : 0;
@@ -404,12 +414,7 @@ void gl_kernel_broadcast_iter_sum(float *dst, int nd_dst, const int64_t *shape_d
             for (int64_t j = 0; j < inner; j++) s += src[o + j];
             dst[off] += (float)s;
         }
-        for (int d = nd - 2; d >= 0; d--) {
-            off += stride[d];
-            if (++idx[d] < shape[d]) break;
-            off -= stride[d] * shape[d];
-            idx[d] = 0;
-        }
+        broadcast_next(&off, idx, stride, nd, shape);
     }
 }
 
