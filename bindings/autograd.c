@@ -18,15 +18,7 @@ static gl_tensor **tensor_list(lua_State *L, int arg, int *n, int *single, const
     }
     if (!lua_istable(L, arg))
         gl_lua_argerror(L, arg, lua_pushfstring(L, "expected a Tensor or a list of Tensors as %s", what));
-    int cnt = (int)luaL_len(L, arg);
-    gl_tensor **xs = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(cnt ? cnt : 1), 0);
-    for (int i = 0; i < cnt; i++) {
-        lua_geti(L, arg, i + 1);
-        xs[i] = gl_lua_test(L, -1);
-        if (!xs[i]) gl_lua_argerror(L, arg, lua_pushfstring(L, "%s entry %d is not a live Tensor", what, i + 1));
-        lua_pop(L, 1);
-    }
-    *n = cnt;
+    gl_tensor **xs = gl_lua_tensor_list(L, arg, n, lua_pushfstring(L, "%s entry", what));
     *single = 0;
     return xs;
 }

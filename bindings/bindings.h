@@ -50,6 +50,10 @@ gl_tensor *gl_lua_test(lua_State *L, int idx); /* NULL if not a Tensor */
  * NULL-terminated keys: "fn: unknown option 'creat_graph' (did you mean
  * 'create_graph'?) (options: ...)". */
 void gl_lua_check_options(lua_State *L, int idx, const char *fn, const char *const keys[]);
+/* The tensors of the list at arg as borrowed pointers, in a userdata block
+ * pushed on the stack (the table keeps the tensors alive); "<what> 3 is
+ * not a live Tensor" names a bad entry. */
+gl_tensor **gl_lua_tensor_list(lua_State *L, int arg, int *n, const char *what);
 /* A field of the options table at t (nil or absent: def; t not a table:
  * def), the one reader of option fields every binding uses. */
 int gl_lua_opt_boolean(lua_State *L, int t, const char *k, int def);

@@ -46,6 +46,22 @@ gl_tensor *gl_lua_check(lua_State *L, int idx)
     return u->t;
 }
 
+gl_tensor **gl_lua_tensor_list(lua_State *L, int arg, int *n, const char *what)
+{
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_Integer cnt = luaL_len(L, arg);
+    if (cnt > (1 << 24)) gl_lua_argerror(L, arg, "too many tensors");
+    gl_tensor **xs = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(cnt ? cnt : 1), 0);
+    for (int i = 0; i < (int)cnt; i++) {
+        lua_geti(L, arg, i + 1);
+        xs[i] = gl_lua_test(L, -1);
+        if (!xs[i]) gl_lua_argerror(L, arg, lua_pushfstring(L, "%s %d is not a live Tensor", what, i + 1));
+        lua_pop(L, 1);
+    }
+    *n = (int)cnt;
+    return xs;
+}
+
 /* -------------------------------------------------------------- errors */
 
 /* The stdlib's chunks are named "@stdlib/<file>.lua" (ganlua.c). */

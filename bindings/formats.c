@@ -43,17 +43,14 @@ static int f_st_write(lua_State *L)
     int n = (int)luaL_len(L, 2);
     if ((int)luaL_len(L, 3) != n) return gl_lua_errorf(L, "st_write: %d names for %d tensors", n, (int)luaL_len(L, 3));
     const char **names = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n ? n : 1), 0);
-    gl_tensor **ts = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(n ? n : 1), 0);
     for (int i = 0; i < n; i++) {
         lua_geti(L, 2, i + 1);
         names[i] = lua_tostring(L, -1);
         if (!names[i]) return gl_lua_argerror(L, 2, lua_pushfstring(L, "name %d is not a string", i + 1));
         lua_pop(L, 1); /* the table keeps the string alive */
-        lua_geti(L, 3, i + 1);
-        ts[i] = gl_lua_test(L, -1);
-        if (!ts[i]) return gl_lua_argerror(L, 3, lua_pushfstring(L, "entry %d is not a live Tensor", i + 1));
-        lua_pop(L, 1);
     }
+    int nt;
+    gl_tensor **ts = gl_lua_tensor_list(L, 3, &nt, "entry");
     gl_lua_check_status(L, gl_st_write(path, names, ts, n, meta));
     lua_pushboolean(L, 1);
     return 1;

@@ -69,14 +69,8 @@ static int i_write_gif(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     int delay = (int)luaL_optinteger(L, 3, 10), loop = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
     luaL_argcheck(L, delay >= 0 && delay <= 65535, 3, "delay must be 0..65535 hundredths of a second");
-    int n = (int)luaL_len(L, 2);
-    gl_tensor **fs = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(n ? n : 1), 0);
-    for (int i = 0; i < n; i++) {
-        lua_geti(L, 2, i + 1);
-        fs[i] = gl_lua_test(L, -1);
-        if (!fs[i]) return gl_lua_argerror(L, 2, lua_pushfstring(L, "frame %d is not a live Tensor", i + 1));
-        lua_pop(L, 1);
-    }
+    int n;
+    gl_tensor **fs = gl_lua_tensor_list(L, 2, &n, "frame");
     gl_lua_check_status(L, gl_image_write_gif(path, fs, n, delay, loop));
     lua_pushboolean(L, 1);
     return 1;

@@ -636,20 +636,7 @@ static int m_expand(lua_State *L)
 
 /* A list of tensors from the table at arg. Borrowed pointers, kept alive
  * by the table; the array itself is a scratch userdata. */
-static gl_tensor **read_list(lua_State *L, int arg, int *n)
-{
-    luaL_checktype(L, arg, LUA_TTABLE);
-    int cnt = (int)luaL_len(L, arg);
-    gl_tensor **xs = lua_newuserdatauv(L, sizeof(gl_tensor *) * (size_t)(cnt ? cnt : 1), 0);
-    for (int i = 0; i < cnt; i++) {
-        lua_geti(L, arg, i + 1);
-        xs[i] = gl_lua_test(L, -1);
-        if (!xs[i]) gl_lua_argerror(L, arg, lua_pushfstring(L, "entry %d is not a live Tensor", i + 1));
-        lua_pop(L, 1);
-    }
-    *n = cnt;
-    return xs;
-}
+static gl_tensor **read_list(lua_State *L, int arg, int *n) { return gl_lua_tensor_list(L, arg, n, "entry"); }
 
 static int t_cat(lua_State *L)
 {
