@@ -28,6 +28,9 @@
 static lua_State *L;
 static char path[64];
 
+#define FUZZ_LUA !(FUZZ_C_idx || FUZZ_C_image || FUZZ_C_cifar)
+
+#if FUZZ_LUA
 #define LUA_EDGES (1 << 16)
 __attribute__((used, section("__libfuzzer_extra_counters"))) static uint8_t lua_edges[LUA_EDGES];
 static uint64_t prev_line;
@@ -41,6 +44,7 @@ static void line_hook(lua_State *h, lua_Debug *ar)
     if (*c < 255) (*c)++;
     prev_line = cur;
 }
+#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
