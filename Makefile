@@ -15,7 +15,7 @@ CC      ?= cc
 PKGS    := lua5.4 openblas cairo
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -fno-trapping-math -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
-LDLIBS  := $(shell pkg-config --libs openblas cairo 2>/dev/null) -lstb -lgif -lz -lm
+LDLIBS  := $(shell pkg-config --libs openblas cairo 2>/dev/null) -ldnnl -lgomp -lstb -lgif -lz -lm
 LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)
 
 ifeq ($(FUZZ),1)
@@ -44,7 +44,7 @@ STDLIB       := $(wildcard stdlib/*.lua)
 LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC) $(BINDINGS_SRC)) $(BUILD)/stdlib_embed.o
 HEADERS := $(wildcard runtime/*.h bindings/*.h)
 
-DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-dev libstb-dev libcairo2-dev \
+DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-dev libdnnl-dev libstb-dev libcairo2-dev \
         fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev python3 procps
 
 PREFIX   ?= /usr/local

@@ -255,8 +255,23 @@ static int s_where(lua_State *L)
     return 1;
 }
 
+/* sys.backend() -> {blas = "OpenBLAS ... (core Zen)", conv = "oneDNN ...",
+ * threads = n}: the libraries the kernels run on, for benchmarks and bug
+ * reports */
+static int s_backend(lua_State *L)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, gl_blas_backend());
+    lua_setfield(L, -2, "blas");
+    lua_pushstring(L, gl_conv_backend());
+    lua_setfield(L, -2, "conv");
+    lua_pushinteger(L, gl_get_num_threads());
+    lua_setfield(L, -2, "threads");
+    return 1;
+}
+
 static const luaL_Reg fns[] = {
-    {"where", s_where}, {"spawn", s_spawn}, {"wait", s_wait},
+    {"where", s_where}, {"backend", s_backend}, {"spawn", s_spawn}, {"wait", s_wait},
     {"write_file", s_write_file},
     {"time", s_time}, {"isatty", s_isatty}, {"term_width", s_term_width}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {"listdir", s_listdir},
     {NULL, NULL}};

@@ -450,7 +450,13 @@ gl_status gl_image_resize(gl_tensor **out, const gl_tensor *t, int oh, int ow, d
 gl_status gl_image_write_gif(const char *path, gl_tensor *const *frames, int n, int delay_cs, int loop);
 
 /* ----------------------------------------------------------- threading */
+/* Sets both pools: OpenBLAS's (matmul, linear) and the OpenMP one oneDNN's
+ * convolutions run on. */
 void gl_set_num_threads(int n);
+/* "OpenBLAS 0.3.21 ... (core Zen)" */
+const char *gl_blas_backend(void);
+/* "oneDNN 2.6.3, ISA avx512_core_bf16, kernels jit:avx512_core, ..." */
+const char *gl_conv_backend(void);
 int gl_get_num_threads(void);
 
 #endif

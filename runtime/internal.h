@@ -82,6 +82,24 @@ typedef enum {
 typedef gl_status (*gl_backward_fn)(gl_node *n, gl_tensor *g, gl_tensor **gin,
                                     const unsigned char *needs);
 
+/* The convolution kernels (conv_dnnl.c). A geometry is the image side
+ * N x C x H x W, the filters O x C x KH x KW, the map side N x O x HO x WO,
+ * and stride, padding, dilation as PyTorch counts them; the caller has
+ * checked that they fit together. The three kinds are conv2d's forward
+ * (in0 = image, in1 = weight, out = map), its data gradient (in0 = map,
+ * in1 = weight, out = image) and its weight gradient (in0 = image,
+ * in1 = map, out = weight). Plain NCHW / OIHW buffers; out is overwritten. */
+typedef enum { GL_CONV_FWD, GL_CONV_BWD_DATA, GL_CONV_BWD_WEIGHTS } gl_conv_kind;
+typedef struct {
+    int64_t N, C, H, W;
+    int64_t O, KH, KW;
+    int64_t HO, WO;
+    int64_t sh, sw, ph, pw, dh, dw;
+} gl_conv_geom;
+gl_status gl_conv_run(gl_conv_kind kind, const gl_conv_geom *g, const float *in0, const float *in1, float *out);
+void gl_conv_set_threads(int n);
+void gl_conv_cache_clear(void);
+
 struct gl_node {
     int refcount;
     gl_op op;

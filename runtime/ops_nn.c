@@ -1,5 +1,5 @@
 /* ops_nn.c — the fused layer primitives: linear, and the convolution
- * family on im2col/col2im + sgemm.
+ * family.
  *
  * Convolution is three ops that are each other's adjoints (same stride,
  * padding, dilation), which is what makes every order of derivative work:
@@ -9,8 +9,8 @@
  * with  dA/dx = B(G, W), dA/dW = C(x, G);  dB/dg = A(Y, W), dB/dW = C(Y, g);
  *       dC/dx = B(g, Z), dC/dg = A(x, Z).
  * nn.ConvTranspose2d's forward is B (its weight is C_in x C_out x KH x KW,
- * the layout of A's W with O = C_in). Scratch buffers come from the
- * allocator's cache, so a training loop does not call malloc. */
+ * the layout of A's W with O = C_in). The kernels are oneDNN's
+ * (conv_dnnl.c); this file checks shapes and records the graph. */
 #include "internal.h"
 
 #include <cblas.h>
@@ -75,13 +75,6 @@ gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b
 
 /* ----------------------------------------------------------- convolution */
 
-typedef struct {
-    int64_t N, C, H, W;   /* image side */
-    int64_t O, KH, KW;    /* filters */
-    int64_t HO, WO;       /* map side */
-    int64_t sh, sw, ph, pw, dh, dw;
-} geom;
-
 static gl_status conv_params_check(const char *fn, const gl_conv_params *p)
 {
     if (p->stride[0] < 1 || p->stride[1] < 1 || p->dilation[0] < 1 || p->dilation[1] < 1 || p->padding[0] < 0 ||
@@ -90,120 +83,22 @@ static gl_status conv_params_check(const char *fn, const gl_conv_params *p)
     return GL_OK;
 }
 
-static void set_params(geom *g, const gl_conv_params *p)
+static void set_params(gl_conv_geom *g, const gl_conv_params *p)
 {
     g->sh = p->stride[0]; g->sw = p->stride[1];
     g->ph = p->padding[0]; g->pw = p->padding[1];
     g->dh = p->dilation[0]; g->dw = p->dilation[1];
 }
 
-/* The output columns ow whose input column ow*sw + off lies inside the
- * image: lo <= ow < hi (empty when lo >= hi), so the copy loops need no
- * bounds test. */
-static void valid_cols(const geom *g, int64_t off, int64_t *lo, int64_t *hi)
+/* the map size conv2d makes of g's image and kernel; 0 when the kernel
+ * (with padding and dilation) does not fit */
+static int map_size(const gl_conv_geom *g, int64_t *HO, int64_t *WO)
 {
-    int64_t l = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
-    int64_t h = g->W - off <= 0 ? 0 : (g->W - 1 - off) / g->sw + 1;
-    if (h > g->WO) h = g->WO;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
-}
-
-/* cols[(c*KH + i)*KW + j][n*P + oh*WO + ow] = x[n][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] */
-static void im2col(const geom *g, const float *x, float *cols)
-{
-    int64_t P = g->HO * g->WO, NP = g->N * P;
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t i = 0; i < g->KH; i++)
-            for (int64_t j = 0; j < g->KW; j++) {
-                float *row = cols + ((c * g->KH + i) * g->KW + j) * NP;
-                const int64_t sw = g->sw, off = j * g->dw - g->pw;
-                int64_t lo, hi;
-                valid_cols(g, off, &lo, &hi);
-                for (int64_t n = 0; n < g->N; n++) {
-                    const float *img = x + (n * g->C + c) * g->H * g->W;
-                    float *dst = row + n * P;
-                    for (int64_t oh = 0; oh < g->HO; oh++) {
-                        int64_t ih = oh * g->sh - g->ph + i * g->dh;
-                        float *d = dst + oh * g->WO;
-                        if (ih < 0 || ih >= g->H) {
-                            memset(d, 0, sizeof(float) * (size_t)g->WO);
-                            continue;
-                        }
-                        const float *src = img + ih * g->W;
-                        for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-                        if (sw == 1 && hi > lo) memcpy(d + lo, src + lo + off, sizeof(float) * (size_t)(hi - lo));
-                        else
-                            for (int64_t ow = lo; ow < hi; ow++) d[ow] = src[ow * sw + off];
-                        for (int64_t ow = hi; ow < g->WO; ow++) d[ow] = 0.0f;
-                    }
-                }
-            }
-}
-
-/* the adjoint: x[...] += cols[...] (x zeroed by the caller) */
-static void col2im(const geom *g, const float *cols, float *x)
-{
-    int64_t P = g->HO * g->WO, NP = g->N * P;
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t i = 0; i < g->KH; i++)
-            for (int64_t j = 0; j < g->KW; j++) {
-                const float *row = cols + ((c * g->KH + i) * g->KW + j) * NP;
-                const int64_t sw = g->sw, off = j * g->dw - g->pw;
-                int64_t lo, hi;
-                valid_cols(g, off, &lo, &hi);
-                for (int64_t n = 0; n < g->N; n++) {
-                    float *img = x + (n * g->C + c) * g->H * g->W;
-                    const float *srcp = row + n * P;
-                    for (int64_t oh = 0; oh < g->HO; oh++) {
-                        int64_t ih = oh * g->sh - g->ph + i * g->dh;
-                        if (ih < 0 || ih >= g->H) continue;
-                        float *d = img + ih * g->W;
-                        const float *s = srcp + oh * g->WO;
-                        for (int64_t ow = lo; ow < hi; ow++) d[ow * sw + off] += s[ow];
-                    }
-                }
-            }
-}
-
-/* maps[n][o][p] <-> flat[o][n*P + p] */
-static void nchw_to_cnp(const float *src, float *dst, int64_t N, int64_t O, int64_t P)
-{
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t o = 0; o < O; o++) memcpy(dst + o * N * P + n * P, src + (n * O + o) * P, sizeof(float) * (size_t)P);
-}
-static void cnp_to_nchw(const float *src, float *dst, int64_t N, int64_t O, int64_t P)
-{
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t o = 0; o < O; o++) memcpy(dst + (n * O + o) * P, src + o * N * P + n * P, sizeof(float) * (size_t)P);
-}
-
-/* The two work buffers every convolution op needs, from the allocator's
- * cache: cols (C*KH*KW x N*HO*WO) and maps in channel-major order
- * (O x N*HO*WO). */
-typedef struct {
-    float *cols, *maps;
-    size_t ncols, nmaps;
-} work;
-
-static gl_status work_get(work *w, const geom *g, const char *fn, int with_cols)
-{
-    size_t np = (size_t)(g->N * g->HO * g->WO);
-    w->ncols = with_cols ? (size_t)(g->C * g->KH * g->KW) * np : 0;
-    w->nmaps = (size_t)g->O * np;
-    w->cols = with_cols ? gl_alloc_floats(w->ncols) : NULL;
-    w->maps = gl_alloc_floats(w->nmaps);
-    if ((w->cols || !with_cols) && w->maps) return GL_OK;
-    gl_free_floats(w->cols, w->ncols);
-    gl_free_floats(w->maps, w->nmaps);
-    return gl_fail(GL_ERR_NOMEM, "%s: out of memory for its work buffers", fn);
-}
-
-static void work_put(work *w)
-{
-    gl_free_floats(w->cols, w->ncols);
-    gl_free_floats(w->maps, w->nmaps);
+    int64_t eh = g->H + 2 * g->ph - g->dh * (g->KH - 1) - 1, ew = g->W + 2 * g->pw - g->dw * (g->KW - 1) - 1;
+    if (g->H < 1 || g->W < 1 || eh < 0 || ew < 0) return 0;
+    *HO = eh / g->sh + 1;
+    *WO = ew / g->sw + 1;
+    return 1;
 }
 
 static void set_node_params(gl_node *nd, const gl_conv_params *p)
@@ -222,12 +117,14 @@ static gl_conv_params node_params(const gl_node *nd)
 
 static gl_status conv_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs);
 
-/* cols, when given, is conv2d's column matrix of a, kept for the weight
- * gradient of a backward without create_graph (saved third) */
-static gl_status record_conv(gl_tensor **out, gl_tensor *o, gl_op op, gl_tensor *a, gl_tensor *b,
-                             const gl_conv_params *p, gl_tensor *cols)
+/* runs the kernel into a new tensor of the given shape and records the op */
+static gl_status conv_op(gl_tensor **out, gl_op op, gl_conv_kind kind, const gl_conv_geom *g, gl_tensor *a, gl_tensor *b,
+                         const int64_t shape[4], const gl_conv_params *p)
 {
-    gl_status st;
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new(&o, 4, shape));
+    gl_status st = gl_conv_run(kind, g, a->data, b->data, o->data);
+    if (st) { gl_tensor_release(o); return st; }
     gl_tensor *ins[2] = {a, b};
     gl_node *nd = gl_record(&st, op, conv_backward, o, 2, ins);
     if (st) { gl_tensor_release(o); return st; }
@@ -235,15 +132,13 @@ static gl_status record_conv(gl_tensor **out, gl_tensor *o, gl_op op, gl_tensor 
         set_node_params(nd, p);
         gl_node_save(nd, a, 0);
         gl_node_save(nd, b, 0);
-        if (cols) gl_node_save(nd, cols, 0);
     }
     *out = o;
     return GL_OK;
 }
 
-/* conv2d; with cols_out, x's column matrix is also handed back (NULL when
- * it is empty) for a weight gradient to reuse */
-static gl_status conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p, gl_tensor **cols_out)
+/* A: the map (N x O x HO x WO) of images x (N x C x H x W) under filters w */
+gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p)
 {
     char b1[96], b2[96];
     GL_TRY(conv_params_check("conv2d", p));
@@ -254,53 +149,13 @@ static gl_status conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_co
         return gl_fail(GL_ERR_SHAPE, "conv2d: input %s has %lld channels, weight %s expects %lld",
                        gl_tensor_shape_str(x, b1, sizeof b1), (long long)x->shape[1],
                        gl_tensor_shape_str(w, b2, sizeof b2), (long long)w->shape[1]);
-    geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
+    gl_conv_geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
     set_params(&g, p);
-    int64_t eh = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
-    if (eh < 0 || ew < 0)
+    if (!map_size(&g, &g.HO, &g.WO))
         return gl_fail(GL_ERR_SHAPE, "conv2d: input %s is smaller than the %lldx%lld kernel (with padding and dilation)",
                        gl_tensor_shape_str(x, b1, sizeof b1), (long long)g.KH, (long long)g.KW);
-    g.HO = eh / g.sh + 1;
-    g.WO = ew / g.sw + 1;
     int64_t shape[4] = {g.N, g.O, g.HO, g.WO};
-    gl_tensor *o;
-    GL_TRY(gl_tensor_new(&o, 4, shape));
-    int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
-    /* When the weight will want its gradient, the column matrix goes into a
-     * tensor the node keeps (as PyTorch's THNN convolution kept its
-     * "finput"), so a plain backward does not build it a second time. */
-    int keep_cols = (cols_out || (gl_grad_enabled() && w->requires_grad)) && K && NP;
-    work wk;
-    gl_status st;
-    if ((st = work_get(&wk, &g, "conv2d", !keep_cols))) {
-        gl_tensor_release(o);
-        return st;
-    }
-    gl_tensor *keep = NULL;
-    if (keep_cols) {
-        int64_t cshape[2] = {K, NP};
-        if ((st = gl_tensor_new(&keep, 2, cshape))) {
-            work_put(&wk);
-            gl_tensor_release(o);
-            return st;
-        }
-    }
-    float *cols = keep ? keep->data : wk.cols;
-    im2col(&g, x->data, cols);
-    /* maps (O x NP) = W (O x K) @ cols (K x NP) */
-    if (g.O && NP && K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.O, (int)NP, (int)K, 1.0f, w->data, (int)K, cols, (int)NP, 0.0f, wk.maps, (int)NP);
-    else memset(wk.maps, 0, sizeof(float) * wk.nmaps);
-    cnp_to_nchw(wk.maps, o->data, g.N, g.O, P);
-    work_put(&wk);
-    st = record_conv(out, o, GL_OP_CONV2D, x, w, p, keep);
-    if (cols_out && st == GL_OK) *cols_out = keep;
-    else gl_tensor_release(keep);
-    return st;
-}
-
-gl_status gl_op_conv2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p)
-{
-    return conv2d(out, x, w, p, NULL);
+    return conv_op(out, GL_OP_CONV2D, GL_CONV_FWD, &g, x, w, shape, p);
 }
 
 gl_status gl_op_conv_transpose2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, const gl_conv_params *p,
@@ -332,72 +187,33 @@ gl_status gl_op_conv2d_tr(gl_tensor **out, gl_tensor *gm, gl_tensor *w, int64_t 
         return gl_fail(GL_ERR_SHAPE, "conv_transpose2d: input %s has %lld channels, weight %s expects %lld",
                        gl_tensor_shape_str(gm, b1, sizeof b1), (long long)gm->shape[1],
                        gl_tensor_shape_str(w, b2, sizeof b2), (long long)w->shape[0]);
-    geom g = {gm->shape[0], w->shape[1], H, W, w->shape[0], w->shape[2], w->shape[3], gm->shape[2], gm->shape[3], 0, 0, 0, 0, 0, 0};
+    gl_conv_geom g = {gm->shape[0], w->shape[1], H, W, w->shape[0], w->shape[2], w->shape[3], gm->shape[2], gm->shape[3], 0, 0, 0, 0, 0, 0};
     set_params(&g, p);
     /* the map size H, W must be one that conv2d takes to HO, WO */
-    int64_t eh = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
-    if (H < 1 || W < 1 || eh < 0 || ew < 0 || eh / g.sh + 1 != g.HO || ew / g.sw + 1 != g.WO)
+    int64_t HO, WO;
+    if (!map_size(&g, &HO, &WO) || HO != g.HO || WO != g.WO)
         return gl_fail(GL_ERR_SHAPE, "conv_transpose2d: output size %lldx%lld is not reachable from input %s",
                        (long long)H, (long long)W, gl_tensor_shape_str(gm, b1, sizeof b1));
     int64_t shape[4] = {g.N, g.C, H, W};
-    gl_tensor *o;
-    GL_TRY(gl_tensor_zeros(&o, 4, shape));
-    int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
-    work wk;
-    gl_status st;
-    if ((st = work_get(&wk, &g, "conv_transpose2d", 1))) {
-        gl_tensor_release(o);
-        return st;
-    }
-    nchw_to_cnp(gm->data, wk.maps, g.N, g.O, P);
-    /* cols (K x NP) = W^T (K x O) @ maps (O x NP) */
-    if (K && NP && g.O) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, (int)g.O, 1.0f, w->data, (int)K, wk.maps, (int)NP, 0.0f, wk.cols, (int)NP);
-    else memset(wk.cols, 0, sizeof(float) * wk.ncols);
-    col2im(&g, wk.cols, o->data);
-    work_put(&wk);
-    return record_conv(out, o, GL_OP_CONV2D_TR, gm, w, p, NULL);
+    return conv_op(out, GL_OP_CONV2D_TR, GL_CONV_BWD_DATA, &g, gm, w, shape, p);
 }
 
-/* C: dW (O x C x KH x KW) from images x (N x C x H x W) and maps gm (N x O x HO x WO);
- * cached, when given, is x's column matrix from conv2d's forward (K x N*HO*WO) */
-static gl_status conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64_t KH, int64_t KW,
-                              const gl_conv_params *p, gl_tensor *cached)
+/* C: dW (O x C x KH x KW) from images x (N x C x H x W) and maps gm (N x O x HO x WO) */
+gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64_t KH, int64_t KW, const gl_conv_params *p)
 {
     char b1[96], b2[96];
     GL_TRY(conv_params_check("conv2d_wgrad", p));
     if (x->ndim != 4 || gm->ndim != 4 || x->shape[0] != gm->shape[0])
         return gl_fail(GL_ERR_SHAPE, "conv2d_wgrad: images %s and maps %s do not match",
                        gl_tensor_shape_str(x, b1, sizeof b1), gl_tensor_shape_str(gm, b2, sizeof b2));
-    geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], gm->shape[1], KH, KW, gm->shape[2], gm->shape[3], 0, 0, 0, 0, 0, 0};
+    gl_conv_geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], gm->shape[1], KH, KW, gm->shape[2], gm->shape[3], 0, 0, 0, 0, 0, 0};
     set_params(&g, p);
-    int64_t eh = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
-    if (eh < 0 || ew < 0 || eh / g.sh + 1 != g.HO || ew / g.sw + 1 != g.WO)
+    int64_t HO, WO;
+    if (KH < 1 || KW < 1 || !map_size(&g, &HO, &WO) || HO != g.HO || WO != g.WO)
         return gl_fail(GL_ERR_SHAPE, "conv2d_wgrad: maps %s do not match images %s",
                        gl_tensor_shape_str(gm, b1, sizeof b1), gl_tensor_shape_str(x, b2, sizeof b2));
     int64_t shape[4] = {g.O, g.C, KH, KW};
-    gl_tensor *o;
-    GL_TRY(gl_tensor_new(&o, 4, shape));
-    int64_t P = g.HO * g.WO, K = g.C * g.KH * g.KW, NP = g.N * P;
-    work wk;
-    gl_status st;
-    if ((st = work_get(&wk, &g, "conv2d_wgrad", cached == NULL))) {
-        gl_tensor_release(o);
-        return st;
-    }
-    const float *cols = wk.cols;
-    if (cached) cols = cached->data;
-    else im2col(&g, x->data, wk.cols);
-    nchw_to_cnp(gm->data, wk.maps, g.N, g.O, P);
-    /* dW (O x K) = maps (O x NP) @ cols^T (NP x K) */
-    if (g.O && K && NP) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.O, (int)K, (int)NP, 1.0f, wk.maps, (int)NP, cols, (int)NP, 0.0f, o->data, (int)K);
-    else memset(o->data, 0, sizeof(float) * (size_t)(g.O * K));
-    work_put(&wk);
-    return record_conv(out, o, GL_OP_CONV2D_WGRAD, x, gm, p, NULL);
-}
-
-gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *gm, int64_t KH, int64_t KW, const gl_conv_params *p)
-{
-    return conv2d_wgrad(out, x, gm, KH, KW, p, NULL);
+    return conv_op(out, GL_OP_CONV2D_WGRAD, GL_CONV_BWD_WEIGHTS, &g, x, gm, shape, p);
 }
 
 static gl_status conv_backward(gl_node *n, gl_tensor *G, gl_tensor **gin, const unsigned char *needs)
@@ -407,26 +223,11 @@ static gl_status conv_backward(gl_node *n, gl_tensor *G, gl_tensor **gin, const 
     gl_status st;
     if ((st = gl_node_saved(n, 0, &a)) || (st = gl_node_saved(n, 1, &b))) goto out;
     switch (n->op) {
-    case GL_OP_CONV2D: /* a = x, b = W, and maybe x's column matrix */
+    case GL_OP_CONV2D: /* a = x, b = W */
         if (needs[0] && (st = gl_op_conv2d_tr(&gin[0], G, b, a->shape[2], a->shape[3], &p))) goto out;
-        if (needs[1]) {
-            /* the kept columns are a constant: only without create_graph,
-             * where the weight gradient records nothing */
-            gl_tensor *cols = NULL;
-            if (n->n_saved > 2 && !gl_grad_enabled() && (st = gl_node_saved(n, 2, &cols))) goto out;
-            st = conv2d_wgrad(&gin[1], a, G, b->shape[2], b->shape[3], &p, cols);
-            gl_tensor_release(cols);
-        }
+        if (needs[1]) st = gl_op_conv2d_wgrad(&gin[1], a, G, b->shape[2], b->shape[3], &p);
         break;
     case GL_OP_CONV2D_TR: /* a = maps g, b = W; G has the image shape */
-        if (needs[0] && needs[1] && !gl_grad_enabled()) {
-            /* both products need G's column matrix: build it once */
-            gl_tensor *cols = NULL;
-            if (!(st = conv2d(&gin[0], G, b, &p, &cols)))
-                st = conv2d_wgrad(&gin[1], G, a, b->shape[2], b->shape[3], &p, cols);
-            gl_tensor_release(cols);
-            break;
-        }
         if (needs[0] && (st = gl_op_conv2d(&gin[0], G, b, &p))) goto out;
         if (needs[1]) st = gl_op_conv2d_wgrad(&gin[1], G, a, b->shape[2], b->shape[3], &p);
         break;

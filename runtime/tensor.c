@@ -422,9 +422,17 @@ void gl_set_num_threads(int n)
 {
     if (n < 1) n = 1;
     openblas_set_num_threads(n);
+    gl_conv_set_threads(n);
 }
 
 int gl_get_num_threads(void) { return openblas_get_num_threads(); }
+
+const char *gl_blas_backend(void)
+{
+    static char buf[160];
+    snprintf(buf, sizeof buf, "%s (core %s)", openblas_get_config(), openblas_get_corename());
+    return buf;
+}
 
 gl_status gl_tensor_one_hot(gl_tensor **out, const gl_tensor *idx, int64_t n_classes)
 {

@@ -26,7 +26,7 @@ tensor.manual_seed(seed)
 local pool = {
   true, false, 0, 1, 2, 3, 7, -1, -2, 0.5, -0.5, 1e30, -1e30, 0 / 0, math.huge, -math.huge,
   math.maxinteger, math.mininteger, 2 ^ 53, 1e12,
-  "", "abc", "mean", "sum", "none", "fan_out", "f.png", "f.csv", "f.json", "no/such/dir/x", "/nonexistent/dir/x",
+  "", "abc", "mean", "sum", "none", "fan_out", "f.png", "f.csv", "f.json", "no/such/dir/x", "/dev/null/dir/x",
   {}, { 1, 2 }, { 1, 2, 3 }, { { 1, 2 }, { 3, 4 } }, { { 1 }, { 2, 3 } }, { -1, 2 }, { 0 }, { 2, 0 },
   { 1e12, 1e12 }, { 0.5, "a" }, { lr = 0.1 }, { reduction = "sum" }, { reduction = "bogus" }, { stride = 2, padding = 1 },
   { dim = 1 }, { dir = ".", size = 4 }, { n = 7, modes = 3 }, { splits = 2 }, { nrow = 0 }, { size = { 10, 10 } }, { xlim = { 1, 0 } },

@@ -97,10 +97,8 @@ layer_check("Upsample", nn.Upsample { scale_factor = 2 }, rn(1, 2, 2, 3), true)
 layer_check("Flatten+Reshape", nn.Sequential { nn.Flatten(), nn.Reshape(3, 2) }, rn(2, 2, 3), true)
 layer_check("Embedding-free Sequential", nn.Sequential { nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1) }, rn(5, 3), true)
 
--- A plain backward takes the weight gradient of Conv2d from the column
--- matrix its forward kept, and ConvTranspose2d's backward builds one column
--- matrix for both of its products; create_graph takes the composite path.
--- The two must agree.
+-- A plain backward and a create_graph one (which records the gradient
+-- convolutions as ops of their own) must agree.
 test("convolutions: the plain backward agrees with the create_graph one", function()
   for _, m in ipairs {
     nn.Conv2d(3, 4, 4, { stride = 2, padding = 1 }), nn.Conv2d(2, 3, 3, { dilation = 2, padding = 2 }),
@@ -114,7 +112,7 @@ test("convolutions: the plain backward agrees with the create_graph one", functi
     local slow = autograd.grad((y * r):sum(), { x, m.weight, m.bias }, { create_graph = true })
     for k = 1, 3 do check.allclose(fast[k], slow[k]:detach(), 1e-5, tostring(m) .. " input " .. k) end
   end
-  -- the kept columns belong to the forward's input: changing it in place
+  -- the forward's input is saved for the weight gradient: changing it in place
   -- after the forward is caught, as for any saved tensor
   local c = nn.Conv2d(2, 2, 3)
   local x = rn(1, 2, 5, 5)
