@@ -72,6 +72,19 @@ static int n_conv_transpose2d(lua_State *L)
     return 1;
 }
 
+/* batch_norm(x, w, b, eps) -> y, mean, var (w and b may both be nil) */
+static int n_batch_norm(lua_State *L)
+{
+    gl_tensor *x = gl_lua_check(L, 1);
+    gl_tensor *w = lua_isnoneornil(L, 2) ? NULL : gl_lua_check(L, 2);
+    gl_tensor *b = lua_isnoneornil(L, 3) ? NULL : gl_lua_check(L, 3);
+    float eps = (float)luaL_checknumber(L, 4);
+    gl_ud *u = gl_lua_newud(L), *m = gl_lua_newud(L), *v = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_op_batch_norm(&u->t, x, w, b, eps, &m->t, &v->t));
+    gl_lua_account(L);
+    return 3;
+}
+
 /* minibatch_disc(M [, include_self]): M is N x B x C */
 static int n_minibatch_disc(lua_State *L)
 {
@@ -139,7 +152,7 @@ static int n_rmsprop_step(lua_State *L)
 
 static const luaL_Reg fns[] = {
     {"linear", n_linear}, {"conv2d", n_conv2d}, {"conv_transpose2d", n_conv_transpose2d},
-    {"minibatch_disc", n_minibatch_disc}, {"frechet", n_frechet},
+    {"minibatch_disc", n_minibatch_disc}, {"batch_norm", n_batch_norm}, {"frechet", n_frechet},
     {"sgd_step", n_sgd_step}, {"adam_step", n_adam_step}, {"rmsprop_step", n_rmsprop_step}, {NULL, NULL}};
 
 int luaopen_ganlua_nn(lua_State *L)

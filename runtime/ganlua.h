@@ -327,6 +327,14 @@ gl_status gl_op_conv_transpose2d(gl_tensor **out, gl_tensor *x, gl_tensor *w, co
 gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *g, int64_t KH, int64_t KW,
                              const gl_conv_params *p);
 
+/* Batch normalisation in training mode, fused: x is N x C x ... (BatchNorm1d
+ * and 2d alike), w and b C-vectors or both NULL (affine = false). y = (x -
+ * mean) / sqrt(var + eps) w + b with the batch's per-channel mean and
+ * biased variance, which come back in mean_out and var_out (C, no graph)
+ * for the running statistics. Differentiable in x, w and b to every order. */
+gl_status gl_op_batch_norm(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b, float eps, gl_tensor **mean_out,
+                           gl_tensor **var_out);
+
 /* Minibatch discrimination's pair sum (Salimans et al. 2016) on M = f(x) W
  * reshaped to N x B x C: o[i][b] = sum_{j != i} exp(-||M[i][b] - M[j][b]||_1)
  * -> N x B, plus 1 (the j = i term) when include_self. Fused forward and

@@ -602,34 +602,26 @@ local function make_bn(name, dims)
     local c = self.num_features
     local bshape = { 1, c }
     for _ = 3, d do bshape[#bshape + 1] = 1 end
-    local mean, var
     if self.training or not self.track_running_stats then
-      -- statistics over every dim but the channel dim
+      -- the batch's statistics, in one fused op (runtime/ops_norm.c)
       local n = x:numel() // c
       if n <= 1 and self.training then
         argcheck.raise(string.format("%s: expected more than 1 value per channel when training, got %s", name,
           table.concat(x:size(), "x")))
       end
-      local s = x
-      for k = d, 3, -1 do s = s:sum(k, true) end
-      mean = s:sum(1, true) / n
-      local dx = x - mean
-      local q = dx * dx
-      for k = d, 3, -1 do q = q:sum(k, true) end
-      var = q:sum(1, true) / n
+      local y, mean, var = C.batch_norm(x, self.weight, self.bias, self.eps)
       if self.training and self.track_running_stats then
         local mom = self.momentum
         A.no_grad(function()
           self.num_batches_tracked:add_(1)
           if mom == nil then mom = 1 / self.num_batches_tracked:item() end
-          self.running_mean:mul_(1 - mom):add_(mean:reshape(c), mom)
-          self.running_var:mul_(1 - mom):add_(var:reshape(c), mom * n / (n - 1))
+          self.running_mean:mul_(1 - mom):add_(mean, mom)
+          self.running_var:mul_(1 - mom):add_(var, mom * n / (n - 1))
         end)
       end
-      local y = dx / (var + self.eps):sqrt()
-      if self.affine then y = y * self.weight:view(bshape) + self.bias:view(bshape) end
       return y
     end
+    local mean, var
     mean, var = self.running_mean:view(bshape), self.running_var:view(bshape)
     local y = (x - mean) / (var + self.eps):sqrt()
     if self.affine then y = y * self.weight:view(bshape) + self.bias:view(bshape) end

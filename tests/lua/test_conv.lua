@@ -113,3 +113,18 @@ test("conv: the backend names oneDNN and the kernels it dispatched to", function
   local info = sys.backend().conv
   check.truthy(info:match("^oneDNN %d+%.%d+%.%d+, ISA %S+, kernels "), info)
 end)
+
+test("conv: a kernel as large as the image (DCGAN's last D layer) is a matrix product", function()
+  -- 16 channels blocked against a 1-channel map: a layout mix oneDNN has
+  -- no JIT kernel for, so conv_dnnl.c picks another; the values must not care
+  tensor.manual_seed(5)
+  local m = nn.Conv2d(16, 1, 4, { bias = false })
+  local x = tensor.randn(6, 16, 4, 4):requires_grad()
+  local y = m(x)
+  check.allclose(y:reshape(6, 1), x:detach():reshape(6, -1):matmul(m.weight:reshape(1, -1):t()), 1e-4, "forward")
+  local r = tensor.randn(6, 1, 1, 1)
+  local gx, gw = table.unpack(autograd.grad((y * r):sum(), { x, m.weight }))
+  check.allclose(gx:reshape(6, -1), r:reshape(6, 1):matmul(m.weight:reshape(1, -1)), 1e-4, "data gradient")
+  check.allclose(gw:reshape(1, -1), r:reshape(1, 6):matmul(x:detach():reshape(6, -1)), 1e-4, "weight gradient")
+  check.gradcheck(function(xx) return m(xx) end, { x:detach():narrow(1, 1, 2):requires_grad(), m.weight })
+end)
