@@ -83,6 +83,12 @@ typedef enum {
 typedef gl_status (*gl_backward_fn)(gl_node *n, gl_tensor *g, gl_tensor **gin,
                                     const unsigned char *needs);
 
+/* C (M x N) = alpha op(A) op(B) + beta C, row-major, op a transpose when
+ * ta / tb: every product in the runtime goes through here (ops_matmul.c
+ * picks the library by size). */
+void gl_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+              int64_t ldb, float beta, float *C, int64_t ldc);
+
 /* The convolution kernels (conv_dnnl.c). A geometry is the image side
  * N x C x H x W, the filters O x C x KH x KW, the map side N x O x HO x WO,
  * and stride, padding, dilation as PyTorch counts them; the caller has

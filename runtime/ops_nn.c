@@ -13,7 +13,6 @@
  * (conv_dnnl.c); this file checks shapes and records the graph. */
 #include "internal.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -57,8 +56,7 @@ gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b
         beta = 1.0f;
     }
     if (N && O) {
-        if (IN) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)O, (int)IN, 1.0f, x->data, (int)IN, w->data,
-                            (int)IN, beta, o->data, (int)O);
+        if (IN) gl_sgemm(0, 1, N, O, IN, 1.0f, x->data, IN, w->data, IN, beta, o->data, O);
         else if (!b) memset(o->data, 0, sizeof(float) * (size_t)(N * O));
     }
     gl_status st;
