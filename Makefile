@@ -12,10 +12,18 @@
 # Objects go to build/ (build/asan/ with SANITIZE=1).
 
 CC      ?= cc
-PKGS    := lua5.4 openblas cairo
+PKGS    := lua5.4 cairo
+# OpenBLAS's OpenMP build, so that its products, oneDNN's convolutions and
+# oneDNN's sgemm share one OpenMP pool (libgomp) instead of two pools
+# spinning against each other; the rpath picks it over whichever OpenBLAS
+# Debian's alternatives make the default. BLAS=pthread builds against the
+# pthreads variant instead, for comparison.
+BLAS    ?= openmp
+ARCH    := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+BLASDIR := /usr/lib/$(ARCH)/openblas-$(BLAS)
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O3 -fno-math-errno -fno-trapping-math -g -fPIC -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
-LDLIBS  := $(shell pkg-config --libs openblas cairo 2>/dev/null) -ldnnl -lgomp -lstb -lgif -lz -lm
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/$(ARCH)/openblas-$(BLAS) -I/usr/include/stb
+LDLIBS  := -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas $(shell pkg-config --libs cairo 2>/dev/null) -ldnnl -lgomp -lstb -lgif -lz -lm
 LUALIB  := $(shell pkg-config --libs lua5.4 2>/dev/null)
 
 ifeq ($(FUZZ),1)
@@ -44,7 +52,7 @@ STDLIB       := $(wildcard stdlib/*.lua)
 LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC) $(BINDINGS_SRC)) $(BUILD)/stdlib_embed.o
 HEADERS := $(wildcard runtime/*.h bindings/*.h)
 
-DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-dev libdnnl-dev libstb-dev libcairo2-dev \
+DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-openmp-dev libopenblas-pthread-dev libdnnl-dev libstb-dev libcairo2-dev \
         fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev python3 procps
 
 PREFIX   ?= /usr/local
@@ -68,7 +76,14 @@ deps:
 data:
 	@sh tools/fetch_mnist.sh data/mnist
 
-$(BUILD)/%.o: %.c $(HEADERS)
+# Objects and binaries are rebuilt when the flags change (BLAS=, a new
+# include path), not only when a source does.
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(BUILD)/flags: FORCE
+	@mkdir -p $(BUILD); if [ "$$(cat $@ 2>/dev/null)" != '$(FLAGS_NOW)' ]; then printf '%s' '$(FLAGS_NOW)' > $@; fi
+FORCE:
+
+$(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -83,13 +98,13 @@ $(BUILD)/stdlib_embed.c: $(STDLIB) $(BUILD)/tools/embed
 $(BUILD)/stdlib_embed.o: $(BUILD)/stdlib_embed.c
 	$(CC) $(filter-out -Wmissing-prototypes,$(CFLAGS)) -c $< -o $@
 
-$(BIN): $(BUILD)/main.o $(LIB_OBJ)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LUALIB) -lreadline $(LDLIBS)
+$(BIN): $(BUILD)/main.o $(LIB_OBJ) $(BUILD)/flags
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LUALIB) -lreadline $(LDLIBS)
 
 # The Lua C module: `require "ganlua"` from stock lua5.4 (Lua symbols come
 # from the host interpreter).
-$(SO): $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -shared $^ -o $@ $(LDLIBS)
+$(SO): $(LIB_OBJ) $(BUILD)/flags
+	$(CC) $(LDFLAGS) -shared $(filter %.o,$^) -o $@ $(LDLIBS)
 
 # C unit tests of runtime/ alone (no Lua).
 $(BUILD)/tests/test_runtime: tests/c/test_runtime.c $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))

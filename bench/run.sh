@@ -20,6 +20,11 @@ cpus=$(nproc)
 cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) (family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1), model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1))"
 isa=$(grep -q avx512f /proc/cpuinfo && echo "AVX-512" || (grep -q avx2 /proc/cpuinfo && echo "AVX2" || echo "baseline"))
 echo "== machine: $cpu, $cpus cores, widest vectors $isa, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+# the kernels each library dispatched to on this processor (after a
+# convolution of each layout kind has been created)
+$G -e 'nn.Conv2d(16, 16, 3)(tensor.randn(2, 16, 8, 8)); nn.Conv2d(3, 16, 3)(tensor.randn(2, 3, 8, 8))
+  local b = sys.backend(); print("   products: " .. b.blas .. "; oneDNN sgemm from 16k multiply-adds up")
+  print("   convolutions: " .. b.conv)'
 # PyTorch at T threads: torch.set_num_threads(T) sizes its OpenMP pool but
 # not OpenBLAS's, which PyTorch's matmul and Linear call and which would
 # otherwise take every core; pin both, as ganlua's --threads does.
@@ -55,6 +60,27 @@ for t in 1 $cpus; do
   $(pyt $t) bench/nn_bench_torch.py $t
 done
 echo "   (*_sgemm_only: the bare matrix products the line above needs, a floor for ganlua's time)"
+
+# Whole DCGAN iterations (bench/dcgan_bench.lua and its PyTorch twin):
+# ganlua at 1 and 2 threads against PyTorch at its best of 1 and 2.
+echo "== DCGAN (batch 64, Radford et al.'s architecture): ms per iteration and peak RSS; ratio against PyTorch's best thread count"
+printf '%-12s %10s %10s %10s %10s %8s %8s %12s %12s\n' step "ganlua t1" "ganlua t2" "torch t1" "torch t2" "ratio t1" "ratio t2" "ganlua kB" "torch kB"
+dc() { # framework threads mode size -> "us rss"
+  if [ "$1" = g ]; then o=$(/usr/bin/time -f 'RSS %M' $G --threads $2 bench/dcgan_bench.lua $3 $4 6 2>&1)
+  else o=$(/usr/bin/time -f 'RSS %M' $(pyt $2) bench/dcgan_bench_torch.py $2 $3 $4 6 2>&1); fi
+  printf '%s %s\n' "$(printf '%s\n' "$o" | grep -E '^[0-9.]+$' | tail -1)" "$(printf '%s\n' "$o" | sed -n 's/^RSS //p')"; }
+for m in "dcgan 32" "dcgan 64" "critic 64" "gp 64"; do
+  set -- $(dc g 1 $m); g1=$1; gr=$2
+  set -- $(dc g $cpus $m); g2=$1; [ "$2" -gt "$gr" ] && gr=$2
+  set -- $(dc t 1 $m); t1=$1; tr=$2
+  set -- $(dc t $cpus $m); t2=$1; [ "$2" -gt "$tr" ] && tr=$2
+  tb=$(awk -v a=$t1 -v b=$t2 'BEGIN { print (a < b ? a : b) }')
+  printf '%-12s %10.1f %10.1f %10.1f %10.1f %8s %8s %12s %12s\n' "$(echo $m | tr ' ' _)" \
+    $(awk -v v=$g1 'BEGIN{print v/1000}') $(awk -v v=$g2 'BEGIN{print v/1000}') $(awk -v v=$t1 'BEGIN{print v/1000}') \
+    $(awk -v v=$t2 'BEGIN{print v/1000}') $(ratio $tb $g1) $(ratio $tb $g2) $gr $tr
+  eval "dc_$(echo $m | cut -d' ' -f1)_g=$(awk -v a=$g1 -v b=$g2 'BEGIN { print (a < b ? a : b) }'); dc_$(echo $m | cut -d' ' -f1)_t=$tb"
+done
+echo "   the gradient penalty's cost (gp step / plain critic step, best thread counts): ganlua $(ratio $dc_gp_g $dc_critic_g)x, PyTorch $(ratio $dc_gp_t $dc_critic_t)x"
 
 echo "== toy GAN, vanilla, 200 epochs (15800 iterations): iterations/s and peak RSS"
 printf '%-8s %12s %12s %10s %14s %14s\n' threads ganlua pytorch ratio "ganlua RSS kB" "pytorch RSS kB"
