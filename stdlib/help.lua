@@ -90,10 +90,16 @@ local docs = {
   ["data.gaussian_ring"] = "data.gaussian_ring{n=10000, modes=8, radius=2, std=0.02, normalize=false}",
   ["data.gaussian_grid"] = "data.gaussian_grid{n=10000, side=5, spacing=2, std=0.02, normalize=false}",
   ["data.mnist"] = "data.mnist{split=\"train\"|\"test\", dir=, range=\"tanh\"|\"unit\"} -- N x 1 x 28 x 28, 1-based labels",
+  ["data.fashion_mnist"] = "data.fashion_mnist{split=\"train\"|\"test\", dir=, range=} -- Fashion-MNIST as data.mnist, ds.classes the names",
   ["data.cifar10"] = "data.cifar10{split=\"train\"|\"test\", dir=, range=\"tanh\"|\"unit\"} -- binary version, N x 3 x 32 x 32",
+  ["data.images"] = "data.images(\"mnist\"|\"fashion\"|\"folder:DIR\", {size=, split=, dir=}) -- N x C x size x size in [-1, 1]",
+  ["data.random_split"] = "data.random_split(ds, {0.9, 0.1} or {n1, n2}) -> datasets, a random permutation (torch's random_split)",
   ["data.image_folder"] = "data.image_folder{dir=, size=64|{h, w}, channels=3, range=\"tanh\"|\"unit\", limit=}"
     .. " -- subfolders are classes",
   ["data.dataset"] = "data.dataset(x [, labels]) -- then ds:batches(n, {shuffle=, drop_last=})",
+  ["models.dcgan_generator"] = "models.dcgan_generator{zdim=100, width=64, channels=3, size=64} -- PyTorch's DCGAN tutorial G",
+  ["models.dcgan_discriminator"] = "models.dcgan_discriminator{width=64, channels=3, size=64, batchnorm=true, sigmoid=true}",
+  ["models.dcgan_init"] = "G:apply(models.dcgan_init) -- conv weights N(0, 0.02), BatchNorm scale N(1, 0.02)",
   ["metrics.modes"] = "metrics.modes(samples, centers, sigma) -> {modes, hq, kl, counts}",
   ["metrics.inception_score"] = "metrics.inception_score(samples, classifier [, {splits=10}]) -> mean, std (MNIST classifier)",
   ["metrics.fid"] = "metrics.fid(real, fake, classifier) -- Frechet distance of classifier features (MNIST classifier)",
@@ -112,7 +118,7 @@ local help = {}
 local function index()
   local names = {}
   local g = rawget(_G, "ganlua")
-  local mods = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "ckpt", "plot", "cli", "log" }
+  local mods = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "ckpt", "plot", "cli", "log", "models" }
   for _, m in ipairs(mods) do
     local t = g and g[m] or rawget(_G, m)
     if type(t) == "table" then
@@ -131,7 +137,7 @@ end
 
 function help.help(x)
   if x == nil then
-    print("ganlua modules: tensor autograd nn losses optim data metrics image plot ckpt cli log json")
+    print("ganlua modules: tensor autograd nn losses optim data metrics image plot ckpt cli log json sweep models")
     print("help(tensor.zeros), help(nn.Linear), help(x) for a tensor or module; help(\"matmul\") for a method")
     return
   end

@@ -19,10 +19,11 @@ local M = {
   cli = require "ganlua.cli",
   log = require "ganlua.log",
   sweep = require "ganlua.sweep",
+  models = require "ganlua.models",
   sys = core.sys,
 }
 
-local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt", "plot", "cli", "log", "sweep", "sys" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt", "plot", "cli", "log", "sweep", "models", "sys" }
 
 local R = require "ganlua.repl"
 M.repl = R

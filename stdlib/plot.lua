@@ -269,7 +269,9 @@ function plot.scatter(samples, path, o)
 end
 
 -- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =}])
--- series: a list of {name =, x = (optional), y = table or Tensor, color =}
+-- series: a list of {name =, x = (optional), y = table or Tensor, color =,
+-- lo =, hi = (optional, a band drawn shaded behind the line: mean +- sd
+-- over seeds, say; one value per y)}
 function plot.lines(series, path, o)
   if type(series) ~= "table" or #series == 0 then argcheck.raise("plot.lines: expected a list of series") end
   o = plot_args("plot.lines", path, o)
@@ -292,15 +294,27 @@ function plot.lines(series, path, o)
           argcheck.typename(type(v) ~= "number" and v or xs[k]), k))
       end
     end
-    local d = { name = sr.name or ("series " .. i), color = sr.color or palette[(i - 1) % #palette + 1], x = {}, y = {} }
+    local los, his = sr.lo and values(sr.lo, "lo"), sr.hi and values(sr.hi, "hi")
+    if (los == nil) ~= (his == nil) or (los and (#los ~= #ys or #his ~= #ys)) then
+      argcheck.raise(string.format("plot.lines: series %d: a band needs lo and hi, one value per y (%d)", i, #ys))
+    end
+    local d = { name = sr.name or ("series " .. i), color = sr.color or palette[(i - 1) % #palette + 1], x = {}, y = {},
+                lo = los and {}, hi = his and {} }
+    local function scale(v)
+      if type(v) ~= "number" then argcheck.raise(string.format("plot.lines: series %d: lo and hi must hold numbers, got %s", i, argcheck.typename(v))) end
+      if o.ylog then return v > 0 and math.log(v, 10) or nil end
+      return v
+    end
+    local function finite(v) return v and v == v and math.abs(v) ~= math.huge end
     for k, v in ipairs(ys) do
       local xv = xs and xs[k] or k
-      local yv = v
-      if o.ylog then yv = v > 0 and math.log(v, 10) or nil end
-      if yv and yv == yv and math.abs(yv) ~= math.huge and xv then
+      local yv = scale(v)
+      local lo, hi = los and scale(los[k]), his and scale(his[k])
+      if finite(yv) and xv and (not los or (finite(lo) and finite(hi))) then
         d.x[#d.x + 1], d.y[#d.y + 1] = xv, yv
         x0, x1 = math.min(x0, xv), math.max(x1, xv)
-        y0, y1 = math.min(y0, yv), math.max(y1, yv)
+        y0, y1 = math.min(y0, yv, lo or yv), math.max(y1, yv, hi or yv)
+        if los then d.lo[#d.lo + 1], d.hi[#d.hi + 1] = lo, hi end
       end
     end
     data[i] = d
@@ -322,6 +336,15 @@ function plot.lines(series, path, o)
   end
   c:stroke()
   ax:clip()
+  for _, d in ipairs(data) do -- bands first, under every line
+    if d.lo and #d.x > 0 then
+      c:color(d.color[1], d.color[2], d.color[3], 0.2)
+      c:move_to(ax:px(d.x[1]), ax:py(d.hi[1]))
+      for k = 2, #d.x do c:line_to(ax:px(d.x[k]), ax:py(d.hi[k])) end
+      for k = #d.x, 1, -1 do c:line_to(ax:px(d.x[k]), ax:py(d.lo[k])) end
+      c:fill()
+    end
+  end
   c:line_width(1.8)
   for _, d in ipairs(data) do
     c:color(d.color[1], d.color[2], d.color[3])

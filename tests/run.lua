@@ -75,6 +75,25 @@ function T.gradgradcheck(fn, inputs, opts)
   local ok, report = autograd.gradgradcheck(fn, inputs, opts)
   if not ok then error("gradgradcheck failed: " .. report, 2) end
 end
+-- a fresh temporary directory; a file written whole
+function T.tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -p '" .. d .. "'"))
+  return d
+end
+function T.write(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+end
+-- run the ganlua executable with args (a shell string); its output and exit status
+function T.run(args)
+  local p = io.popen(string.format("%s %s 2>&1; echo \"rc=$?\"", T.ganlua, args))
+  local out = p:read("a")
+  p:close()
+  return out, tonumber(out:match("rc=(%d+)%s*$"))
+end
 T.dir = (arg and arg[0] or "tests/run.lua"):match("^(.*)/[^/]*$") or "."
 T.ganlua = os.getenv("GANLUA") or "./ganlua"
 

@@ -4,11 +4,7 @@ local F = require("ganlua.core").formats
 
 local function be32(n) return string.char((n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255) end
 
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local write = check.write
 
 -- n images of 28 x 28 whose pixel (r, c) of image k is (k + r + c) % 256
 local function images(n)
@@ -27,12 +23,7 @@ local function labels(list)
   return table.concat(parts)
 end
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p '" .. d .. "'"))
-  return d
-end
+local tmpdir = check.tmpdir
 
 test("load_idx reads the declared shape and values", function()
   local d = tmpdir()
@@ -149,4 +140,58 @@ test("real MNIST (after make data): sizes, range, label histogram", function()
   check.allclose(ds.labels:narrow(1, 1, 5), { 8, 3, 2, 1, 5 }) -- the digits 7 2 1 0 4
   local ones = ds.labels:eq(2):sum():item()
   check.eq(ones, 1135) -- test-set count of the digit 1
+end)
+
+test("data.images: a 28 x 28 set resized by one call, a folder cropped; bad specs and options named", function()
+  local d = tmpdir()
+  write(d .. "/t10k-images-idx3-ubyte", images(3))
+  write(d .. "/t10k-labels-idx1-ubyte", labels { 7, 2, 1 })
+  local base = data.mnist { split = "test", dir = d }
+  local same = data.images("mnist", { split = "test", dir = d })
+  check.allclose(same.x, base.x)
+  local big = data.images("mnist", { split = "test", dir = d, size = 32 })
+  check.shape(big.x, { 3, 1, 32, 32 })
+  check.allclose(big.labels, base.labels)
+  -- each image resized on its own: image 2 of the batch is image.resize of image 2 alone (up to where
+  -- the overshoot is clamped: the range of all images there, of the one image here)
+  check.allclose(big.x[2][1], image.resize(base.x[2], 32, 32)[1], 1e-3)
+  check.truthy(big.x:max():item() <= 1 + 1e-6 and big.x:min():item() >= -1 - 1e-6, "stays in [-1, 1]")
+  sys.mkdir(d .. "/folder")
+  sys.mkdir(d .. "/folder/a")
+  image.save(tensor.rand(3, 20, 30), d .. "/folder/a/x.png")
+  local f = data.images("folder:" .. d .. "/folder", { size = 16 })
+  check.shape(f.x, { 1, 3, 16, 16 })
+  check.raises(function() data.images("folder:" .. d .. "/folder") end, "needs size")
+  check.raises(function() data.images("folder:" .. d .. "/folder", { size = 16, split = "test" }) end, "has no test split")
+  check.raises(function() data.images("mnsit") end, 'unknown image set "mnsit" (expected mnist, fashion or folder:DIR)')
+  check.raises(function() data.images("mnist", { szie = 3 }) end, "szie")
+  check.raises(function() data.images(3) end, "data.images")
+  os.execute("rm -rf '" .. d .. "'")
+end)
+
+test("data.random_split: fractions or counts, a partition of the samples, labels follow", function()
+  tensor.manual_seed(5)
+  local x = tensor.arange(1, 11):reshape(10, 1)
+  local ds = data.dataset(x, tensor.arange(1, 11) * 10)
+  local a, b = data.random_split(ds, { 0.7, 0.3 })
+  check.eq(a:size(), 7)
+  check.eq(b:size(), 3)
+  local seen = {}
+  for _, part in ipairs { a, b } do
+    for i = 1, part:size() do
+      local v = tensor._get(part.x, i)
+      check.eq(seen[v], nil, "sample " .. v .. " in two parts")
+      seen[v] = true
+      check.eq(tensor._get(part.labels, i), v * 10)
+    end
+  end
+  local n = 0
+  for _ in pairs(seen) do n = n + 1 end
+  check.eq(n, 10)
+  local c1, c2, c3 = data.random_split(ds, { 5, 4, 1 })
+  check.eq(c1:size() + c2:size() + c3:size(), 10)
+  check.raises(function() data.random_split(ds, { 0.5, 0.4 }) end, "fractions must sum to 1")
+  check.raises(function() data.random_split(ds, { 5, 4 }) end, "sizes sum to 9, the dataset has 10 samples")
+  check.raises(function() data.random_split(ds, { 5, 0.5 }) end, "mix of sizes and fractions")
+  check.raises(function() data.random_split(x, { 1 }) end, "data.random_split")
 end)

@@ -625,3 +625,35 @@ test("MinibatchDiscrimination propagates NaN", function()
   local y = m(rn(5, 4)):narrow(2, 5, 3)
   check.truthy(y:sum():item() == y:sum():item())
 end)
+
+test("models.dcgan_*: the tutorial's shapes and parameter counts (3,576,704 and 2,765,568 at 64 x 64 RGB), its init", function()
+  local function count(m)
+    local n = 0
+    for _, p in ipairs(m:parameters()) do n = n + p:numel() end
+    return n
+  end
+  tensor.manual_seed(0)
+  local G = models.dcgan_generator { size = 64 }:apply(models.dcgan_init)
+  local D = models.dcgan_discriminator { size = 64 }:apply(models.dcgan_init)
+  check.eq(count(G), 3576704)
+  check.eq(count(D), 2765568)
+  local x = G:infer(tensor.randn(2, 100, 1, 1))
+  check.shape(x, { 2, 3, 64, 64 })
+  local y = D:infer(x)
+  check.shape(y, { 2, 1 })
+  check.truthy(y:min():item() > 0 and y:max():item() < 1, "Sigmoid output")
+  -- 32 x 32 grey: one stage fewer; the critic without BatchNorm or Sigmoid
+  local g32 = models.dcgan_generator { size = 32, channels = 1, zdim = 10, width = 8 }
+  check.shape(g32:infer(tensor.randn(3, 10, 1, 1)), { 3, 1, 32, 32 })
+  local critic = models.dcgan_discriminator { size = 32, channels = 1, width = 8, batchnorm = false, sigmoid = false }
+  for _, m in ipairs(critic:modules()) do check.truthy(not m.__name:find("BatchNorm") and m.__name ~= "Sigmoid", m.__name) end
+  check.shape(critic(tensor.randn(3, 1, 32, 32)), { 3, 1 })
+  -- init: conv weights N(0, 0.02), BatchNorm scale N(1, 0.02), shift 0
+  local w = G[1].weight
+  check.near(w:mean():item(), 0, 1e-3)
+  check.near(w:std():item(), 0.02, 1e-3)
+  check.near(G[2].weight:mean():item(), 1, 0.01)
+  check.eq(G[2].bias:abs():max():item(), 0)
+  check.raises(function() models.dcgan_generator { size = 48 } end, "size")
+  check.raises(function() models.dcgan_discriminator { widht = 3 } end, "widht")
+end)

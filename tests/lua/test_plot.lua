@@ -72,6 +72,28 @@ test("kde, scatter, lines and panels write PNGs atomically", function()
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
+test("lines: a band (lo, hi) is shaded behind its line; a band of the wrong length is refused", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(sys.mkdir(dir))
+  local y, lo, hi = { 1, 2, 3, 2 }, { 0, 1, 2, 1 }, { 2, 3, 4, 3 }
+  check.truthy(plot.lines({ { name = "a", y = y, lo = lo, hi = hi, color = { 1, 0, 0 } } }, dir .. "/band.png"))
+  check.truthy(plot.lines({ { name = "a", y = y, color = { 1, 0, 0 } } }, dir .. "/plain.png"))
+  -- red at alpha 0.2 on white is (1, 0.8, 0.8): count those pixels
+  local function tinted(path)
+    local img = assert(image.load(path))
+    local g, b = img[2], img[3]
+    return ((g - 0.8):abs():lt(0.02) * (b - 0.8):abs():lt(0.02) * img[1]:gt(0.98)):sum():item()
+  end
+  local band, plain = tinted(dir .. "/band.png"), tinted(dir .. "/plain.png")
+  check.truthy(band > 20000, "shaded pixels: " .. band)
+  check.truthy(plain < 500, "shaded pixels without a band: " .. plain)
+  check.raises(function() plot.lines({ { y = y, lo = lo } }, dir .. "/x.png") end, "a band needs lo and hi, one value per y (4)")
+  check.raises(function() plot.lines({ { y = y, lo = { 1 }, hi = { 2 } } }, dir .. "/x.png") end, "one value per y")
+  check.raises(function() plot.lines({ { y = y, lo = { 0, 0, 0, "a" }, hi = hi } }, dir .. "/x.png") end, "lo and hi must hold numbers")
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
 test("ticks are 1-2-5 steps covering the range", function()
   local t, step = plot.ticks(-1.15, 1.15, 5)
   check.eq(step, 0.5)
