@@ -475,7 +475,7 @@ static int pmain(lua_State *L)
     lua_call(L, 0, 0);
     lua_pop(L, 1);
     if (o.version) {
-        printf("ganlua %s (%s, OpenBLAS)\n", GL_VERSION, LUA_RELEASE);
+        printf("ganlua %s (%s, OpenBLAS, oneDNN)\n", GL_VERSION, LUA_RELEASE);
         if (!o.script && !o.ran_e && !o.interactive) {
             lua_pushboolean(L, 1);
             return 1;
