@@ -100,6 +100,7 @@ local docs = {
   ["models.dcgan_generator"] = "models.dcgan_generator{zdim=100, width=64, channels=3, size=64} -- PyTorch's DCGAN tutorial G",
   ["models.dcgan_discriminator"] = "models.dcgan_discriminator{width=64, channels=3, size=64, batchnorm=true, sigmoid=true}",
   ["models.dcgan_init"] = "G:apply(models.dcgan_init) -- conv weights N(0, 0.02), BatchNorm scale N(1, 0.02)",
+  ["metrics.matched_accuracy"] = "metrics.matched_accuracy(pred, labels) -> percent, mapping -- best one-to-one cluster -> class map (Hungarian)",
   ["metrics.modes"] = "metrics.modes(samples, centers, sigma) -> {modes, hq, kl, counts}",
   ["metrics.inception_score"] = "metrics.inception_score(samples, classifier [, {splits=10}]) -> mean, std (MNIST classifier)",
   ["metrics.fid"] = "metrics.fid(real, fake, classifier) -- Frechet distance of classifier features (MNIST classifier)",

@@ -214,4 +214,77 @@ function metrics.accuracy(classifier, x, labels)
   return 100 * scores:argmax(2):eq(labels:reshape(-1)):mean():item()
 end
 
+-- Kuhn-Munkres (the Hungarian method) on an n x n cost matrix (a table of
+-- rows): the assignment row i -> col[i] of least total cost, in O(n^3)
+-- (the potentials form of Jonker-Volgenant's shortest augmenting path)
+local function hungarian(cost, n)
+  local INF = math.huge
+  local u, v, p, way = {}, {}, {}, {}
+  for j = 0, n do u[j], v[j], p[j], way[j] = 0, 0, 0, 0 end
+  for i = 1, n do
+    p[0] = i
+    local j0, minv, used = 0, {}, {}
+    for j = 0, n do minv[j], used[j] = INF, false end
+    repeat
+      used[j0] = true
+      local i0, delta, j1 = p[j0], INF, 0
+      for j = 1, n do
+        if not used[j] then
+          local cur = cost[i0][j] - u[i0] - v[j]
+          if cur < minv[j] then minv[j], way[j] = cur, j0 end
+          if minv[j] < delta then delta, j1 = minv[j], j end
+        end
+      end
+      for j = 0, n do
+        if used[j] then u[p[j]], v[j] = u[p[j]] + delta, v[j] - delta else minv[j] = minv[j] - delta end
+      end
+      j0 = j1
+    until p[j0] == 0
+    repeat
+      local j1 = way[j0]
+      p[j0] = p[j1]
+      j0 = j1
+    until j0 == 0
+  end
+  local col = {}
+  for j = 1, n do if p[j] ~= 0 then col[p[j]] = j end end
+  return col
+end
+
+-- matched_accuracy(pred, labels) -> percent, mapping: the accuracy of
+-- cluster ids pred against classes labels (both N integers >= 1, Tensors
+-- or tables) under the one-to-one map of clusters to classes that agrees
+-- most often (the Hungarian method on the contingency table), as
+-- clustering accuracy is reported; mapping[c] is cluster c's class.
+-- InfoGAN's "5 % error" for its categorical code is this measure.
+function metrics.matched_accuracy(pred, labels)
+  local function ints(v, i, name)
+    if type(v) == "table" then v = T.from(v) end
+    if not T.is_tensor(v) or v:numel() == 0 then argcheck.fail("metrics.matched_accuracy", i, name, "a non-empty list of classes", v) end
+    local t = v:reshape(-1):totable()
+    for k, x in ipairs(t) do
+      if x ~= math.floor(x) or x < 1 or x > 1000 then
+        argcheck.raise(string.format("metrics.matched_accuracy: argument %d (%s): entry %d is %s, expected an integer in 1..1000", i,
+          name, k, tostring(x)))
+      end
+    end
+    return t
+  end
+  local a, b = ints(pred, 1, "pred"), ints(labels, 2, "labels")
+  if #a ~= #b then
+    argcheck.raise(string.format("metrics.matched_accuracy: %d predictions for %d labels", #a, #b))
+  end
+  local n = 0
+  for k = 1, #a do n = math.max(n, a[k], b[k]) end
+  local counts = {}
+  for i = 1, n do counts[i] = {} for j = 1, n do counts[i][j] = 0 end end
+  for k = 1, #a do counts[a[k]][b[k]] = counts[a[k]][b[k]] + 1 end
+  local cost = {}
+  for i = 1, n do cost[i] = {} for j = 1, n do cost[i][j] = -counts[i][j] end end
+  local col = hungarian(cost, n)
+  local hits = 0
+  for i = 1, n do hits = hits + counts[i][col[i]] end
+  return 100 * hits / #a, col
+end
+
 return metrics

@@ -157,6 +157,10 @@ test("infogan: Q learns to recover the categorical code (L_I falls from log 10),
   for _, m in ipairs(lines) do
     check.truthy(m.d_loss == m.d_loss and m.g_loss == m.g_loss and m.info_cont == m.info_cont, "NaN at step " .. m.step)
   end
+  -- Q's c1 as a digit classifier of the real test images, under the best
+  -- one-to-one map: chance is ~11 % (a random labelling's best map);
+  -- measured 21.9 % at 75 and 24.2 % at 150 iterations (seed 0)
+  check.truthy(lines[150].q_accuracy > 15, "q_accuracy at 150: " .. tostring(lines[150].q_accuracy))
   for _, f in ipairs { "codes_000075.png", "codes_000150.png", "c2.png", "c3.png" } do
     local g = assert(image.load(d .. "/run/" .. f))
     check.shape(g, { 3, 302, 302 }) -- ten by ten 28 x 28 images, 2-pixel padding

@@ -178,3 +178,33 @@ test("inception score of a stub classifier: k confident classes give k", functio
   local is1 = metrics.inception_score(x, stub(1))
   check.near(is1, 1, 1e-6)
 end)
+
+test("metrics.matched_accuracy: the best one-to-one map, checked against every permutation", function()
+  local acc, map = metrics.matched_accuracy({ 1, 1, 2, 2, 3, 3 }, { 2, 2, 3, 3, 1, 1 })
+  check.eq(acc, 100)
+  check.eq(table.concat(map, ","), "2,3,1")
+  -- purity would say 75 % here (both clusters mostly class 2); one-to-one gives 50 %
+  check.eq((metrics.matched_accuracy({ 1, 1, 1, 2 }, { 1, 2, 2, 2 })), 50)
+  -- against brute force over all 720 maps of 6 clusters
+  local perms = {}
+  local function rec(a, k)
+    if k > #a then perms[#perms + 1] = { table.unpack(a) } return end
+    for i = k, #a do a[k], a[i] = a[i], a[k]; rec(a, k + 1); a[k], a[i] = a[i], a[k] end
+  end
+  rec({ 1, 2, 3, 4, 5, 6 }, 1)
+  check.eq(#perms, 720)
+  tensor.manual_seed(3)
+  for _ = 1, 20 do
+    local p, l = tensor.randint(1, 7, { 60 }):totable(), tensor.randint(1, 7, { 60 }):totable()
+    local best = 0
+    for _, pm in ipairs(perms) do
+      local h = 0
+      for k = 1, 60 do if pm[p[k]] == l[k] then h = h + 1 end end
+      best = math.max(best, h)
+    end
+    check.near((metrics.matched_accuracy(tensor.from(p), l)), 100 * best / 60, 1e-9)
+  end
+  check.raises(function() metrics.matched_accuracy({ 1, 2 }, { 1 }) end, "2 predictions for 1 labels")
+  check.raises(function() metrics.matched_accuracy({ 0, 1 }, { 1, 1 }) end, "entry 1 is 0")
+  check.raises(function() metrics.matched_accuracy({}, { 1 }) end, "pred")
+end)
