@@ -115,8 +115,9 @@ for epoch = 1, opt.epochs do
   if step >= total then break end
   for real in ds:batches(opt.batch, { shuffle = true, drop_last = true }) do
     if step >= total then break end
-    -- a critic step on every batch
-    local fake = G:infer(tensor.randn(real:size(1), NZ, 1, 1))
+    -- a critic step on every batch (G in training mode, as its own step
+    -- sees it, without a graph)
+    local fake = autograd.no_grad(function() return G(tensor.randn(real:size(1), NZ, 1, 1)) end)
     optD:zero_grad()
     local d_real, d_fake = D(real):mean(), D(fake):mean()
     local loss = d_fake - d_real

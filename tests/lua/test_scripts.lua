@@ -185,7 +185,7 @@ test("wgan --variant gp: the penalty holds the critic's gradient norm steady; wi
     return lines
   end
   -- with lambda = 10 the norm rises from ~0.02 and levels off (measured
-  -- 2.17 at step 20, 2.16 at 30); the critic's W estimate rises while the
+  -- 1.89 at step 20, 1.92 at 30); the critic's W estimate rises while the
   -- untrained G's samples are far from the data
   local gp = run(10, 30)
   check.truthy(gp[1].grad_norm < 0.5, "initial norm " .. gp[1].grad_norm)
@@ -199,7 +199,7 @@ test("wgan --variant gp: the penalty holds the critic's gradient norm steady; wi
     check.truthy(type(m.w_train) == "number" and type(m.w_heldout) == "number", "estimates at step " .. k)
   end
   check.eq(gp[5].w_heldout, nil)
-  -- lambda = 0 is a plain critic: the norm passes 10 within 20 steps (measured 37)
+  -- lambda = 0 is a plain critic: the norm passes 10 within 20 steps (measured 26)
   local free = run(0, 20)
   check.truthy(free[20].grad_norm > 10, "norm without the penalty at step 20: " .. free[20].grad_norm)
   for _, f in ipairs { "l10/samples_000030.png", "l10/curves.png", "l10/wasserstein.png", "l10/samples.gif" } do
