@@ -22,6 +22,7 @@ local opt = cli.options {
   classifier = { "", "classifier checkpoint (default runs/<data>_classifier/classifier.safetensors; trained if missing)" },
   jobs = { 1, "runs at a time", positive = true },
   max_iters = { 0, "stop each run after this many iterations (0: every epoch)", min = 0 },
+  from = { "", "read the runs of an earlier study in this directory instead of running them (a failed run redone by hand)" },
 }
 local run = log.run(opt)
 local exe = ganlua.executable or "ganlua"
@@ -63,10 +64,16 @@ for _, g in ipairs(GLOSSES) do
 end
 local cmdlines = {}
 for i, j in ipairs(jobs) do cmdlines[i] = sweep.command_line(j) end
-log.write_file(opt.out .. "/commands.txt", table.concat(cmdlines, "\n") .. "\n")
-local t0 = sys.time()
-local statuses = sweep.run(jobs, { parallel = opt.jobs })
-local wall = sys.time() - t0
+local base, statuses, wall = opt.out, {}, 0
+if opt.from ~= "" then
+  base = opt.from
+  for i = 1, #jobs do statuses[i] = 0 end -- a run counts when its metrics hold scores
+else
+  log.write_file(opt.out .. "/commands.txt", table.concat(cmdlines, "\n") .. "\n")
+  local t0 = sys.time()
+  statuses = sweep.run(jobs, { parallel = opt.jobs })
+  wall = sys.time() - t0
+end
 
 -- scores[g][seed] = {step = {...}, is = {...}, fid = {...}}
 local function read_scores(dir)
@@ -88,14 +95,14 @@ for _, g in ipairs(GLOSSES) do
   local per_seed, last_is, best_is, last_fid, failed = {}, {}, {}, {}, {}
   for _, s in ipairs(seeds) do
     k = k + 1
-    local r = statuses[k] == 0 and read_scores(string.format("%s/%s_seed%d", opt.out, g, s)) or nil
+    local r = statuses[k] == 0 and read_scores(string.format("%s/%s_seed%d", base, g, s)) or nil
     if r then
       per_seed[#per_seed + 1] = r
       local best = -math.huge
       for _, v in ipairs(r.is) do best = math.max(best, v) end
       last_is[#last_is + 1], best_is[#best_is + 1], last_fid[#last_fid + 1] = r.is[#r.is], best, r.fid[#r.fid]
     else
-      failed[#failed + 1] = string.format("seed %d (see %s/%s_seed%d.log)", s, opt.out, g, s)
+      failed[#failed + 1] = string.format("seed %d (see %s/%s_seed%d.log)", s, base, g, s)
     end
   end
   if #per_seed > 0 then
@@ -120,10 +127,11 @@ if #series > 0 then
     xlabel = "iteration", ylabel = "Inception Score (" .. data_name .. " classifier), mean +- sd over seeds" }))
 end
 local md = sweep.markdown({ "generator loss", "Inception Score, last", "best", "FID, last", "seeds" }, rows)
-local note = string.format("%s, seeds %s, %d epoch(s)%s each; scores of 2000 samples from %s (test accuracy %s%%); "
-  .. "%.0f s wall on %d job(s) at a time", what, opt.seeds, opt.epochs,
-  opt.max_iters > 0 and string.format(" or %d iterations", opt.max_iters) or "", clf_path,
-  summary and string.format("%.2f", summary.test_accuracy) or "?", wall, opt.jobs)
+local how = opt.from ~= "" and ("runs read from " .. opt.from)
+  or string.format("%.0f s wall on %d job(s) at a time", wall, opt.jobs)
+local note = string.format("%s, seeds %s, %d epoch(s)%s each; scores of 2000 samples from %s (test accuracy %s%%); %s",
+  what, opt.seeds, opt.epochs, opt.max_iters > 0 and string.format(" or %d iterations", opt.max_iters) or "", clf_path,
+  summary and string.format("%.2f", summary.test_accuracy) or "?", how)
 print(md)
 print(note)
 log.write_file(opt.out .. "/results.md", md .. "\n\n" .. note .. "\n")

@@ -67,6 +67,17 @@ local function check_target(name, x, t, what)
 end
 
 -- -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does
+-- log u as PyTorch's BCELoss takes it: the value log(u) clamped at -100,
+-- the gradient 1 / max(u, 1e-12), which is its backward's bound (eps =
+-- 1e-12 on p (1 - p)). log(u):clamp(-100) alone has the right value, but
+-- at u = 0 its gradient is 0 * (1/0) = NaN: a D that saturated (D(G(z)) ==
+-- 1 in float32) turned every parameter of a DCGAN into NaN.
+local function bce_log(u)
+  local c = u + (u:clamp(1e-12, math.huge) - u):detach() -- max(u, 1e-12), gradient 1
+  local l = c:log()
+  return l + (u:log():clamp(-100) - l):detach()
+end
+
 function L.bce(p, t, o)
   check_input("bce", p); check_target("bce", p, t)
   o = OPTS.bce:check(o, 3)
@@ -79,8 +90,7 @@ function L.bce(p, t, o)
     end
   end
   t = as_target(p, t)
-  local lp, lq = p:log():clamp(-100), (1 - p):log():clamp(-100)
-  return reduce(-(lp * t + lq * (1 - t)), o, "bce")
+  return reduce(-(bce_log(p) * t + bce_log(1 - p) * (1 - t)), o, "bce")
 end
 
 -- softplus(x) - x t: stable for any logit

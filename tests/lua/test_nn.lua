@@ -657,3 +657,23 @@ test("models.dcgan_*: the tutorial's shapes and parameter counts (3,576,704 and 
   check.raises(function() models.dcgan_generator { size = 48 } end, "size")
   check.raises(function() models.dcgan_discriminator { widht = 3 } end, "widht")
 end)
+
+test("losses.bce at saturation: PyTorch's values (log clamped at -100) and bounded gradient, never NaN", function()
+  -- PyTorch: loss = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)),
+  -- dloss/dp = (p - t) / max(p (1 - p), 1e-12)
+  local pv = { 0, 1, 0.5, 1e-20, 0.25, 1, 0 }
+  local tv = { 1, 0, 1, 1, 0, 1, 0 }
+  local p = tensor.from(pv, { requires_grad = true })
+  local l = losses.bce(p, tensor.from(tv), { reduction = "none" })
+  local want = { 100, 100, math.log(2), -math.log(1e-20), -math.log(0.75), 0, 0 }
+  check.allclose(l:detach(), want, 1e-4)
+  local g = autograd.grad(l:sum(), { p })[1]:totable()
+  for k = 1, #pv do
+    local expect = (pv[k] - tv[k]) / math.max(pv[k] * (1 - pv[k]), 1e-12)
+    -- at p = t = 1 (or 0) PyTorch's formula gives 0/eps = 0; ganlua gives
+    -- the derivative of the one live term, -1/p (or 1/(1 - p)): -1 (or 1)
+    if pv[k] == tv[k] then expect = tv[k] == 1 and -1 or 1 end
+    check.truthy(g[k] == g[k], "NaN gradient at " .. k)
+    check.near(g[k], expect, math.abs(expect) * 1e-5 + 1e-6, "gradient at p = " .. pv[k] .. ", t = " .. tv[k])
+  end
+end)
