@@ -84,6 +84,9 @@ function L.bce(p, t, o)
   -- PyTorch refuses probabilities outside [0, 1] (a missing sigmoid)
   if p:numel() > 0 then
     local lo, hi = p:min():item(), p:max():item()
+    if lo ~= lo or hi ~= hi then
+      argcheck.raise("bce: the input holds NaN (a model's parameters or inputs went NaN before this loss)")
+    end
     if not (lo >= 0 and hi <= 1) then
       argcheck.raise(string.format("bce: input must hold probabilities in [0, 1], got values in [%.4g, %.4g]%s", lo, hi,
         " (for logits use losses.bce_with_logits)"))

@@ -92,6 +92,7 @@ test("losses refuse what PyTorch refuses instead of computing a wrong value", fu
   raises(function() losses.bce(tensor.from({ 0.2, 1.5 }), tensor.from({ 0, 1 })) end,
     "bce: input must hold probabilities in [0, 1]", "bce_with_logits")
   raises(function() losses.bce(tensor.from({ -0.1, 0.5 }), 1) end, "[-0.1, 0.5]")
+  raises(function() losses.bce(tensor.from({ 0.5, 0 / 0 }), 1) end, "bce: the input holds NaN")
   raises(function() losses.mse(tensor.ones(2, 3), tensor.ones(3, 2)) end, "mse: target 3x2 does not match input 2x3")
   raises(function() losses.l1(tensor.ones(4, 1), tensor.ones(4)) end, "l1: target 4 does not match input 4x1")
   raises(function() losses.bce_with_logits(tensor.ones(6), tensor.ones(2, 3)) end, "does not match input 6")
