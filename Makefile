@@ -121,9 +121,9 @@ test: deps data
 	@GANLUA=$(CURDIR)/$(BIN) GANLUA_SO=$(CURDIR)/$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
 
 # The toy mode-collapse experiment: vanilla and minibatch discrimination,
-# seed 0, 200 epochs each, side by side on two cores (after the build: 37 s on
-# a 2-core AMD EPYC Zen 5, 67 s on a Zen 4, where minibatch discrimination
-# runs at 240 it/s instead of 447).
+# seed 0, 200 epochs each, side by side on two cores (after the build: 43 s on
+# a 2-core AMD EPYC Zen 5, minibatch discrimination at 382 it/s; an earlier
+# tree took 67 s on a Zen 4, whose AVX-512 units are half as wide).
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BIN) scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0 --out runs/demo
