@@ -2,7 +2,7 @@
 -- wgan.lua — the Wasserstein GAN, as its authors' released code trains it:
 --   --variant clip  WGAN (Arjovsky, Chintala & Bottou 2017; their
 --                   WassersteinGAN main.py): every critic parameter
---                   clamped to [-0.01, 0.01] after each critic step
+--                   clamped to [-0.01, 0.01] before each critic step
 --                   ("clamp parameters to a cube", BatchNorm's included),
 --                   RMSprop 5e-5 for both networks, a DCGAN critic with
 --                   BatchNorm, 5 critic steps per generator step, and 100
@@ -118,6 +118,9 @@ for epoch = 1, opt.epochs do
     -- a critic step on every batch (G in training mode, as its own step
     -- sees it, without a graph)
     local fake = autograd.no_grad(function() return G(tensor.randn(real:size(1), NZ, 1, 1)) end)
+    if clip then -- "clamp parameters to a cube" before each critic step, as main.py does
+      autograd.no_grad(function() for _, p in ipairs(D:parameters()) do p:clamp_(-opt.clip, opt.clip) end end)
+    end
     optD:zero_grad()
     local d_real, d_fake = D(real):mean(), D(fake):mean()
     local loss = d_fake - d_real
@@ -128,9 +131,6 @@ for epoch = 1, opt.epochs do
     end
     loss:backward()
     optD:step()
-    if clip then
-      autograd.no_grad(function() for _, p in ipairs(D:parameters()) do p:clamp_(-opt.clip, opt.clip) end end)
-    end
     critic, in_round = critic + 1, in_round + 1
     w_sum = w_sum + (d_real - d_fake):item()
     -- a generator step after the round's critic steps

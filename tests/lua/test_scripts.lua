@@ -189,7 +189,7 @@ test("wgan --variant gp: the penalty holds the critic's gradient norm steady; wi
   -- untrained G's samples are far from the data
   local gp = run(10, 30)
   check.truthy(gp[1].grad_norm < 0.5, "initial norm " .. gp[1].grad_norm)
-  check.truthy(gp[30].grad_norm > 1 and gp[30].grad_norm < 3, "norm at step 30: " .. gp[30].grad_norm)
+  check.truthy(gp[30].grad_norm > 1 and gp[30].grad_norm < 2.5, "norm at step 30: " .. gp[30].grad_norm)
   check.truthy(math.abs(gp[30].grad_norm - gp[20].grad_norm) < 0.3, "norm still moving: " .. gp[20].grad_norm .. " -> "
     .. gp[30].grad_norm)
   check.truthy(gp[30].w_estimate > 10 * gp[1].w_estimate, "W estimate " .. gp[1].w_estimate .. " -> " .. gp[30].w_estimate)
@@ -221,13 +221,16 @@ test("wgan --variant clip on a generated colour folder: the authors' 100-step wa
   check.eq(#lines, 2)
   check.truthy(type(lines[2].w_heldout) == "number" and lines[2].w_heldout == lines[2].w_heldout, "held-out estimate")
   check.eq(lines[1].grad_norm, nil)
-  -- every critic parameter, BatchNorm's included, within the clip
+  -- every critic parameter, BatchNorm's included, clamped to 0.01 before
+  -- each critic step: the saved critic is one RMSprop step (lr 5e-5, at most
+  -- ~10 lr on an early step) past the clamp; unclipped, the N(0, 0.02)
+  -- conv weights reach 0.08
   local saved = ckpt.read(d .. "/run/ckpt.safetensors")
   local n = 0
   for k, t in pairs(saved.tensors) do
     if k:find("^D%.") and (k:find("%.weight$") or k:find("%.bias$")) then
       n = n + 1
-      check.truthy(t:abs():max():item() <= 0.01 + 1e-7, k .. " exceeds the clip")
+      check.truthy(t:abs():max():item() <= 0.011, k .. " exceeds the clip: " .. t:abs():max():item())
     end
   end
   check.truthy(n > 5, "critic tensors in the checkpoint: " .. n)
