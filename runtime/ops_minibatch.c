@@ -39,6 +39,9 @@
 #include <xmmintrin.h>
 #define GL_HAVE_MXCSR 1
 #endif
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#include <immintrin.h>
+#endif
 
 /* The kernels are built at three vector widths (ops_minibatch_kern.h) and
  * pick_kernels chooses one for the CPU; widths sum in different orders,
@@ -49,6 +52,21 @@
 
 /* Rows are padded to a multiple of 16 floats, whichever width runs. */
 static inline int64_t padded(int64_t N) { return (N + 15) / 16 * 16; }
+
+/* E, the saved exp(-D), holds per plane only what the kernels read: row i
+ * from column 16 floor(i / 16) (where i's own block starts, at any width)
+ * to Np, the rows back to back. Read once, in order, by the backward: no
+ * holes for the prefetcher to skip (the square N x Np layout left half of
+ * each plane unread, and the backward stalled on E's loads). e_row(i)
+ * is the offset of row i's column 0, so row i's column j is at
+ * e_row(i) + j for j >= 16 floor(i / 16); e_row(N) + 16 floor(N / 16) is
+ * the plane's size. */
+static inline int64_t e_row(int64_t i, int64_t Np)
+{
+    int64_t q = i / 16, s = i % 16;
+    return 16 * q * Np - 128 * q * (q - 1) + s * (Np - 16 * q) - 16 * q;
+}
+static inline int64_t e_plane(int64_t N, int64_t Np) { return e_row(N, Np) + 16 * (N / 16); }
 
 /* mt[c][j] = M[j][b][c] for j < N, 0 up to Np: one plane, columns contiguous */
 static void transpose_plane(const float *m, float *mt, int64_t N, int64_t Np, int64_t B, int64_t C, int64_t b)
@@ -89,7 +107,7 @@ static void restore_fpmode(fpmode f)
 #undef KTARGET
 #define KVL 8
 #define KSUF _w8
-#define KTARGET __attribute__((target("avx2")))
+#define KTARGET __attribute__((target("avx2,fma")))
 #include "ops_minibatch_kern.h"
 #undef KVL
 #undef KSUF
@@ -120,7 +138,7 @@ static void pick_kernels(mbd_fwd_fn *f, mbd_bwd_fn *b)
         *f = mbd_forward_kernel_w16, *b = mbd_backward_kernel_w16;
         return;
     }
-    if (w >= 8 && __builtin_cpu_supports("avx2")) {
+    if (w >= 8 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         *f = mbd_forward_kernel_w8, *b = mbd_backward_kernel_w8;
         return;
     }
@@ -211,11 +229,11 @@ gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M, int include_self)
     if (N > INT32_MAX - 16)
         return gl_fail(GL_ERR_SHAPE, "minibatch discrimination: a batch of %lld is too large", (long long)N);
     int64_t Np = padded(N);
-    int64_t es[3] = {B, N, Np}, os[2] = {N, B};
+    int64_t es[2] = {B, e_plane(N, Np)}, os[2] = {N, B};
     gl_tensor *o = NULL, *E = NULL;
     GL_TRY(gl_tensor_new(&o, 2, os));
     gl_status st;
-    if ((st = gl_tensor_new(&E, 3, es))) {
+    if ((st = gl_tensor_new(&E, 2, es))) {
         gl_tensor_release(o);
         return st;
     }

@@ -21,6 +21,7 @@ typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
 #define vstore K(vstore)
 #define vand K(vand)
 #define vabs K(vabs)
+#define vfma K(vfma)
 #define vsum K(vsum)
 #define vexp_neg K(vexp_neg)
 #define lane_masks K(lane_masks)
@@ -37,6 +38,19 @@ VINLINE vf vload(const float *p)
 VINLINE void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
 VINLINE vf vand(vf a, vi m) { return (vf)((vi)a & m); }
 VINLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+/* a b + c, fused where the width's instruction set has FMA (AVX2 + FMA,
+ * AVX-512); GCC does not contract a * b + c under -std=c11 */
+VINLINE vf vfma(vf a, vf b, vf c)
+{
+#if KVL == 16
+    return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif KVL == 8
+    return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+    return a * b + c;
+#endif
+}
+#define VS(x) ((vf){0} + (x))
 
 /* the lanes summed in a fixed tree (halves added, then their halves...),
  * shuffles, so the lanes never go through memory */
@@ -71,11 +85,16 @@ VINLINE vf vexp_neg(vf d)
     vi far = (0x42ae0000 - bits) >> 31;   /* d > 87.0f, NaN included: all ones */
     vi nan = (0x7f800000 - bits) >> 31;   /* d is NaN */
     vf x = -vand(d, ~far);                /* far lanes computed as exp(0), then dropped */
-    vf t = x * 1.44269504f + 12582912.0f; /* 1.5 * 2^23 + k: round to nearest, no libm */
-    vi ki = (vi)t - 0x4b400000;           /* k, read off the mantissa */
+    vf t = vfma(x, VS(1.44269504f), VS(12582912.0f)); /* 1.5 * 2^23 + k: round to nearest, no libm */
+    vi ki = (vi)t - 0x4b400000;                         /* k, read off the mantissa */
     vf k = t - 12582912.0f;
-    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
-    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
+    vf r = vfma(k, VS(-1.42860677e-6f), vfma(k, VS(-0.693145752f), x));
+    vf p = vfma(r, VS(0.00138888892f), VS(0.00833333377f));
+    p = vfma(p, r, VS(0.0416666679f));
+    p = vfma(p, r, VS(0.166666672f));
+    p = vfma(p, r, VS(0.5f));
+    p = vfma(p, r, VS(1.0f));
+    p = vfma(p, r, VS(1.0f));
     vf scale = (vf)((ki + 127) << 23);
     return (vf)(((vi)(p * scale) & ~far) | (bits & nan));
 }
@@ -106,40 +125,53 @@ KTARGET static void masks_init(lane_masks *lm, int64_t N)
 #define R 4
 #endif
 
-/* E: B x N x Np, row i of plane b holding e[b][i][j] for j > i in the
- * blocks from i's own on (the rest is never read). mt: C x Np, ocol: Np. */
+/* E: B planes of e_plane(N, Np) floats (see e_row), row i of plane b
+ * holding e[b][i][j] for j > i in the blocks from i's own on (the rest of
+ * the row is never read). mt: C x Np, ocol: Np.
+ * Two passes per plane. The first writes the distances of each row group
+ * into E, with the lanes that are not pairs (j <= i, j >= N) set to +inf,
+ * which vexp_neg maps to exactly 0. The second runs exp over each row in
+ * place and sums rows and columns: its iterations are independent, so the
+ * core overlaps the exp polynomial's long dependency chain across them
+ * (computed inside the distance loop, the exp was half the kernel's
+ * time). */
 KTARGET static void mbd_forward_kernel(const float *m, float *E, float *o, int64_t N, int64_t B, int64_t C,
                                        float self, float *mt, float *ocol)
 {
     lane_masks masks, *lm = &masks;
     masks_init(lm, N);
+    const vi inf = (vi){0} + 0x7f800000;
     int64_t Np = padded(N), nb = (N + VL - 1) / VL;
     for (int64_t b = 0; b < B; b++) {
         transpose_plane(m, mt, N, Np, B, C, b);
-        memset(ocol, 0, sizeof(float) * (size_t)Np);
-        float *Eb = E + b * N * Np;
+        float *Eb = E + b * e_plane(N, Np);
         for (int64_t i0 = 0; i0 < N; i0 += R) { /* VL is a multiple of R: a group lies in one block */
             int64_t I = i0 / VL;
-            vf racc[R] = {{0}};
             for (int64_t J = I; J < nb; J++) {
                 vf d[R] = {{0}};
                 for (int64_t c = 0; c < C; c++) {
                     vf col = vload(mt + c * Np + J * VL);
                     for (int r = 0; r < R; r++) d[r] += vabs(col - mt[c * Np + i0 + r]); /* rows past N read padding */
                 }
-                vf sum = {0};
-                for (int r = 0; r < R; r++) {
-                    vf e = vexp_neg(d[r]);
-                    if (J == I) e = vand(e, lm->diag[(i0 + r) % VL]);
-                    if (J == nb - 1) e = vand(e, lm->tail); /* rows past N: none of their lanes lie after them */
-                    if (i0 + r >= N) e = (vf){0};
-                    if (i0 + r < N) vstore(Eb + (i0 + r) * Np + J * VL, e);
-                    racc[r] += e;
-                    sum += e;
+                for (int r = 0; r < R && i0 + r < N; r++) {
+                    vi keep = (vi){0} - 1;
+                    if (J == I) keep &= lm->diag[(i0 + r) % VL];
+                    if (J == nb - 1) keep &= lm->tail;
+                    vstore(Eb + e_row(i0 + r, Np) + J * VL, (vf)(((vi)d[r] & keep) | (inf & ~keep)));
                 }
-                vstore(ocol + J * VL, vload(ocol + J * VL) + sum);
             }
-            for (int r = 0; r < R && i0 + r < N; r++) o[(i0 + r) * B + b] = vsum(racc[r]);
+        }
+        memset(ocol, 0, sizeof(float) * (size_t)Np);
+        for (int64_t i = 0; i < N; i++) {
+            float *row = Eb + e_row(i, Np);
+            vf racc = {0};
+            for (int64_t J = i / VL; J < nb; J++) {
+                vf e = vexp_neg(vload(row + J * VL));
+                vstore(row + J * VL, e);
+                racc += e;
+                vstore(ocol + J * VL, vload(ocol + J * VL) + e);
+            }
+            o[i * B + b] = vsum(racc);
         }
         for (int64_t i = 0; i < N; i++) o[i * B + b] += ocol[i] + self;
     }
@@ -158,7 +190,7 @@ KTARGET static void mbd_backward_kernel(const float *m, const float *E, const fl
         memset(acc, 0, sizeof(float) * (size_t)(C * Np));
         memset(gcol, 0, sizeof(float) * (size_t)Np);
         for (int64_t j = 0; j < N; j++) gcol[j] = G[j * B + b];
-        const float *Eb = E + b * N * Np;
+        const float *Eb = E + b * e_plane(N, Np);
         for (int64_t k0 = 0; k0 < N; k0 += R) {
             int64_t K = k0 / VL;
             for (int r = 0; r < R; r++) {
@@ -167,7 +199,7 @@ KTARGET static void mbd_backward_kernel(const float *m, const float *E, const fl
                     memset(wr + K * VL, 0, sizeof(float) * (size_t)(Np - K * VL));
                     continue;
                 }
-                const float *ek = Eb + (k0 + r) * Np;
+                const float *ek = Eb + e_row(k0 + r, Np);
                 float gk = gcol[k0 + r];
                 for (int64_t J = K; J < nb; J++) vstore(wr + J * VL, (vload(gcol + J * VL) + gk) * vload(ek + J * VL));
             }
@@ -179,7 +211,7 @@ KTARGET static void mbd_backward_kernel(const float *m, const float *E, const fl
                     vf col = vload(mc + J * VL), sum = {0};
                     for (int r = 0; r < R; r++) {
                         vf dl = mc[k0 + r] - col;
-                        vi nz = -((vi)dl & 0x7fffffff) >> 31; /* dl != 0 (see vexp_neg on compares) */
+                        vi nz = dl != 0.0f;                    /* all ones where dl != 0 */
                         vf t = vand((vf)((vi)vload(w + r * Np + J * VL) ^ ((vi)dl & (int32_t)0x80000000)), nz);
                         racc[r] += t;
                         sum += t;
@@ -198,6 +230,8 @@ KTARGET static void mbd_backward_kernel(const float *m, const float *E, const fl
 #undef vstore
 #undef vand
 #undef vabs
+#undef vfma
+#undef VS
 #undef vsum
 #undef vexp_neg
 #undef lane_masks
