@@ -96,6 +96,16 @@ static int n_minibatch_disc(lua_State *L)
     return 1;
 }
 
+/* weight_norm(v, g): g v / ||v[:, k]|| per column k of v viewed as A x K */
+static int n_weight_norm(lua_State *L)
+{
+    gl_tensor *v = gl_lua_check(L, 1), *g = gl_lua_check(L, 2);
+    gl_ud *u = gl_lua_newud(L);
+    gl_lua_check_status(L, gl_op_weight_norm(&u->t, v, g));
+    gl_lua_account(L);
+    return 1;
+}
+
 /* frechet(mu1, S1, mu2, S2) -> number */
 static int n_frechet(lua_State *L)
 {
@@ -152,7 +162,7 @@ static int n_rmsprop_step(lua_State *L)
 
 static const luaL_Reg fns[] = {
     {"linear", n_linear}, {"conv2d", n_conv2d}, {"conv_transpose2d", n_conv_transpose2d},
-    {"minibatch_disc", n_minibatch_disc}, {"batch_norm", n_batch_norm}, {"frechet", n_frechet},
+    {"minibatch_disc", n_minibatch_disc}, {"weight_norm", n_weight_norm}, {"batch_norm", n_batch_norm}, {"frechet", n_frechet},
     {"sgd_step", n_sgd_step}, {"adam_step", n_adam_step}, {"rmsprop_step", n_rmsprop_step}, {NULL, NULL}};
 
 int luaopen_ganlua_nn(lua_State *L)

@@ -172,7 +172,7 @@ static const char *op_names[GL_OP_COUNT] = {
     [GL_OP_INDEX_SELECT] = "IndexSelect", [GL_OP_INDEX_ADD] = "IndexAdd", [GL_OP_CAT] = "Cat",
     [GL_OP_MATMUL] = "MatMul", [GL_OP_CLONE] = "Clone", [GL_OP_LINEAR] = "Linear",
     [GL_OP_CONV2D] = "Conv2d", [GL_OP_CONV2D_TR] = "ConvTranspose2d", [GL_OP_CONV2D_WGRAD] = "Conv2dWeightGrad",
-    [GL_OP_MINIBATCH_DISC] = "MinibatchDiscrimination", [GL_OP_BATCH_NORM] = "BatchNorm",
+    [GL_OP_MINIBATCH_DISC] = "MinibatchDiscrimination", [GL_OP_BATCH_NORM] = "BatchNorm", [GL_OP_WEIGHT_NORM] = "WeightNorm",
 };
 
 static const char *unary_names[GL_U_COUNT] = {

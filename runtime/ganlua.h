@@ -335,6 +335,12 @@ gl_status gl_op_conv2d_wgrad(gl_tensor **out, gl_tensor *x, gl_tensor *g, int64_
 gl_status gl_op_batch_norm(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b, float eps, gl_tensor **mean_out,
                            gl_tensor **var_out);
 
+/* Weight normalisation (Salimans and Kingma 2016): v viewed as A x K (A its
+ * first dim), g of v's shape without the first dim; out = g v / ||v[:, k]||
+ * per column k. Fused forward and backward; differentiable in v and g to
+ * every order (composite under create_graph). */
+gl_status gl_op_weight_norm(gl_tensor **out, gl_tensor *v, gl_tensor *g);
+
 /* Minibatch discrimination's pair sum (Salimans et al. 2016) on M = f(x) W
  * reshaped to N x B x C: o[i][b] = sum_{j != i} exp(-||M[i][b] - M[j][b]||_1)
  * -> N x B, plus 1 (the j = i term) when include_self. Fused forward and

@@ -60,6 +60,7 @@ typedef enum {
     GL_OP_CONV2D_WGRAD,
     GL_OP_MINIBATCH_DISC,
     GL_OP_BATCH_NORM,
+    GL_OP_WEIGHT_NORM,
     GL_OP_COUNT
 } gl_op;
 

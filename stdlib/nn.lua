@@ -888,8 +888,7 @@ end
 -- the in x B x C matrix the features are multiplied by
 function MBD:kernel()
   if not self.weight_norm then return self.weight end
-  local norm = (self.weight * self.weight):sum(1):sqrt()        -- B x C, per (kernel, dim) column
-  return self.weight * (self.log_weight_scale:exp() / norm)
+  return C.weight_norm(self.weight, self.log_weight_scale:exp())  -- fused: per (kernel, dim) column
 end
 function MBD:forward(x)
   if not T.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= self.in_features then

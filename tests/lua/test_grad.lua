@@ -103,6 +103,29 @@ for _, b in ipairs(binary) do
   test("gradgradcheck " .. name, function() check.gradgradcheck(f, { rn(sa), rn(sb) }) end)
 end
 
+-- Weight normalisation, one fused op (runtime/ops_norm.c), its
+-- create_graph backward composite: both orders, in v and g, on A x K and
+-- A x B x C (MinibatchDiscrimination's layout); and its closed form: each
+-- column of the output has norm |g|.
+local wn = require("ganlua.core").nn.weight_norm
+test("gradcheck weight_norm", function() check.gradcheck(function(v, g) return wn(v, g) end, { rn(4, 3), rn(3) }) end)
+test("gradgradcheck weight_norm", function() check.gradgradcheck(function(v, g) return wn(v, g) end, { rn(4, 3), rn(3) }) end)
+test("gradcheck weight_norm 3d", function() check.gradcheck(function(v, g) return wn(v, g) ^ 2 end, { rn(3, 2, 2), rn(2, 2) }) end)
+test("gradgradcheck weight_norm 3d", function() check.gradgradcheck(function(v, g) return wn(v, g) ^ 2 end, { rn(3, 2, 2), rn(2, 2) }) end)
+test("weight_norm: columns of norm |g|, fused and composite backward agree, bad shapes named", function()
+  local v, g = rn(5, 2, 3):requires_grad(), rn(2, 3):requires_grad()
+  local y = wn(v, g)
+  check.allclose(y:norm(2, 1), g:abs():detach(), 1e-5)
+  check.allclose(y, v * (g / (v * v):sum(1):sqrt()), 1e-6)
+  local r = rn(5, 2, 3)
+  local fast = autograd.grad((y * r):sum(), { v, g }, { retain_graph = true })
+  local slow = autograd.grad((y * r):sum(), { v, g }, { create_graph = true })
+  check.allclose(fast[1], slow[1]:detach(), 1e-5)
+  check.allclose(fast[2], slow[2]:detach(), 1e-5)
+  check.raises(function() wn(rn(5, 2, 3), rn(3, 2)) end, "g must have v's shape without its first dim")
+  check.raises(function() wn(rn(5), rn(1)) end, "at least 2 dims")
+end)
+
 -- Third order on a chain, through the same machinery.
 test("third derivative of x^4 is 24x", function()
   local x = tensor.from { 0.5, -1.0, 2.0 }:requires_grad()
