@@ -228,16 +228,16 @@ gl_status gl_op_weight_norm(gl_tensor **out, gl_tensor *v, gl_tensor *g)
     int64_t ks[1] = {K};
     gl_status st;
     if ((st = gl_tensor_new(&o, v->ndim, v->shape)) || (st = gl_tensor_new(&inv, 1, ks))) goto fail;
-    double *sq = calloc((size_t)K, sizeof *sq);
+    float *sq = calloc((size_t)K, sizeof *sq); /* float sums over the A rows, as PyTorch's: they vectorise along k */
     if (!sq) {
         st = gl_fail(GL_ERR_NOMEM, "weight_norm: out of memory");
         goto fail;
     }
     for (int64_t a = 0; a < A; a++) {
         const float *p = v->data + a * K;
-        for (int64_t k = 0; k < K; k++) sq[k] += (double)p[k] * p[k];
+        for (int64_t k = 0; k < K; k++) sq[k] += p[k] * p[k];
     }
-    for (int64_t k = 0; k < K; k++) inv->data[k] = (float)(1.0 / sqrt(sq[k])); /* a zero column gives inf, then NaN, as v / 0 */
+    for (int64_t k = 0; k < K; k++) inv->data[k] = 1.0f / sqrtf(sq[k]); /* a zero column gives inf, then NaN, as v / 0 */
     free(sq);
     for (int64_t a = 0; a < A; a++) {
         const float *p = v->data + a * K;
@@ -291,7 +291,7 @@ static gl_status wn_backward(gl_node *n, gl_tensor *G, gl_tensor **gin, const un
 {
     gl_tensor *v = NULL, *g = NULL, *inv = NULL;
     gl_status st;
-    double *s = NULL;
+    float *s = NULL;
     if ((st = gl_node_saved(n, 0, &v)) || (st = gl_node_saved(n, 1, &g)) || (st = gl_node_saved(n, 2, &inv))) goto out;
     if (gl_grad_enabled()) {
         st = wn_backward_composite(v, g, G, gin, needs);
@@ -307,18 +307,18 @@ static gl_status wn_backward(gl_node *n, gl_tensor *G, gl_tensor **gin, const un
     }
     for (int64_t a = 0; a < A; a++) { /* s[k] n[k] = sum_a G v */
         const float *p = v->data + a * K, *q = G->data + a * K;
-        for (int64_t k = 0; k < K; k++) s[k] += (double)q[k] * p[k];
+        for (int64_t k = 0; k < K; k++) s[k] += q[k] * p[k];
     }
     for (int64_t k = 0; k < K; k++) s[k] *= inv->data[k];
     if (needs[1])
-        for (int64_t k = 0; k < K; k++) gin[1]->data[k] = (float)s[k];
+        for (int64_t k = 0; k < K; k++) gin[1]->data[k] = s[k];
     if (needs[0]) {
         for (int64_t a = 0; a < A; a++) {
             const float *p = v->data + a * K, *q = G->data + a * K;
             float *d = gin[0]->data + a * K;
             for (int64_t k = 0; k < K; k++) {
                 const float gi = g->data[k] * inv->data[k];
-                d[k] = gi * (q[k] - p[k] * inv->data[k] * (float)s[k]);
+                d[k] = gi * (q[k] - p[k] * inv->data[k] * s[k]);
             }
         }
     }
