@@ -297,6 +297,38 @@ static int t_one_hot(lua_State *L)
 
 /* --------------------------------------------------------------- info */
 
+/* x:size() is a plain list of integers (table.concat, unpack and # work
+ * on it) whose metatable prints it as a shape, Size{2, 3}, and compares
+ * it by value: x:size() == y:size(), x:size() == {2, 3}. */
+#define GL_SIZE_MT "ganlua.Size"
+static int size_tostring(lua_State *L)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "Size{");
+    lua_Integer n = luaL_len(L, 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        if (i > 1) luaL_addstring(&b, ", ");
+        luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, "}");
+    luaL_pushresult(&b);
+    return 1;
+}
+static int size_eq(lua_State *L)
+{
+    int eq = lua_istable(L, 1) && lua_istable(L, 2) && lua_rawlen(L, 1) == lua_rawlen(L, 2);
+    for (lua_Integer i = 1; eq && i <= (lua_Integer)lua_rawlen(L, 1); i++) {
+        lua_rawgeti(L, 1, i);
+        lua_rawgeti(L, 2, i);
+        eq = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    lua_pushboolean(L, eq);
+    return 1;
+}
+
 static int m_size(lua_State *L)
 {
     gl_tensor *t = gl_lua_check(L, 1);
@@ -309,6 +341,7 @@ static int m_size(lua_State *L)
         lua_pushinteger(L, t->shape[d]);
         lua_rawseti(L, -2, d + 1);
     }
+    luaL_setmetatable(L, GL_SIZE_MT);
     return 1;
 }
 static int m_dim(lua_State *L) { lua_pushinteger(L, gl_lua_check(L, 1)->ndim); return 1; }
@@ -725,6 +758,7 @@ UNARY(sign, GL_U_SIGN)
 UNARY(sigmoid, GL_U_SIGMOID)
 UNARY(tanh, GL_U_TANH)
 UNARY(relu, GL_U_RELU)
+UNARY(erf, GL_U_ERF)
 
 static int m_leaky_relu(lua_State *L)
 {
@@ -1301,7 +1335,7 @@ static const luaL_Reg methods[] = {
     {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},
     {"maximum", m_maximum}, {"minimum", m_minimum}, {"neg", m_neg},
     {"exp", m_exp}, {"log", m_log}, {"sqrt", m_sqrt}, {"abs", m_abs}, {"sign", m_sign},
-    {"sigmoid", m_sigmoid}, {"tanh", m_tanh}, {"relu", m_relu}, {"leaky_relu", m_leaky_relu},
+    {"sigmoid", m_sigmoid}, {"tanh", m_tanh}, {"relu", m_relu}, {"erf", m_erf}, {"leaky_relu", m_leaky_relu},
     {"softplus", m_softplus}, {"clamp", m_clamp},
     {"eq", m_eq}, {"ne", m_ne}, {"lt", m_lt}, {"le", m_le}, {"gt", m_gt}, {"ge", m_ge},
     {"sum", m_sum}, {"mean", m_mean}, {"max", m_max}, {"min", m_min}, {"argmax", m_argmax},
@@ -1354,5 +1388,14 @@ int luaopen_ganlua_tensor(lua_State *L)
     }
     gl_lua_set_tensor_mt(L, -1);
     lua_pop(L, 2);
+    if (luaL_newmetatable(L, GL_SIZE_MT)) {
+        lua_pushcfunction(L, size_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushcfunction(L, size_eq);
+        lua_setfield(L, -2, "__eq");
+        lua_pushliteral(L, "Size");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
     return 1;
 }

@@ -177,7 +177,7 @@ static const char *op_names[GL_OP_COUNT] = {
 
 static const char *unary_names[GL_U_COUNT] = {
     [GL_U_EXP] = "Exp", [GL_U_LOG] = "Log", [GL_U_SQRT] = "Sqrt", [GL_U_ABS] = "Abs",
-    [GL_U_SIGN] = "Sign", [GL_U_SIGMOID] = "Sigmoid", [GL_U_TANH] = "Tanh", [GL_U_RELU] = "Relu",
+    [GL_U_SIGN] = "Sign", [GL_U_SIGMOID] = "Sigmoid", [GL_U_TANH] = "Tanh", [GL_U_RELU] = "Relu", [GL_U_ERF] = "Erf",
 };
 
 const char *gl_op_name(const gl_node *n)

@@ -232,6 +232,7 @@ typedef enum {
     GL_U_SIGMOID,
     GL_U_TANH,
     GL_U_RELU,
+    GL_U_ERF,
     GL_U_COUNT
 } gl_unary;
 gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x);

@@ -424,6 +424,9 @@ static gl_status unary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const
                 R[i] = S[i] > 0.0f ? gi : 0.0f;
             }
             break;
+        case GL_U_ERF: /* g 2 / sqrt(pi) exp(-x^2) */
+            for (int64_t i = 0; i < N; i++) R[i] = G[i] * 1.12837917f * expf(-S[i] * S[i]);
+            break;
         default: GL_ASSERT(0);
         }
         gin[0] = t;
@@ -449,6 +452,17 @@ static gl_status unary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const
         break;
     case GL_U_RELU:
         if (!(st = mask_of(&t, s, MASK_POSITIVE, 0.0f, 0.0f))) st = gl_op_mul(&gin[0], g, t);
+        break;
+    case GL_U_ERF: /* g 2 / sqrt(pi) exp(-x^2), from differentiable ops */
+        if (!(st = gl_op_mul(&t, s, s)) && !(st = gl_op_affine(&v, t, -1.0f, 0.0f))) {
+            gl_tensor_release(t);
+            t = NULL;
+            if (!(st = gl_op_unary(&t, GL_U_EXP, v))) {
+                gl_tensor_release(v);
+                v = NULL;
+                if (!(st = gl_op_affine(&v, t, 1.12837917f, 0.0f))) st = gl_op_mul(&gin[0], g, v);
+            }
+        }
         break;
     default: GL_ASSERT(0);
     }
@@ -476,6 +490,7 @@ gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x)
     case GL_U_SIGMOID: for (int64_t i = 0; i < N; i++) q[i] = sigmoidf(p[i]); break;
     case GL_U_TANH: for (int64_t i = 0; i < N; i++) q[i] = tanhf(p[i]); break;
     case GL_U_RELU: for (int64_t i = 0; i < N; i++) q[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    case GL_U_ERF: for (int64_t i = 0; i < N; i++) q[i] = erff(p[i]); break;
     default: break;
     }
     gl_status st;

@@ -18,6 +18,11 @@ local ckpt = {}
 
 local function is_module(v) return type(v) == "table" and rawget(v, "_params") ~= nil and v.state_dict end
 local function is_optim(v) return type(v) == "table" and v.params and v.state and v.state_dict and v.step end
+-- anything else with a plain state (a learning-rate scheduler): its
+-- state_dict() goes into the metadata, load_state_dict() takes it back
+local function is_stateful(v)
+  return type(v) == "table" and type(v.state_dict) == "function" and type(v.load_state_dict) == "function"
+end
 
 local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 local function unhex(h) return (h:gsub("%x%x", function(b) return string.char(tonumber(b, 16)) end)) end
@@ -71,7 +76,7 @@ function ckpt.save(path, items, o)
   if type(items) ~= "table" then argcheck.raise("ckpt.save: expected a table of things to save") end
   o = SAVE_OPTS:check(o, 3)
   local names, tensors = {}, {}
-  local meta = { version = core.version, modules = {}, optimizers = {}, values = {} }
+  local meta = { version = core.version, modules = {}, optimizers = {}, values = {}, states = {} }
   local keys = {}
   for k in pairs(items) do keys[#keys + 1] = k end
   table.sort(keys)
@@ -100,6 +105,12 @@ function ckpt.save(path, items, o)
     elseif T.is_tensor(v) then
       names[#names + 1] = k
       tensors[#tensors + 1] = v
+    elseif is_stateful(v) then
+      local sd = v:state_dict()
+      for sk, sv in pairs(type(sd) == "table" and sd or {}) do
+        if T.is_tensor(sv) then argcheck.raise(string.format("ckpt.save: %s's state holds a Tensor (%s); save it as a module", k, sk)) end
+      end
+      meta.states[k] = wrap(sd)
     else
       meta.values[k] = wrap(v)
     end
@@ -220,6 +231,11 @@ function ckpt.load(path, targets, o)
       end
       local ok, lerr = pcall(v.load_state_dict, v, sd)
       if not ok then argcheck.raise(string.format("ckpt.load: %s, optimizer '%s': %s", path, k, argcheck.strip(lerr))) end
+    elseif is_stateful(v) then
+      local plain = meta.states and meta.states[k]
+      if plain == nil then argcheck.raise(string.format("ckpt.load: %s holds no state '%s'", path, k)) end
+      local ok, lerr = pcall(v.load_state_dict, v, unwrap(plain))
+      if not ok then argcheck.raise(string.format("ckpt.load: %s, '%s': %s", path, k, argcheck.strip(lerr))) end
     end
   end
   if meta.rng and o.rng ~= false then T.set_rng_state(unhex(meta.rng)) end

@@ -62,7 +62,29 @@ local docs = {
   ["nn.LeakyReLU"] = "nn.LeakyReLU([slope=0.01])",
   ["nn.MinibatchDiscrimination"] = "nn.MinibatchDiscrimination(in, B, C) -- Salimans et al. 2016; output [x, o(x)]",
   ["nn.Embedding"] = "nn.Embedding(num, dim) -- rows looked up by 1-based index",
-  ["nn.Upsample"] = "nn.Upsample{scale_factor=2, mode=\"nearest\"} -- positional arguments are PyTorch's (size, scale_factor, mode); size is not implemented",
+  ["nn.Upsample"] = "nn.Upsample([size, scale_factor, mode=\"nearest\", align_corners] [, {...}]) -- nn.functional.interpolate as a layer",
+  ["nn.MaxPool2d"] = "nn.MaxPool2d(k [, stride=k, padding=0, dilation=1] [, {...}]) -- max over k x k windows (padding counts as -inf)",
+  ["nn.AvgPool2d"] = "nn.AvgPool2d(k [, stride=k, padding=0, ceil_mode, count_include_pad=true, divisor_override] [, {...}])",
+  ["nn.AdaptiveAvgPool2d"] = "nn.AdaptiveAvgPool2d(size | {h, w}) -- mean over PyTorch's adaptive bins to a fixed output size",
+  ["nn.InstanceNorm2d"] = "nn.InstanceNorm2d(C [, eps=1e-5, momentum=0.1, affine=false] [, {...}]) -- each sample's channels over H x W",
+  ["nn.GroupNorm"] = "nn.GroupNorm(groups, C [, eps=1e-5, affine=true] [, {...}]) -- each sample's groups of C/groups channels",
+  ["nn.Dropout2d"] = "nn.Dropout2d([p=0.5]) -- zero whole channels with probability p in training",
+  ["nn.ELU"] = "nn.ELU([alpha=1]) -- x for x > 0, alpha (exp(x) - 1) below",
+  ["nn.GELU"] = "nn.GELU([approximate=\"none\" | \"tanh\"]) -- x Phi(x), exact (erf) or tanh approximation",
+  ["nn.SiLU"] = "nn.SiLU() -- x sigmoid(x)",
+  ["nn.ModuleList"] = "nn.ModuleList{m1, m2, ...} -- modules held, not run: list[i], #list, ipairs, append, extend, insert(i, m)",
+  ["nn.ModuleDict"] = "nn.ModuleDict{name = m, ...} | {{name, m}, ...} -- dict[name], keys(), values(), items(), update(t)",
+  ["nn.BCELoss"] = "nn.BCELoss([weight] [, {reduction=\"mean\"}]) -- loss(p, target): losses.bce as a module",
+  ["nn.BCEWithLogitsLoss"] = "nn.BCEWithLogitsLoss([weight] [, {pos_weight=, reduction=\"mean\"}]) -- loss(logits, target)",
+  ["nn.MSELoss"] = "nn.MSELoss([{reduction=\"mean\"}]) -- loss(x, target): mean squared error",
+  ["nn.L1Loss"] = "nn.L1Loss([{reduction=\"mean\"}]) -- loss(x, target): mean absolute error",
+  ["nn.CrossEntropyLoss"] = "nn.CrossEntropyLoss([weight] [, {label_smoothing=0, reduction=\"mean\"}]) -- loss(logits, 1-based classes)",
+  ["nn.functional.interpolate"] = "nn.functional.interpolate(x, {size= | scale_factor=, mode=\"nearest\" | \"bilinear\", align_corners=false})",
+  ["nn.functional.pad"] = "nn.functional.pad(x, {left, right [, top, bottom, ...]} [, mode=\"constant\" | \"reflect\" | \"replicate\" | \"circular\", value=0])",
+  ["nn.utils.clip_grad_norm_"] = "nn.utils.clip_grad_norm_(params, max_norm [, norm_type=2]) -> total norm -- scale the .grads to at most max_norm",
+  ["nn.utils.clip_grad_value_"] = "nn.utils.clip_grad_value_(params, v) -- clamp every .grad to [-v, v]",
+  ["deepcopy"] = "m:deepcopy() -- an independent copy of a module (PyTorch's copy.deepcopy(model))",
+  ["erf"] = "x:erf() -- the error function, elementwise",
   ["nn.utils.spectral_norm"] = "nn.utils.spectral_norm(module [, {name=\"weight\", n_power_iterations=1}])",
   ["infer"] = "m:infer(...) -> m(...) in eval mode without recording, the mode restored (torch.no_grad + eval/train)",
   ["nn.init.dcgan_"] = "nn.init.dcgan_(model) -- DCGAN init: conv/linear N(0, 0.02), batch norm N(1, 0.02)",
@@ -85,6 +107,11 @@ local docs = {
   ["optim.SGD"] = "optim.SGD(params, {lr, momentum=0, dampening=0, nesterov=false, weight_decay=0})",
   ["optim.Adam"] = "optim.Adam(params, {lr=1e-3, betas={0.9, 0.999}, eps=1e-8, weight_decay=0, amsgrad=false})",
   ["optim.RMSprop"] = "optim.RMSprop(params, {lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=false})",
+  ["optim.lr_scheduler.StepLR"] = "optim.lr_scheduler.StepLR(opt, step_size [, gamma=0.1]) -- lr * gamma^(epoch // step_size); sched:step() per epoch",
+  ["optim.lr_scheduler.ExponentialLR"] = "optim.lr_scheduler.ExponentialLR(opt, gamma) -- lr * gamma^epoch",
+  ["optim.lr_scheduler.CosineAnnealingLR"] = "optim.lr_scheduler.CosineAnnealingLR(opt, T_max [, eta_min=0]) -- cosine from lr to eta_min over T_max epochs",
+  ["optim.lr_scheduler.LambdaLR"] = "optim.lr_scheduler.LambdaLR(opt, lr_lambda) -- lr * lr_lambda(epoch)",
+  ["optim.EMA"] = "optim.EMA(model [, {decay=0.999}]) -- moving average of the weights: ema:update() after each step, ema(z) runs it",
   ["optim.clip_weights"] = "optim.clip_weights(model, c) -- WGAN clamp of Linear/Conv weights and biases",
   -- data, metrics, image, ckpt
   ["data.gaussian_ring"] = "data.gaussian_ring{n=10000, modes=8, radius=2, std=0.02, normalize=false}",
@@ -126,8 +153,9 @@ local function index()
       names[t] = m
       for k, v in pairs(t) do
         if type(k) == "string" and names[v] == nil then names[v] = m .. "." .. k end
-        if m == "nn" and type(v) == "table" and (k == "utils" or k == "init") then
-          for k2, v2 in pairs(v) do names[v2] = "nn." .. k .. "." .. k2 end
+        if (m == "nn" and type(v) == "table" and (k == "utils" or k == "init" or k == "functional")) or
+           (m == "optim" and k == "lr_scheduler") then
+          for k2, v2 in pairs(v) do names[v2] = m .. "." .. k .. "." .. k2 end
         end
       end
     end

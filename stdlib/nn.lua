@@ -782,34 +782,6 @@ function Reshape:forward(x)
 end
 function Reshape:extra_repr() return table.concat(self.shape, ", ") end
 
--- Upsample{scale_factor = 2, mode = "nearest"} on N x C x H x W
-local Upsample = Module:extend("Upsample")
-nn.Upsample = Upsample
--- Upsample([size,] scale_factor [, mode]) or Upsample{scale_factor = 2, mode = "nearest"}:
--- integer factors, nearest neighbour (what DCGAN-style generators use)
-local UPSAMPLE_OPTS = argcheck.options("nn.Upsample", {
-  size = { nil, kind = "any", check = function() return "size is not implemented; give scale_factor" end },
-  scale_factor = { 2, min = 1 }, mode = { "nearest", choices = { "nearest" } },
-})
-function Upsample:init(...)
-  local o = layer_args(UPSAMPLE_OPTS, 1, { "size", "scale_factor", "mode" }, ...)
-  self.scale_factor, self.mode = o.scale_factor, o.mode
-end
-function Upsample:forward(x)
-  if not T.is_tensor(x) or x:dim() ~= 4 then
-    argcheck.raise("Upsample: expected an N x C x H x W tensor, got " ..
-      (T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
-  end
-  local s = self.scale_factor
-  local function idx(n)
-    local t = {}
-    for i = 1, n * s do t[i] = (i - 1) // s + 1 end
-    return t
-  end
-  return x:index_select(3, idx(x:size(3))):index_select(4, idx(x:size(4)))
-end
-function Upsample:extra_repr() return string.format("scale_factor=%d, mode='%s'", self.scale_factor, self.mode) end
-
 -- Embedding(num, dim): rows of a N(0, 1) table, looked up by 1-based index
 local Embedding = Module:extend("Embedding")
 nn.Embedding = Embedding
@@ -983,6 +955,715 @@ function nn.utils.spectral_norm(m, o)
   end)
   rawset(m, name, w)
   return m
+end
+
+------------------------------------------------- pooling, resizing, padding
+-- What a ported PyTorch script reaches for beyond the GAN layers, each
+-- composed of differentiable ops (so gradients of every order exist) with
+-- PyTorch's names, defaults and N x C x H x W layout.
+
+local F = {}
+nn.functional = F
+
+-- an image-like input: N x C x H x W (or C x H x W where allow3)
+local function check_nchw(name, x, allow3)
+  local d = T.is_tensor(x) and x:dim() or 0
+  if d ~= 4 and not (allow3 and d == 3) then
+    argcheck.raise(string.format("%s: expected an N x C x H x W tensor%s, got %s", name, allow3 and " (or C x H x W)" or "",
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
+  end
+end
+
+-- x with the last two dims padded by a constant: l, r on W, t, b on H
+local function pad_hw(x, l, r, t, b, value)
+  local s = x:size()
+  local d = #s
+  local function strip(dim, n)
+    local sz = {}
+    for i = 1, d do sz[i] = s[i] end
+    sz[dim] = n
+    return T.full(sz, value)
+  end
+  if l > 0 or r > 0 then
+    local parts = {}
+    if l > 0 then parts[#parts + 1] = strip(d, l) end
+    parts[#parts + 1] = x
+    if r > 0 then parts[#parts + 1] = strip(d, r) end
+    x = T.cat(parts, d)
+    s = x:size()
+  end
+  if t > 0 or b > 0 then
+    local parts = {}
+    if t > 0 then parts[#parts + 1] = strip(d - 1, t) end
+    parts[#parts + 1] = x
+    if b > 0 then parts[#parts + 1] = strip(d - 1, b) end
+    x = T.cat(parts, d - 1)
+  end
+  return x
+end
+
+-- the k x k windows of x (already padded) at stride s and dilation dl:
+-- fn(window_slice) for each offset of the window, each slice the
+-- N x C x oh x ow tensor of that offset's elements
+local function windows(x, kh, kw, sh, sw, dh, dw, oh, ow, fn)
+  for a = 0, kh - 1 do
+    local rows = {}
+    for i = 1, oh do rows[i] = a * dh + (i - 1) * sh + 1 end
+    local xr = x:index_select(x:dim() - 1, rows)
+    for b = 0, kw - 1 do
+      local cols = {}
+      for j = 1, ow do cols[j] = b * dw + (j - 1) * sw + 1 end
+      fn(xr:index_select(x:dim(), cols))
+    end
+  end
+end
+
+local function pool_out(name, n, k, s, p, d, what)
+  local o = (n + 2 * p - d * (k - 1) - 1) // s + 1
+  if o < 1 then
+    argcheck.raise(string.format("%s: the %s window (kernel %d, stride %d, padding %d, dilation %d) does not fit a size of %d",
+      name, what, k, s, p, d, n))
+  end
+  return o
+end
+
+local POOL_SPEC = {
+  stride = { nil, kind = "int_pair", min = 1 }, padding = { 0, kind = "int_pair", min = 0 },
+  ceil_mode = { false, check = function(v) if v then return "ceil_mode = true is not implemented" end end },
+}
+local MAXPOOL_OPTS = argcheck.options("nn.MaxPool2d", {
+  stride = POOL_SPEC.stride, padding = POOL_SPEC.padding, dilation = { 1, kind = "int_pair", min = 1 },
+  ceil_mode = POOL_SPEC.ceil_mode,
+  return_indices = { false, check = function(v) if v then return "return_indices = true is not implemented" end end },
+})
+local AVGPOOL_OPTS = argcheck.options("nn.AvgPool2d", {
+  stride = POOL_SPEC.stride, padding = POOL_SPEC.padding, ceil_mode = POOL_SPEC.ceil_mode,
+  count_include_pad = { true }, divisor_override = { nil, kind = "integer", min = 1 },
+})
+
+-- the padding must be at most half the kernel, as PyTorch requires
+local function check_pool_padding(name, k, p)
+  local kh, kw = pair(k)
+  local ph, pw = pair(p)
+  if ph > kh // 2 or pw > kw // 2 then
+    argcheck.raise(string.format("%s: padding %s must be at most half the kernel size %s", name, pair_str(p), pair_str(k)))
+  end
+end
+
+-- MaxPool2d(kernel [, stride = kernel, padding = 0, dilation = 1] [, {...}]):
+-- the padding counts as -inf. Where two elements of a window tie for the
+-- maximum the gradient is split between them (PyTorch gives it to one).
+local MaxPool2d = Module:extend("MaxPool2d")
+nn.MaxPool2d = MaxPool2d
+function MaxPool2d:init(k, ...)
+  check_pair("MaxPool2d", k, "kernel_size", 1)
+  local o = layer_args(MAXPOOL_OPTS, 2, { "stride", "padding", "dilation", "return_indices", "ceil_mode" }, ...)
+  check_pool_padding("MaxPool2d", k, o.padding)
+  self.kernel_size, self.stride, self.padding, self.dilation = k, o.stride or k, o.padding, o.dilation
+end
+function MaxPool2d:forward(x)
+  check_nchw("MaxPool2d", x, true)
+  local kh, kw = pair(self.kernel_size)
+  local sh, sw = pair(self.stride)
+  local ph, pw = pair(self.padding)
+  local dh, dw = pair(self.dilation)
+  local H, W = x:size(x:dim() - 1), x:size(x:dim())
+  local oh = pool_out("MaxPool2d", H, kh, sh, ph, dh, "height")
+  local ow = pool_out("MaxPool2d", W, kw, sw, pw, dw, "width")
+  local xp = pad_hw(x, pw, pw, ph, ph, -math.huge)
+  local y
+  windows(xp, kh, kw, sh, sw, dh, dw, oh, ow, function(v) y = y and y:maximum(v) or v end)
+  return y
+end
+function MaxPool2d:extra_repr()
+  local function one(v) local a, b = pair(v); return a == b and tostring(a) or pair_str(v) end
+  return string.format("kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=False", one(self.kernel_size),
+    one(self.stride), one(self.padding), one(self.dilation))
+end
+
+-- AvgPool2d(kernel [, stride = kernel, padding = 0, ceil_mode, count_include_pad = true,
+--           divisor_override] [, {...}]): the padding counts as 0
+local AvgPool2d = Module:extend("AvgPool2d")
+nn.AvgPool2d = AvgPool2d
+function AvgPool2d:init(k, ...)
+  check_pair("AvgPool2d", k, "kernel_size", 1)
+  local o = layer_args(AVGPOOL_OPTS, 2, { "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override" }, ...)
+  check_pool_padding("AvgPool2d", k, o.padding)
+  self.kernel_size, self.stride, self.padding = k, o.stride or k, o.padding
+  self.count_include_pad, self.divisor_override = o.count_include_pad, o.divisor_override
+end
+function AvgPool2d:forward(x)
+  check_nchw("AvgPool2d", x, true)
+  local kh, kw = pair(self.kernel_size)
+  local sh, sw = pair(self.stride)
+  local ph, pw = pair(self.padding)
+  local H, W = x:size(x:dim() - 1), x:size(x:dim())
+  local oh = pool_out("AvgPool2d", H, kh, sh, ph, 1, "height")
+  local ow = pool_out("AvgPool2d", W, kw, sw, pw, 1, "width")
+  local function pool_sum(t)
+    local s
+    windows(pad_hw(t, pw, pw, ph, ph, 0), kh, kw, sh, sw, 1, 1, oh, ow, function(v) s = s and s + v or v end)
+    return s
+  end
+  local s = pool_sum(x)
+  if self.divisor_override then return s / self.divisor_override end
+  if self.count_include_pad or (ph == 0 and pw == 0) then return s / (kh * kw) end
+  return s / pool_sum(T.ones(H, W)) -- the elements of each window inside the image
+end
+function AvgPool2d:extra_repr()
+  local function one(v) local a, b = pair(v); return a == b and tostring(a) or pair_str(v) end
+  return string.format("kernel_size=%s, stride=%s, padding=%s", one(self.kernel_size), one(self.stride), one(self.padding))
+end
+
+-- the out x n matrix that averages each of out adaptive bins of n
+-- (PyTorch's bins: floor(i n / out) to ceil((i + 1) n / out))
+local function adaptive_matrix(n, out)
+  local rows = {}
+  for i = 0, out - 1 do
+    local a, b = (i * n) // out, -((-(i + 1) * n) // out)
+    local r = {}
+    for j = 1, n do r[j] = (j - 1 >= a and j - 1 < b) and 1 / (b - a) or 0 end
+    rows[i + 1] = r
+  end
+  return T.from(rows)
+end
+
+-- y = Rh x Rw^T on the last two dims, x N x C x H x W (or C x H x W)
+local function resample(x, Rh, Rw)
+  local s = x:size()
+  local d = #s
+  local H, W = s[d - 1], s[d]
+  local y = Rh:matmul(x:reshape(-1, H, W):matmul(Rw:t()))
+  s[d - 1], s[d] = Rh:size(1), Rw:size(1)
+  return y:reshape(s)
+end
+
+-- AdaptiveAvgPool2d(output_size): an integer, or {h, w} where a nil keeps
+-- the input's size
+local AdaptiveAvgPool2d = Module:extend("AdaptiveAvgPool2d")
+nn.AdaptiveAvgPool2d = AdaptiveAvgPool2d
+function AdaptiveAvgPool2d:init(size)
+  local a, b
+  if type(size) == "table" then a, b = size[1], size[2] else a, b = size, size end
+  for _, v in ipairs { a or 1, b or 1 } do
+    if math.type(v) ~= "integer" or v < 1 then
+      argcheck.raise("AdaptiveAvgPool2d: output_size must be a positive integer or a pair {h, w} of them (nil keeps a size), got "
+        .. argcheck.show(size))
+    end
+  end
+  self.output_size = { a, b }
+end
+function AdaptiveAvgPool2d:forward(x)
+  check_nchw("AdaptiveAvgPool2d", x, true)
+  local H, W = x:size(x:dim() - 1), x:size(x:dim())
+  local oh, ow = self.output_size[1] or H, self.output_size[2] or W
+  if oh == 1 and ow == 1 then return x:mean(x:dim(), true):mean(x:dim() - 1, true) end
+  return resample(x, adaptive_matrix(H, oh), adaptive_matrix(W, ow))
+end
+function AdaptiveAvgPool2d:extra_repr()
+  local a, b = self.output_size[1], self.output_size[2]
+  if a == b then return "output_size=" .. tostring(a) end
+  return string.format("output_size=(%s, %s)", tostring(a or "None"), tostring(b or "None"))
+end
+
+-- the out x n interpolation matrix of one dim (PyTorch's index rules):
+-- nearest: source floor(i * scale); bilinear: source (i + 0.5) * scale - 0.5
+-- clamped at 0 (align_corners = false) or i (n - 1) / (out - 1) (true);
+-- scale = 1 / scale_factor when one is given, else n / out
+local function interp_matrix(n, out, mode, align, factor)
+  local scale = factor and 1 / factor or n / out
+  local rows = {}
+  for i = 0, out - 1 do
+    local r = {}
+    for j = 1, n do r[j] = 0 end
+    if mode == "nearest" then
+      r[math.min(math.floor(i * scale), n - 1) + 1] = 1
+    else
+      local src
+      if align then src = out > 1 and i * (n - 1) / (out - 1) or 0
+      else src = math.max((i + 0.5) * scale - 0.5, 0) end
+      local i0 = math.min(math.floor(src), n - 1)
+      local i1 = math.min(i0 + 1, n - 1)
+      local l = src - i0
+      r[i0 + 1] = r[i0 + 1] + (1 - l)
+      r[i1 + 1] = r[i1 + 1] + l
+    end
+    rows[i + 1] = r
+  end
+  return T.from(rows)
+end
+
+local INTERP_OPTS = argcheck.options("nn.functional.interpolate", {
+  size = { nil, kind = "int_pair", min = 1 }, scale_factor = { nil, kind = "any", check = function(v)
+    local a, b = pair(v)
+    if type(a) ~= "number" or type(b) ~= "number" or not (a > 0 and b > 0) then
+      return "expected a positive number or a pair of them, got " .. argcheck.show(v)
+    end
+  end },
+  mode = { "nearest", choices = { "nearest", "bilinear" } }, align_corners = { nil, kind = "boolean" },
+  recompute_scale_factor = { nil, kind = "boolean" }, antialias = { false, check = function(v)
+    if v then return "antialias = true is not implemented" end end },
+})
+
+-- interpolate(x, {size = | scale_factor =, mode = "nearest" | "bilinear", align_corners = false})
+function F.interpolate(x, o)
+  check_nchw("interpolate", x, true)
+  o = INTERP_OPTS:check(o, 2)
+  if (o.size == nil) == (o.scale_factor == nil) then argcheck.raise("interpolate: give exactly one of size and scale_factor") end
+  if o.align_corners ~= nil and o.mode == "nearest" then
+    argcheck.raise("interpolate: align_corners only goes with mode = \"bilinear\"")
+  end
+  local H, W = x:size(x:dim() - 1), x:size(x:dim())
+  local oh, ow, fh, fw
+  if o.size then oh, ow = pair(o.size)
+  else
+    fh, fw = pair(o.scale_factor)
+    oh, ow = math.floor(H * fh), math.floor(W * fw)
+    if oh < 1 or ow < 1 then argcheck.raise(string.format("interpolate: scale_factor %s makes an empty output", argcheck.show(o.scale_factor))) end
+    if o.recompute_scale_factor then fh, fw = nil, nil end
+  end
+  return resample(x, interp_matrix(H, oh, o.mode, o.align_corners, fh), interp_matrix(W, ow, o.mode, o.align_corners, fw))
+end
+
+-- Upsample([size,] scale_factor [, mode, align_corners]) or
+-- Upsample{scale_factor = 2, mode = "nearest"}: F.interpolate as a layer
+local Upsample = Module:extend("Upsample")
+nn.Upsample = Upsample
+local UPSAMPLE_OPTS = argcheck.options("nn.Upsample", {
+  size = { nil, kind = "int_pair", min = 1 }, scale_factor = { nil, kind = "any" },
+  mode = { "nearest", choices = { "nearest", "bilinear" } }, align_corners = { nil, kind = "boolean" },
+  recompute_scale_factor = { nil, kind = "boolean" },
+})
+function Upsample:init(...)
+  local o = layer_args(UPSAMPLE_OPTS, 1, { "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor" }, ...)
+  self.size, self.scale_factor, self.mode, self.align_corners = o.size, o.scale_factor, o.mode, o.align_corners
+  self.recompute_scale_factor = o.recompute_scale_factor
+  INTERP_OPTS:check(self:_opts(), 1, "nn.Upsample") -- judged now, not at the first forward
+  if (o.size == nil) == (o.scale_factor == nil) then argcheck.raise("Upsample: give exactly one of size and scale_factor") end
+end
+function Upsample:_opts()
+  return { size = self.size, scale_factor = self.scale_factor, mode = self.mode, align_corners = self.align_corners,
+           recompute_scale_factor = self.recompute_scale_factor }
+end
+function Upsample:forward(x)
+  check_nchw("Upsample", x, true)
+  return F.interpolate(x, self:_opts())
+end
+function Upsample:extra_repr()
+  if self.size then return string.format("size=%s, mode='%s'", pair_str(self.size), self.mode) end
+  return string.format("scale_factor=%s, mode='%s'", argcheck.show(self.scale_factor), self.mode)
+end
+
+local PAD_OPTS = argcheck.options("nn.functional.pad", {
+  mode = { "constant", choices = { "constant", "reflect", "replicate", "circular" } }, value = { 0.0 },
+})
+-- pad(x, {left, right [, top, bottom [, front, back]]} [, mode = "constant"] [, value = 0]):
+-- PyTorch's order, the last dim first; a negative amount crops
+function F.pad(x, p, mode, value)
+  argcheck.tensor("pad", 1, x, "input")
+  local o = type(mode) == "table" and mode or { mode = mode, value = value }
+  o = PAD_OPTS:check(o, 3)
+  local ok = type(p) == "table" and #p % 2 == 0 and #p > 0 and #p // 2 <= x:dim()
+  for i = 1, ok and #p or 0 do ok = ok and math.type(p[i]) == "integer" end
+  if not ok then
+    argcheck.raise(string.format("pad: pad must be an even-length list of integers, at most 2 per dim of the %d-dim input, got %s",
+      x:dim(), argcheck.show(p)))
+  end
+  for k = 1, #p // 2 do
+    local dim = x:dim() - k + 1
+    local lo, hi, n = p[2 * k - 1], p[2 * k], x:size(dim)
+    if n + lo + hi < 1 then argcheck.raise(string.format("pad: padding %d, %d leaves nothing of dim %d (size %d)", lo, hi, dim, n)) end
+    if o.mode == "constant" then
+      if lo < 0 then x = x:narrow(dim, 1 - lo, n + lo); n = n + lo; lo = 0 end
+      if hi < 0 then x = x:narrow(dim, 1, n + hi); hi = 0 end
+      if lo > 0 or hi > 0 then
+        local parts, s = {}, x:size()
+        local function strip(m) local sz = {}; for i = 1, #s do sz[i] = s[i] end; sz[dim] = m; return T.full(sz, o.value) end
+        if lo > 0 then parts[#parts + 1] = strip(lo) end
+        parts[#parts + 1] = x
+        if hi > 0 then parts[#parts + 1] = strip(hi) end
+        x = T.cat(parts, dim)
+      end
+    else
+      if o.mode == "reflect" and (lo >= n or hi >= n) then
+        argcheck.raise(string.format("pad: reflect padding %d, %d must be below the size %d of dim %d", lo, hi, n, dim))
+      end
+      if o.mode == "circular" and (lo > n or hi > n) then
+        argcheck.raise(string.format("pad: circular padding %d, %d must be at most the size %d of dim %d", lo, hi, n, dim))
+      end
+      local idx = {}
+      for i = -lo, n + hi - 1 do
+        local j
+        if o.mode == "replicate" then j = math.min(math.max(i, 0), n - 1)
+        elseif o.mode == "circular" then j = i % n
+        else j = i < 0 and -i or (i >= n and 2 * (n - 1) - i or i) end
+        idx[#idx + 1] = j + 1
+      end
+      x = x:index_select(dim, idx)
+    end
+  end
+  return x
+end
+
+------------------------------------------------------ more normalisation
+
+-- the per-channel scale and shift, shaped to broadcast over N x C x ...
+local function affine_view(t, d)
+  local s = { 1, t:numel() }
+  for _ = 3, d do s[#s + 1] = 1 end
+  return t:view(s)
+end
+
+-- InstanceNorm2d(C [, eps = 1e-5, momentum = 0.1, affine = false,
+-- track_running_stats = false]): each sample's channel normalised over H x W
+-- (the fused batch-norm op over N x C rows)
+local INSTANCE_OPTS = argcheck.options("nn.InstanceNorm2d", {
+  eps = { 1e-5, min = 0 }, momentum = { 0.1, min = 0, max = 1 }, affine = { false },
+  track_running_stats = { false, check = function(v) if v then return "track_running_stats = true is not implemented" end end },
+})
+local InstanceNorm2d = Module:extend("InstanceNorm2d")
+nn.InstanceNorm2d = InstanceNorm2d
+function InstanceNorm2d:init(c, ...)
+  check_int("InstanceNorm2d", c, "num_features")
+  local o = layer_args(INSTANCE_OPTS, 2, { "eps", "momentum", "affine", "track_running_stats" }, ...)
+  self.num_features, self.eps, self.momentum, self.affine = c, o.eps, o.momentum, o.affine
+  if o.affine then
+    self:register_parameter("weight", alloc("InstanceNorm2d", T.ones, c):requires_grad())
+    self:register_parameter("bias", T.zeros(c):requires_grad())
+  end
+end
+function InstanceNorm2d:forward(x)
+  check_nchw("InstanceNorm2d", x, true)
+  local d = x:dim()
+  if x:size(d - 2) ~= self.num_features then
+    argcheck.raise(string.format("InstanceNorm2d: input %s has %d channels, the layer expects %d", table.concat(x:size(), "x"),
+      x:size(d - 2), self.num_features))
+  end
+  local s = x:size()
+  local hw = s[d - 1] * s[d]
+  if hw < 2 then argcheck.raise("InstanceNorm2d: expected more than 1 spatial element per channel, got " .. table.concat(s, "x")) end
+  local y = (C.batch_norm(x:reshape(1, -1, hw), nil, nil, self.eps)):reshape(s)
+  if self.affine then
+    local w, b = self.weight, self.bias
+    if d == 3 then w, b = w:view(-1, 1, 1), b:view(-1, 1, 1) else w, b = affine_view(w, d), affine_view(b, d) end
+    y = y * w + b
+  end
+  return y
+end
+function InstanceNorm2d:extra_repr()
+  return string.format("%d, eps=%g, momentum=%g, affine=%s, track_running_stats=False", self.num_features, self.eps,
+    self.momentum, pyb(self.affine))
+end
+
+-- GroupNorm(num_groups, num_channels [, eps = 1e-5, affine = true]): each
+-- sample's groups of C / G channels normalised together (Wu and He 2018)
+local GROUP_OPTS = argcheck.options("nn.GroupNorm", { eps = { 1e-5, min = 0 }, affine = { true } })
+local GroupNorm = Module:extend("GroupNorm")
+nn.GroupNorm = GroupNorm
+function GroupNorm:init(g, c, ...)
+  check_int("GroupNorm", g, "num_groups"); check_int("GroupNorm", c, "num_channels")
+  if c % g ~= 0 then argcheck.raise(string.format("GroupNorm: num_channels %d must be divisible by num_groups %d", c, g)) end
+  local o = layer_args(GROUP_OPTS, 3, { "eps", "affine" }, ...)
+  self.num_groups, self.num_channels, self.eps, self.affine = g, c, o.eps, o.affine
+  if o.affine then
+    self:register_parameter("weight", alloc("GroupNorm", T.ones, c):requires_grad())
+    self:register_parameter("bias", T.zeros(c):requires_grad())
+  end
+end
+function GroupNorm:forward(x)
+  check_x("GroupNorm", x, 2)
+  if x:size(2) ~= self.num_channels then
+    argcheck.raise(string.format("GroupNorm: input %s has %d channels, the layer expects %d", table.concat(x:size(), "x"),
+      x:size(2), self.num_channels))
+  end
+  local s = x:size()
+  local per = x:numel() // (s[1] * self.num_groups)
+  if per < 2 then argcheck.raise("GroupNorm: expected more than 1 value per group, got " .. table.concat(s, "x")) end
+  local y = (C.batch_norm(x:reshape(1, -1, per), nil, nil, self.eps)):reshape(s)
+  if self.affine then y = y * affine_view(self.weight, #s) + affine_view(self.bias, #s) end
+  return y
+end
+function GroupNorm:extra_repr()
+  return string.format("%d, %d, eps=%g, affine=%s", self.num_groups, self.num_channels, self.eps, pyb(self.affine))
+end
+
+-- Dropout2d(p = 0.5): zeroes whole channels (N x C x H x W, or C x H x W)
+-- with probability p in training, scaling the rest by 1 / (1 - p)
+local Dropout2d = Module:extend("Dropout2d")
+nn.Dropout2d = Dropout2d
+function Dropout2d:init(p)
+  p = p or 0.5
+  if type(p) ~= "number" or not (p >= 0 and p <= 1) then
+    argcheck.raise("Dropout2d: p must be in [0, 1], got " .. (type(p) == "number" and tostring(p) or argcheck.typename(p)))
+  end
+  self.p = p
+end
+function Dropout2d:forward(x)
+  check_nchw("Dropout2d", x, true)
+  if not self.training or self.p == 0 then return x end
+  if self.p == 1 then return x * 0 end
+  local s = x:size()
+  local m = {}
+  for i = 1, #s do m[i] = i <= #s - 2 and s[i] or 1 end
+  return x * T.rand(m):ge(self.p) / (1 - self.p)
+end
+function Dropout2d:extra_repr() return string.format("p=%g, inplace=False", self.p) end
+
+-- more activations: ELU(alpha = 1), GELU(approximate = "none" | "tanh"), SiLU()
+local ELU = activation("ELU", function(self, x)
+  local r = x:relu()
+  return r + ((x - r):exp() - 1) * self.alpha
+end, function(self) return string.format("alpha=%g", self.alpha) end)
+function ELU:init(alpha)
+  if alpha ~= nil and type(alpha) ~= "number" then argcheck.raise("ELU: alpha must be a number, got " .. argcheck.typename(alpha)) end
+  self.alpha = alpha or 1.0
+end
+local GELU_OPTS = argcheck.options("nn.GELU", { approximate = { "none", choices = { "none", "tanh" } } })
+local GELU = activation("GELU", function(self, x)
+  if self.approximate == "tanh" then
+    return x * 0.5 * ((x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)):tanh() + x * 0.5
+  end
+  return x * 0.5 * ((x * (1 / math.sqrt(2))):erf() + 1)
+end, function(self) return string.format("approximate='%s'", self.approximate) end)
+function GELU:init(...) self.approximate = layer_args(GELU_OPTS, 1, { "approximate" }, ...).approximate end
+activation("SiLU", function(_, x) return x * x:sigmoid() end)
+
+---------------------------------------------------------------- losses as modules
+
+-- nn.BCELoss, nn.BCEWithLogitsLoss, nn.MSELoss, nn.L1Loss, nn.CrossEntropyLoss
+-- ([weight] [, {reduction = "mean", ...}]): loss(input, target), the
+-- functions of ganlua.losses with PyTorch's module form. weight rescales
+-- each element (BCE) or each class (cross-entropy, whose mean is then
+-- weighted as PyTorch's is).
+local losses = require "ganlua.losses"
+local function loss_module(name, fn, args, spec)
+  local cls = Module:extend(name)
+  spec.reduction = { "mean", choices = { "mean", "sum", "none" } }
+  local decl = argcheck.options("nn." .. name, spec)
+  function cls:init(...)
+    local o = layer_args(decl, 1, args, ...)
+    for k, v in pairs(o) do self[k] = v end
+  end
+  function cls:forward(input, target) return fn(self, input, target) end
+  function cls:extra_repr() return "" end
+  nn[name] = cls
+  return cls
+end
+local function weighted(name, l, w, reduction)
+  if w then l = l * w end
+  if reduction == "sum" then return l:sum() end
+  if reduction == "mean" then return l:mean() end
+  return l
+end
+loss_module("BCELoss", function(self, p, t)
+  return weighted("BCELoss", losses.bce(p, t, { reduction = "none" }), self.weight, self.reduction)
+end, { "weight" }, { weight = { nil, kind = "tensor" } })
+loss_module("BCEWithLogitsLoss", function(self, x, t)
+  if not self.pos_weight then
+    return weighted("BCEWithLogitsLoss", losses.bce_with_logits(x, t, { reduction = "none" }), self.weight, self.reduction)
+  end
+  -- -(pw t log s(x) + (1 - t) log(1 - s(x))) = (1 - t) x + (1 + (pw - 1) t) softplus(-x)
+  local l = losses.bce_with_logits(x, t, { reduction = "none" }) -- checks x and t
+  if T.is_tensor(t) and t:numel() == 1 and x:numel() ~= 1 then t = t:reshape(1) end
+  l = (x * (1 - t)) + (-x):softplus() * ((self.pos_weight - 1) * t + 1)
+  return weighted("BCEWithLogitsLoss", l, self.weight, self.reduction)
+end, { "weight" }, { weight = { nil, kind = "tensor" }, pos_weight = { nil, kind = "tensor" } })
+loss_module("MSELoss", function(self, x, t) return losses.mse(x, t, { reduction = self.reduction }) end, {}, {})
+loss_module("L1Loss", function(self, x, t) return losses.l1(x, t, { reduction = self.reduction }) end, {}, {})
+loss_module("CrossEntropyLoss", function(self, x, t)
+  local o = { reduction = self.reduction, label_smoothing = self.label_smoothing }
+  if not self.weight then return losses.cross_entropy(x, t, o) end
+  if self.weight:numel() ~= (T.is_tensor(x) and x:dim() == 2 and x:size(2) or -1) then
+    argcheck.raise(string.format("CrossEntropyLoss: weight has %d entries for %s scores", self.weight:numel(),
+      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
+  end
+  -- PyTorch's weighted form: each class's log-probability scaled by its
+  -- weight (label smoothing included); the mean divides by the weights of
+  -- the targets
+  local q = argcheck.within("CrossEntropyLoss", T.one_hot, (T.is_tensor(t) and t or T.from(t)):reshape(-1), x:size(2))
+  local w = self.weight:view(1, -1)
+  local eps = self.label_smoothing
+  local smooth = eps > 0 and q * (1 - eps) + eps / x:size(2) or q
+  local l = -(x:log_softmax(2) * smooth * w):sum(2)
+  if self.reduction == "mean" then return l:sum() / (q * w):sum() end
+  if self.reduction == "sum" then return l:sum() end
+  return l
+end, { "weight" }, { weight = { nil, kind = "tensor" }, label_smoothing = { 0.0, min = 0, max = 1 },
+                     ignore_index = { -100, check = function(v) if v ~= -100 then return "ignore_index is not implemented" end end } })
+
+---------------------------------------------------------------- containers
+
+-- ModuleList{m1, m2, ...}: modules held, not run (no forward); list[i]
+-- (1-based), #list, ipairs(list), list:append(m), list:extend{...},
+-- list:insert(i, m). State-dict names are PyTorch's ("0.weight").
+local ModuleList = Module:extend("ModuleList")
+nn.ModuleList = ModuleList
+function ModuleList:init(list)
+  if list ~= nil and (type(list) ~= "table" or argcheck.is_module(list)) then
+    argcheck.raise("ModuleList: expected a list of modules, got " .. argcheck.typename(list))
+  end
+  for i, m in ipairs(list or {}) do
+    if not argcheck.is_module(m) then argcheck.raise(string.format("ModuleList: entry %d is not a module", i)) end
+    self:add_module(tostring(i - 1), m)
+  end
+end
+function ModuleList:forward() argcheck.raise("ModuleList: a container has no forward; call its modules") end
+function ModuleList.__index(self, k)
+  if type(k) == "number" then
+    local name = self._children[k > 0 and k or #self._children + k + 1]
+    return name and rawget(self, name)
+  end
+  return ModuleList[k]
+end
+ModuleList.__len = function(self) return #self._children end
+function ModuleList:append(m)
+  argcheck.module("ModuleList:append", 1, m, "module")
+  self:add_module(tostring(#self._children), m)
+  return self
+end
+function ModuleList:extend(list)
+  if type(list) ~= "table" then argcheck.fail("ModuleList:extend", 1, "modules", "a list of modules", list) end
+  for _, m in ipairs(list) do self:append(m) end
+  return self
+end
+-- insert(i, m): m becomes entry i (1-based); later ones move up and are renamed
+function ModuleList:insert(i, m)
+  local n = #self._children
+  if math.type(i) ~= "integer" or i < 1 or i > n + 1 then
+    argcheck.raise(string.format("ModuleList:insert: index must be an integer in 1..%d, got %s", n + 1, argcheck.show(i)))
+  end
+  argcheck.module("ModuleList:insert", 2, m, "module")
+  local mods = {}
+  for k = 1, n do mods[k] = self[k] end
+  table.insert(mods, i, m)
+  for _, name in ipairs(self._children) do rawset(self, name, nil) end
+  self._children = {}
+  for k, mm in ipairs(mods) do self:add_module(tostring(k - 1), mm) end
+  return self
+end
+
+-- ModuleDict{name = module, ...} (names sorted) or ModuleDict{{name, module}, ...}
+-- (in that order): dict[name], #dict, dict:keys(), dict:values(),
+-- dict:items() (ordered lists), dict:update(t)
+local ModuleDict = Module:extend("ModuleDict")
+nn.ModuleDict = ModuleDict
+function ModuleDict:init(t) if t ~= nil then self:update(t) end end
+function ModuleDict:forward() argcheck.raise("ModuleDict: a container has no forward; call its modules") end
+function ModuleDict:update(t)
+  if type(t) ~= "table" or argcheck.is_module(t) then argcheck.fail("ModuleDict:update", 1, "modules", "a table of modules", t) end
+  local entries = {}
+  if #t > 0 then
+    for i, kv in ipairs(t) do
+      if type(kv) ~= "table" or type(kv[1]) ~= "string" then
+        argcheck.raise(string.format("ModuleDict: entry %d must be a {name, module} pair", i))
+      end
+      entries[#entries + 1] = kv
+    end
+  else
+    local keys = {}
+    for k in pairs(t) do
+      if type(k) ~= "string" then argcheck.raise("ModuleDict: names must be strings, got " .. argcheck.typename(k)) end
+      keys[#keys + 1] = k
+    end
+    table.sort(keys)
+    for _, k in ipairs(keys) do entries[#entries + 1] = { k, t[k] } end
+  end
+  for _, kv in ipairs(entries) do
+    if not argcheck.is_module(kv[2]) then argcheck.raise(string.format("ModuleDict: '%s' is not a module", kv[1])) end
+    if rawget(self, kv[1]) ~= nil then
+      rawset(self, kv[1], kv[2]) -- a new module under an existing name replaces it, in its place
+    else
+      self:add_module(kv[1], kv[2])
+    end
+  end
+  return self
+end
+ModuleDict.__len = function(self) return #self._children end
+function ModuleDict:keys() local out = {}; for i, k in ipairs(self._children) do out[i] = k end; return out end
+function ModuleDict:values() local out = {}; for i, k in ipairs(self._children) do out[i] = rawget(self, k) end; return out end
+function ModuleDict:items() local out = {}; for i, k in ipairs(self._children) do out[i] = { k, rawget(self, k) } end; return out end
+
+---------------------------------------------------------------- deepcopy
+
+-- m:deepcopy(): an independent copy of a module (PyTorch's
+-- copy.deepcopy(model)): new parameter and buffer tensors with the same
+-- values (parameters still require grad, without a .grad), the same classes.
+local function copy_value(v, memo)
+  if T.is_tensor(v) then
+    if memo[v] then return memo[v] end
+    local c = v:detach():clone()
+    if v.is_leaf and v:is_requires_grad() then c = c:requires_grad() end
+    memo[v] = c
+    return c
+  end
+  if type(v) ~= "table" then return v end
+  if memo[v] then return memo[v] end
+  local mt = getmetatable(v)
+  -- classes and other shared tables are not instance state: only modules
+  -- and plain tables are copied
+  if mt ~= nil and not argcheck.is_module(v) then return v end
+  local c = {}
+  memo[v] = c
+  for k, x in next, v do rawset(c, copy_value(k, memo), copy_value(x, memo)) end
+  return setmetatable(c, mt)
+end
+function Module:deepcopy()
+  argcheck.module("deepcopy", 0, self, "module")
+  return copy_value(self, {})
+end
+
+---------------------------------------------------------------- gradient clipping
+
+-- parameters as clip_grad_* take them: a module, a tensor or a list
+local function grads_of(name, params)
+  if argcheck.is_module(params) then params = params:parameters() end
+  if T.is_tensor(params) then params = { params } end
+  if type(params) ~= "table" then argcheck.fail(name, 1, "parameters", "a module, a Tensor or a list of them", params) end
+  for i, p in ipairs(params) do
+    if not T.is_tensor(p) then argcheck.raise(string.format("%s: parameter %d is not a Tensor", name, i)) end
+  end
+  return params
+end
+
+-- clip_grad_norm_(parameters, max_norm [, norm_type = 2] [, {error_if_nonfinite = false}])
+-- -> the total norm of the gradients before clipping (a number); scales
+-- every .grad by max_norm / (total + 1e-6) when that is below 1
+function nn.utils.clip_grad_norm_(params, max_norm, norm_type, o)
+  params = grads_of("clip_grad_norm_", params)
+  argcheck.number("clip_grad_norm_", 2, max_norm, "max_norm")
+  if type(norm_type) == "table" then o, norm_type = norm_type, nil end
+  norm_type = norm_type or 2
+  if type(norm_type) ~= "number" or not (norm_type > 0) then
+    argcheck.raise("clip_grad_norm_: norm_type must be a positive number or math.huge, got " .. argcheck.show(norm_type))
+  end
+  local strict = o and o.error_if_nonfinite
+  local total = 0
+  for _, p in ipairs(params) do
+    local g = p.grad
+    if g then
+      if norm_type == math.huge then total = math.max(total, g:abs():max():item())
+      elseif norm_type == 2 then total = total + (g * g):sum():item()
+      else total = total + (g:abs() ^ norm_type):sum():item() end
+    end
+  end
+  if norm_type ~= math.huge then total = total ^ (1 / norm_type) end
+  if strict and not (total < math.huge) then
+    argcheck.raise(string.format("clip_grad_norm_: the total norm of the gradients is %s", tostring(total)))
+  end
+  local coef = max_norm / (total + 1e-6)
+  if coef < 1 then
+    A.no_grad(function() for _, p in ipairs(params) do if p.grad then p.grad:mul_(coef) end end end)
+  end
+  return total
+end
+
+-- clip_grad_value_(parameters, clip_value): every .grad clamped to
+-- [-clip_value, clip_value] in place
+function nn.utils.clip_grad_value_(params, v)
+  params = grads_of("clip_grad_value_", params)
+  argcheck.number("clip_grad_value_", 2, v, "clip_value")
+  if not (v >= 0) then argcheck.raise("clip_grad_value_: clip_value must be >= 0, got " .. tostring(v)) end
+  A.no_grad(function() for _, p in ipairs(params) do if p.grad then p.grad:clamp_(-v, v) end end end)
 end
 
 ---------------------------------------------------------------- Sequential

@@ -176,4 +176,153 @@ function optim.clip_weights(model, c)
   end)
 end
 
+------------------------------------------------------------ schedulers
+
+-- optim.lr_scheduler.StepLR(opt, step_size [, gamma = 0.1]),
+-- ExponentialLR(opt, gamma), CosineAnnealingLR(opt, T_max [, eta_min = 0]),
+-- LambdaLR(opt, lr_lambda): PyTorch's schedules, set on opt.lr by
+-- sched:step() (once per epoch, after the optimizer's steps, as in
+-- PyTorch). Each is computed in closed form from the epoch count and the
+-- optimizer's lr when the scheduler was made (PyTorch's initial_lr);
+-- get_last_lr() is {lr}. state_dict()/load_state_dict() hold last_epoch
+-- and base_lrs, and ckpt.save/ckpt.load store a scheduler like any other
+-- object with a state (LambdaLR's function is not saved, as PyTorch's
+-- is not).
+local lr_scheduler = {}
+optim.lr_scheduler = lr_scheduler
+local Scheduler = {}
+Scheduler.__index = Scheduler
+
+Scheduler.__tostring = function(self)
+  return string.format("%s(last_epoch=%d, lr=%g)", self.__name, self.last_epoch, self.optimizer.lr)
+end
+local function is_optimizer(v) return type(v) == "table" and getmetatable(v) and v.params and v.state and v.step and v.lr end
+
+local function scheduler(name, args, spec, lr_at)
+  local decl = argcheck.options("optim.lr_scheduler." .. name, spec)
+  local cls = setmetatable({ __name = name }, { __index = Scheduler })
+  cls.__index = cls
+  cls.__tostring = Scheduler.__tostring
+  cls.lr_at = lr_at
+  lr_scheduler[name] = function(opt, ...)
+    local fn = "optim.lr_scheduler." .. name
+    if not is_optimizer(opt) then argcheck.fail(fn, 1, "optimizer", "an optimizer (optim.Adam, ...)", opt) end
+    local n, a = select("#", ...), { ... }
+    local o = {}
+    if n > 0 and type(a[n]) == "table" then
+      for k, v in pairs(a[n]) do o[k] = v end
+      n = n - 1
+    end
+    if n > #args then argcheck.raise(string.format("%s: takes at most %d arguments after the optimizer, got %d", fn, #args, n)) end
+    for i = 1, n do
+      if o[args[i]] ~= nil then argcheck.raise(string.format("%s: %s given both as argument %d and as an option", fn, args[i], i + 1)) end
+      o[args[i]] = a[i]
+    end
+    o = decl:check(o, n + 2)
+    local self = setmetatable({ optimizer = opt, last_epoch = 0, base_lrs = { opt.lr } }, cls)
+    for k, v in pairs(o) do self[k] = v end
+    self._keys = decl.keys
+    opt.lr = self:lr_at(0)
+    return self
+  end
+  return cls
+end
+
+function Scheduler:step()
+  self.last_epoch = self.last_epoch + 1
+  self.optimizer.lr = self:lr_at(self.last_epoch)
+end
+function Scheduler:get_last_lr() return { self.optimizer.lr } end
+function Scheduler:state_dict()
+  local sd = { last_epoch = self.last_epoch, base_lrs = { self.base_lrs[1] } }
+  for _, k in ipairs(self._keys) do if type(self[k]) ~= "function" then sd[k] = self[k] end end
+  return sd
+end
+function Scheduler:load_state_dict(sd)
+  local fn = self.__name .. ".load_state_dict"
+  if type(sd) ~= "table" or math.type(sd.last_epoch) ~= "integer" or type(sd.base_lrs) ~= "table" or type(sd.base_lrs[1]) ~= "number" then
+    argcheck.raise(fn .. ": not a scheduler state (needs an integer last_epoch and base_lrs)")
+  end
+  for _, k in ipairs(self._keys) do
+    if sd[k] ~= nil and type(self[k]) ~= "function" then
+      if type(sd[k]) ~= type(self[k]) then argcheck.raise(string.format("%s: %s is %s, expected %s", fn, k, type(sd[k]), type(self[k]))) end
+      self[k] = sd[k]
+    end
+  end
+  self.last_epoch, self.base_lrs = sd.last_epoch, { sd.base_lrs[1] }
+  self.optimizer.lr = self:lr_at(self.last_epoch)
+end
+
+scheduler("StepLR", { "step_size", "gamma" }, { step_size = { nil, kind = "integer", min = 1 }, gamma = { 0.1, min = 0 } },
+  function(self, e)
+    if not self.step_size then argcheck.raise("optim.lr_scheduler.StepLR: step_size is required") end
+    return self.base_lrs[1] * self.gamma ^ (e // self.step_size)
+  end)
+scheduler("ExponentialLR", { "gamma" }, { gamma = { nil, kind = "number", min = 0 } },
+  function(self, e)
+    if not self.gamma then argcheck.raise("optim.lr_scheduler.ExponentialLR: gamma is required") end
+    return self.base_lrs[1] * self.gamma ^ e
+  end)
+scheduler("CosineAnnealingLR", { "T_max", "eta_min" }, { T_max = { nil, kind = "integer", min = 1 }, eta_min = { 0.0, min = 0 } },
+  function(self, e)
+    if not self.T_max then argcheck.raise("optim.lr_scheduler.CosineAnnealingLR: T_max is required") end
+    return self.eta_min + (self.base_lrs[1] - self.eta_min) * (1 + math.cos(math.pi * e / self.T_max)) / 2
+  end)
+scheduler("LambdaLR", { "lr_lambda" }, { lr_lambda = { nil, kind = "function" } },
+  function(self, e)
+    if not self.lr_lambda then argcheck.raise("optim.lr_scheduler.LambdaLR: lr_lambda is required") end
+    local f = self.lr_lambda(e)
+    if type(f) ~= "number" then
+      argcheck.raise(string.format("optim.lr_scheduler.LambdaLR: lr_lambda(%d) returned %s, expected a number", e, argcheck.typename(f)))
+    end
+    return self.base_lrs[1] * f
+  end)
+
+------------------------------------------------------------ EMA of weights
+
+-- optim.EMA(model [, {decay = 0.999}]): an exponential moving average of
+-- a model's weights, what most GAN papers evaluate (PyTorch's
+-- AveragedModel with get_ema_multi_avg_fn). ema.module is a copy of the
+-- model; ema:update() (after each optimizer step) sets each of its
+-- parameters to decay * itself + (1 - decay) * the model's and copies the
+-- model's buffers (BatchNorm's running statistics). ema(z) and
+-- ema:infer(z) run the copy. A module itself, so ckpt.save stores it as
+-- "ema.module.0.weight", ... with its n_averaged count.
+local nn = require "ganlua.nn"
+local EMA = nn.Module:extend("EMA")
+optim.EMA = EMA
+local EMA_OPTS = argcheck.options("optim.EMA", { decay = { 0.999, min = 0, max = 1 } })
+function EMA:init(model, o)
+  argcheck.module("optim.EMA", 1, model, "model")
+  o = EMA_OPTS:check(o, 2)
+  self.decay = o.decay
+  self.module = model:deepcopy()
+  for _, p in ipairs(self.module:parameters()) do p:requires_grad(false) end
+  rawset(self, "_source", model) -- not a child: its parameters are the model's, not the average's
+  self:register_buffer("n_averaged", T.zeros({}))
+end
+function EMA:update(model)
+  model = model or self._source
+  argcheck.module("EMA:update", 1, model, "model")
+  local mine, theirs = self.module:named_parameters(), model:named_parameters()
+  if #mine ~= #theirs then
+    argcheck.raise(string.format("EMA:update: the model has %d parameters, the average %d", #theirs, #mine))
+  end
+  local d = self.decay
+  A.no_grad(function()
+    for i, kv in ipairs(mine) do
+      local p, q = kv[2], theirs[i][2]
+      if kv[1] ~= theirs[i][1] or p:numel() ~= q:numel() then
+        argcheck.raise(string.format("EMA:update: parameter %d is %s in the average and %s in the model", i, kv[1], theirs[i][1]))
+      end
+      p:mul_(d):add_(q, 1 - d)
+    end
+    local bm, bt = self.module:named_buffers(), model:named_buffers()
+    for i, kv in ipairs(bm) do if bt[i] then kv[2]:copy_(bt[i][2]) end end
+    self.n_averaged:add_(1)
+  end)
+end
+function EMA:forward(...) return self.module(...) end
+function EMA:extra_repr() return string.format("decay=%g", self.decay) end
+
 return optim

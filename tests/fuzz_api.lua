@@ -94,7 +94,9 @@ end
 local module_methods = { "forward", "load_state_dict", "apply", "parameters", "state_dict", "train", "eval",
   "zero_grad", "named_parameters", "add_module", "register_buffer", "register_parameter", "num_parameters" }
 for _, m in ipairs { nn.Linear(2, 3), nn.Conv2d(3, 2, 3), nn.BatchNorm2d(3), nn.MinibatchDiscrimination(4, 3, 2),
-  nn.Embedding(5, 2), nn.LayerNorm(3), nn.Dropout(0.5), nn.Upsample { scale_factor = 2 } } do
+  nn.Embedding(5, 2), nn.LayerNorm(3), nn.Dropout(0.5), nn.Upsample { scale_factor = 2 }, nn.MaxPool2d(2),
+  nn.AvgPool2d(3, 2, 1), nn.AdaptiveAvgPool2d(2), nn.InstanceNorm2d(3), nn.GroupNorm(1, 3), nn.Dropout2d(), nn.GELU(),
+  nn.ModuleList { nn.ReLU() }, nn.ModuleDict { a = nn.ReLU() }, nn.BCELoss(), nn.CrossEntropyLoss(), optim.EMA(nn.Linear(2, 2)) } do
   add_methods(m.__name, m, module_methods)
   add(m.__name .. "()", function(...) return m(...) end)
 end
@@ -102,6 +104,11 @@ local seq = nn.Sequential { nn.Linear(2, 2), nn.Tanh() }
 add_methods("Sequential", seq, { "forward", "add", "slice", "apply", "state_dict", "load_state_dict" })
 local opt = optim.Adam(nn.Linear(2, 2):parameters())
 add_methods("Adam", opt, { "step", "zero_grad", "state_dict", "load_state_dict" })
+add_methods("StepLR", optim.lr_scheduler.StepLR(opt, 2), { "step", "state_dict", "load_state_dict", "get_last_lr" })
+add("interpolate", nn.functional.interpolate)
+add("pad", nn.functional.pad)
+add("clip_grad_norm_", nn.utils.clip_grad_norm_)
+add("clip_grad_value_", nn.utils.clip_grad_value_)
 local ds = data.dataset(tensor.randn(10, 2), tensor.ones(10))
 add_methods("Dataset", ds, { "batches", "num_batches", "normalize", "size" })
 local anim = image.animation()
