@@ -15,7 +15,8 @@
 -- D: Conv 64 (4x4, stride 2), LReLU 0.1 -> Conv 128, BN, LReLU -> FC 1024,
 --    BN, LReLU -> FC 1 (D's logit) | FC 128, BN, LReLU -> FC 12 (Q: ten
 --    logits for c1, means for c2 and c3)
--- Adam (0.5, 0.999), 2e-4 for D and Q, 1e-3 for G; batch 64; L_I weighs
+-- Adam (0.5, 0.999), 2e-4 for D and Q, 1e-3 for G; batch 128 for 5000
+-- iterations (the released launcher's 50 epochs of 100 updates); L_I weighs
 -- c1 by 1 and c2, c3 by --lambda-cont (1: at 0.1, Q's guesses of c2 and
 -- c3 stayed at chance through three epochs, and so did their pictures).
 --
@@ -31,13 +32,16 @@
 -- (the paper's "5 % error"), and with --classifier (mnist_classifier.lua)
 -- c1_accuracy, the classifier's digits of G's samples against their c1.
 local opt = cli.options {
-  epochs = { 5, "passes over the 60000 training images", positive = true },
-  batch = { 64, "batch size", positive = true },
+  epochs = { 11, "passes over the 60000 training images", positive = true },
+  batch = { 128, "batch size", positive = true },
   lr_d = { 2e-4, "Adam learning rate of D and Q", positive = true },
   lr_g = { 1e-3, "Adam learning rate of G", positive = true },
   lambda_cont = { 1.0, "weight of the continuous codes' term of L_I", min = 0 },
+  noise = { "uniform", "distribution of z: U(-1, 1) as the released code draws it, or N(0, 1)", choices = { "uniform", "normal" } },
+  init = { "released", "weights: N(0, 0.02), BatchNorm scales N(1, 0.02), biases 0 (the released code's), or PyTorch's defaults",
+           choices = { "released", "pytorch" } },
   sample_interval = { 500, "iterations between code grids", positive = true },
-  max_iters = { 0, "stop after this many iterations (0: run every epoch)", min = 0 },
+  max_iters = { 5000, "stop after this many iterations (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua, for the accuracy of G's samples by c1" },
   data_dir = data.dir_option("MNIST"),
 }
@@ -61,6 +65,17 @@ local body = nn.Sequential {
 local d_head = nn.Linear(1024, 1)
 local q_head = nn.Sequential { nn.Linear(1024, 128), nn.BatchNorm1d(128), nn.LeakyReLU(0.1), nn.Linear(128, NCAT + NCONT) }
 
+-- the released code (openai/InfoGAN, infogan/misc/custom_ops.py and
+-- distributions.py): every weight N(0, 0.02) (truncated for convolutions),
+-- BatchNorm's scale N(1, 0.02), biases 0; z ~ U(-1, 1) (its Uniform(62))
+if opt.init == "released" then
+  for _, m in ipairs { G, body, d_head, q_head } do nn.init.dcgan_(m) end
+end
+local function noise(n)
+  if opt.noise == "uniform" then return tensor.rand(n, NZ) * 2 - 1 end
+  return tensor.randn(n, NZ)
+end
+
 local function params(...)
   local all = {}
   for _, m in ipairs { ... } do
@@ -73,7 +88,7 @@ local optG = optim.Adam(G:parameters(), { lr = opt.lr_g, betas = { 0.5, 0.999 } 
 
 -- G's input for categorical values cat (1-based, N) and continuous codes cont (N x 2)
 local function latent(cat, cont)
-  return tensor.cat({ tensor.randn(cat:size(1), NZ), tensor.one_hot(cat, NCAT), cont }, 2)
+  return tensor.cat({ noise(cat:size(1)), tensor.one_hot(cat, NCAT), cont }, 2)
 end
 local function random_codes(n) return tensor.randint(1, NCAT + 1, { n }), tensor.rand(n, NCONT) * 2 - 1 end
 
@@ -92,7 +107,7 @@ local function grid_images(z, cont)
   local cc = cont:unsqueeze(1):expand(NCAT, 10, NCONT):reshape(NCAT * 10, NCONT)
   return G:infer(tensor.cat({ zz, tensor.one_hot(row_cat, NCAT), cc }, 2))
 end
-local z_cols, z_one = tensor.randn(10, NZ), tensor.randn(1, NZ):expand(10, NZ)
+local z_cols, z_one = noise(10), noise(1):expand(10, NZ)
 local sweep = tensor.arange(0, 10) * (4 / 9) - 2 -- -2 .. 2
 local function save_grid(x, name)
   assert(image.save_grid(x, opt.out .. "/" .. name, { nrow = 10, normalize = true, range = { -1, 1 } }))
