@@ -117,8 +117,64 @@ static void on_sigint(int sig)
 
 /* ------------------------------------------------------------ running */
 
+/* `ganlua -i script`: the REPL that follows sees the script's top-level
+ * locals. The script is loaded with one call appended to its last line,
+ * ganlua.keep_locals(), which copies the main chunk's locals in scope at
+ * its end into ganlua.script_locals; when the script raises instead, the
+ * message handler copies them from the main chunk's frame at the error. */
+static const char MAIN_CHUNK_KEY = 'm';
+
+/* the locals of frame ar (names starting with '(' are Lua's own) into
+ * ganlua.script_locals */
+static void capture_locals(lua_State *L, lua_Debug *ar)
+{
+    lua_newtable(L);
+    const char *name;
+    for (int i = 1; (name = lua_getlocal(L, ar, i)) != NULL; i++) {
+        if (name[0] == '(') lua_pop(L, 1);
+        else lua_setfield(L, -2, name);
+    }
+    lua_getglobal(L, "ganlua");
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -2, "script_locals");
+    }
+    lua_pop(L, 2);
+}
+
+/* ganlua.keep_locals(): the caller's locals (the appended call's caller is
+ * the main chunk) */
+static int keep_locals(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar)) capture_locals(L, &ar);
+    return 0;
+}
+
+/* at an error: the frame running the main chunk, if it is on the stack */
+static void capture_at_error(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &MAIN_CHUNK_KEY);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "f", &ar);
+        int is_main = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+        if (is_main) {
+            capture_locals(L, &ar);
+            break;
+        }
+    }
+    lua_pop(L, 1);
+}
+
 static int msghandler(lua_State *L)
 {
+    capture_at_error(L);
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
@@ -296,6 +352,10 @@ static void break_hook(lua_State *L, lua_Debug *ar)
     /* let one line event pass: a loop's back jump lands on its `for`
      * line, where the loop variables are not in scope yet */
     if (break_skip-- > 0) return;
+    /* not inside the stdlib (optim.lua's step loop, say): keep the hook
+     * until a line of the script's own code runs, so that the prompt has
+     * the script's variables */
+    if (lua_getinfo(L, "S", ar) && strncmp(ar->source, "@stdlib/", 8) == 0) return;
     lua_sethook(L, NULL, 0, 0);
     lua_getglobal(L, "ganlua");
     if (lua_istable(L, -1)) {
@@ -357,7 +417,7 @@ static int repl(lua_State *L)
     lua_getglobal(L, "require");
     lua_pushliteral(L, "ganlua.repl");
     if (docall(L, 1, 1) != LUA_OK) return report(L, LUA_ERRRUN);
-    lua_getfield(L, -1, "run");
+    lua_getfield(L, -1, "top");
     lua_remove(L, -2);
     return report(L, docall(L, 0, 0));
 }
@@ -447,17 +507,65 @@ static int run_e(lua_State *L, int argc, char **argv)
     return 1;
 }
 
-static int run_script(lua_State *L, char **argv, int script, int argc)
+/* the script with ganlua.keep_locals() appended to its last line (the
+ * line numbers stay the script's), as a chunk named @fname; a shebang line
+ * is blanked as luaL_loadfile skips it. A script that cannot take the call
+ * (it ends in a return) is loaded as it is, and the REPL says so. */
+static int load_keeping_locals(lua_State *L, const char *fname)
+{
+    static const char tail[] = " ;ganlua.keep_locals()";
+    FILE *f = fopen(fname, "rb");
+    if (!f) return luaL_loadfile(L, fname); /* its own error message */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) luaL_addlstring(&b, chunk, n);
+    int failed = ferror(f);
+    fclose(f);
+    luaL_addlstring(&b, tail, sizeof tail - 1);
+    luaL_pushresult(&b);
+    size_t len;
+    char *src = (char *)lua_tolstring(L, -1, &len); /* the buffer's own copy: blanking its shebang in place */
+    if (failed || (len > sizeof tail && src[0] == 27)) { /* a read error or precompiled: the plain loader */
+        lua_pop(L, 1);
+        return luaL_loadfile(L, fname);
+    }
+    if (src[0] == '#')
+        for (size_t i = 0; i < len && src[i] != '\n'; i++) src[i] = ' ';
+    lua_pushfstring(L, "@%s", fname);
+    int st = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    if (st != LUA_OK) {
+        lua_pop(L, 1);
+        st = luaL_loadfile(L, fname);
+        if (st == LUA_OK) fprintf(stderr, "%s: -i: %s ends in a return, so its locals will not be visible in the REPL\n", progname, fname);
+    }
+    return st;
+}
+
+static int run_script(lua_State *L, char **argv, int script, int argc, int interactive)
 {
     const char *fname = argv[script];
     if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0) fname = NULL; /* stdin */
-    int st = luaL_loadfile(L, fname);
+    int st = interactive && fname ? load_keeping_locals(L, fname) : luaL_loadfile(L, fname);
     if (st == LUA_OK) {
+        if (interactive) {
+            lua_getglobal(L, "ganlua");
+            lua_pushcfunction(L, keep_locals);
+            lua_setfield(L, -2, "keep_locals");
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_rawsetp(L, LUA_REGISTRYINDEX, &MAIN_CHUNK_KEY);
+        }
         int n = argc - script - 1;
         luaL_checkstack(L, n + 3, "too many arguments to script");
         for (int i = script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
         st = docall(L, n, LUA_MULTRET);
     }
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MAIN_CHUNK_KEY);
     return report(L, st) == LUA_OK;
 }
 
@@ -484,13 +592,16 @@ static int pmain(lua_State *L)
     install_term(L);
     create_arg_table(L, argv, argc, o.script);
     if (!run_e(L, argc, argv)) return 0;
-    if (o.script && !run_script(L, argv, o.script, argc)) return 0;
+    int script_ok = 1;
+    /* -i enters the REPL after a failed script too (as python -i does),
+     * with the locals at the error; the exit status still says it failed */
+    if (o.script && !(script_ok = run_script(L, argv, o.script, argc, o.interactive)) && !o.interactive) return 0;
     if (o.interactive || (!o.script && !o.ran_e && !o.version)) {
         if (!o.interactive && !o.script && isatty(0))
             printf("ganlua %s  (%s)  help(x) explains, Ctrl-D exits\n", GL_VERSION, LUA_RELEASE);
         if (repl(L) != LUA_OK) return 0;
     }
-    lua_pushboolean(L, 1);
+    lua_pushboolean(L, script_ok);
     return 1;
 }
 

@@ -239,9 +239,12 @@ function Module.__tostring(self)
   local kids = self:named_children()
   if #kids == 0 then return self.__name .. "(" .. self:extra_repr() .. ")" end
   local lines = { self.__name .. "(" }
-  for _, kv in ipairs(kids) do
+  -- children by name, as PyTorch prints them; in the list containers
+  -- (Sequential, ModuleList) also by position, since seq[1] is "(0)"
+  local positional = rawget(getmetatable(self) or {}, "__len") ~= nil and self.__name ~= "ModuleDict"
+  for i, kv in ipairs(kids) do
     local s = tostring(kv[2]):gsub("\n", "\n  ")
-    lines[#lines + 1] = "  (" .. kv[1] .. "): " .. s
+    lines[#lines + 1] = "  " .. (positional and "[" .. i .. "] " or "") .. "(" .. kv[1] .. "): " .. s
   end
   lines[#lines + 1] = ")"
   return table.concat(lines, "\n")

@@ -241,6 +241,31 @@ local function frame_env(level)
   return env, write_back, where
 end
 
+-- The top-level prompt (`ganlua`, `ganlua -i script.lua`). After a script
+-- run with -i, its top-level locals (those in scope at its end, or at the
+-- error that stopped it; the executable copies them into
+-- ganlua.script_locals) are variables here, ahead of the globals;
+-- assigning to one changes the copy.
+function repl.top()
+  local locals = rawget(_G, "ganlua") and rawget(ganlua, "script_locals")
+  if type(locals) ~= "table" then return repl.run() end
+  local names = {}
+  for k in pairs(locals) do names[#names + 1] = k end
+  table.sort(names)
+  io.write("-- the script's locals are variables here: ", #names > 0 and table.concat(names, " ") or "(none)", "\n")
+  local env = setmetatable({}, {
+    __index = function(_, k)
+      if k == "locals" then return function() local c = {} for n, v in pairs(locals) do c[n] = v end return c end end
+      local v = locals[k]
+      if v ~= nil then return v end
+      return _G[k]
+    end,
+    __newindex = function(_, k, v) if locals[k] ~= nil then locals[k] = v else _G[k] = v end end,
+    __pairs = function() local all = {} for k, v in pairs(_G) do all[k] = v end for k, v in pairs(locals) do all[k] = v end return next, all, nil end,
+  })
+  return repl.run(env)
+end
+
 -- repl() from a script: a prompt inside the caller, `cont` resumes.
 function repl.enter()
   local env, write_back, where = frame_env(2)

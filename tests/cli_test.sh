@@ -72,9 +72,34 @@ for want in "interrupted!" "^after$"; do
   if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "Ctrl-C: no '$want' in: $out"; fi
 done
 
-# -i runs the script, then the REPL with its globals
+# Ctrl-\ while the time goes into the stdlib (an optimizer's step loop,
+# stdlib/optim.lua) stops in the script's own frame, where its locals are
+cat > "$tmp/q2.lua" <<'LUA'
+local ps = {}
+for k = 1, 2000 do ps[k] = tensor.zeros(1):requires_grad(); ps[k].grad = tensor.ones(1) end
+local opt = optim.SGD(ps, { lr = 0.1 })
+local steps = 0
+while true do
+  opt:step()
+  steps = steps + 1
+  if stop_now then break end
+end
+print("stopped")
+LUA
+out=$( (sleep 1.5; printf 'print(steps > 0, #ps)\nstop_now = true\ncont\n') | ( exec 3<&0; "$GANLUA" "$tmp/q2.lua" <&3 & pid=$!; sleep 0.8; kill -QUIT $pid; wait $pid ) 2>&1)
+for want in "interrupted at $tmp/q2.lua" "^true	2000$" "stopped"; do
+  if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "Ctrl-\\ in the stdlib: no '$want' in: $out"; fi
+done
+
+# -i runs the script, then the REPL with its globals and its top-level
+# locals (at its end, or at the error that stopped it)
 printf 'answer = 42\n' > "$tmp/g.lua"
 expect "-i keeps globals" 0 "42" -- sh -c "echo 'answer' | \"$GANLUA\" -i \"$tmp/g.lua\""
+printf '#!/usr/bin/env ganlua\nlocal model = nn.Linear(2, 3)\nlocal opt = { lr = 0.5 }\n' > "$tmp/l.lua"
+expect "-i sees the script's locals" 0 "^3	0.5" -- sh -c "echo 'print(model.out_features, opt.lr)' | \"$GANLUA\" -i \"$tmp/l.lua\""
+printf 'local x = 41\nerror("boom")\n' > "$tmp/le.lua"
+expect "-i after an error: the locals at it, exit status 1" 1 "^42$" -- sh -c "echo 'print(x + 1)' | \"$GANLUA\" -i \"$tmp/le.lua\""
+expect "-i keeps the script's line numbers" 1 "le.lua:2: boom" -- sh -c "echo '' | \"$GANLUA\" -i \"$tmp/le.lua\""
 
 # The binary still works when copied elsewhere (stdlib is embedded).
 cp "$GANLUA" "$tmp/ganlua-copy"
