@@ -41,3 +41,37 @@ test("help has summaries for functions, classes and modules", function()
   check.truthy(s:find("Tensor of size 2x3", 1, true), s)
   check.truthy(s:find("Sequential module, 6 parameters", 1, true), s)
 end)
+
+-- Every public function and class of every module, one level into nn's
+-- and optim's sub-tables, has a signature and a line in help; tensor
+-- methods are documented under their own name (help("matmul")).
+test("help: nothing public says \"no summary yet\"", function()
+  local docs = require("ganlua.help").docs
+  local missing = {}
+  local mods = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "ckpt", "plot", "cli", "log",
+                 "models", "sweep", "json" }
+  local function walk(prefix, t, depth)
+    for k, v in pairs(t) do
+      if type(k) == "string" and not k:match("^_") then
+        local name = prefix .. "." .. k
+        if type(v) == "function" or (type(v) == "table" and v.__name and v ~= t) then
+          local method = prefix == "tensor" and docs[k]
+          if not docs[name] and not method then missing[#missing + 1] = name end
+        elseif type(v) == "table" and depth == 0 and (k == "utils" or k == "init" or k == "functional" or k == "lr_scheduler") then
+          walk(name, v, 1)
+        end
+      end
+    end
+  end
+  for _, m in ipairs(mods) do walk(m, _G[m], 0) end
+  table.sort(missing)
+  check.eq(#missing, 0, "no help for: " .. table.concat(missing, " "))
+  -- and what help prints for a method is what help("name") prints
+  local out = {}
+  local old = print
+  print = function(...) out[#out + 1] = table.concat({ ... }, " ") end
+  help(nn.GELU); help("var"); help(optim.lr_scheduler.CosineAnnealingLR)
+  print = old
+  local s = table.concat(out, "\n")
+  check.truthy(s:find("nn.GELU([approximate", 1, true) and s:find("x:var([dim", 1, true) and s:find("T_max", 1, true), s)
+end)
