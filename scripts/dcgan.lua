@@ -113,16 +113,14 @@ for epoch = 1, opt.epochs do
     run:scalar("d_g_z", d_fake:mean():item())
     if it % opt.sample_interval == 0 or it == total then sample_grid(it) end
     run:step(it, { epoch = epoch })
-    if it % 10 == 0 then
-      curves.it[#curves.it + 1], curves.d[#curves.d + 1], curves.g[#curves.g + 1] = it, d_loss:item(), g_loss:item()
-    end
+    curves.it[#curves.it + 1], curves.d[#curves.d + 1], curves.g[#curves.g + 1] = it, d_loss:item(), g_loss:item()
   end
 end
 
 local title = string.format("DCGAN on %s at %dx%d (%s)", opt.data, S, S, opt.gloss)
 if #curves.it > 1 then
   assert(plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g } },
-    opt.out .. "/losses.png", { title = title, xlabel = "iteration", ylabel = "loss" }))
+    opt.out .. "/losses.png", { title = title, xlabel = "iteration", ylabel = "loss", smooth = 0.9 }))
 end
 if #scores.it > 1 then
   assert(plot.lines({ { name = "Inception Score", x = scores.it, y = scores.is } }, opt.out .. "/scores.png",

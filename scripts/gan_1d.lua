@@ -45,6 +45,15 @@ local function pg()
   return bx, by
 end
 
+-- the frames' y-limit: every curve fits, however narrow p_g becomes (a
+-- fixed limit cut off a collapsing G's peak); never below D's 1 or the
+-- data's own peak, so frames of a healthy run share one scale
+local function top(gy)
+  local m = math.max(1, 1 / (opt.sigma * math.sqrt(2 * math.pi)))
+  for _, v in ipairs(gy) do m = math.max(m, v) end
+  return m
+end
+
 local anim = image.animation()
 local function frame(step, k)
   local dx = autograd.no_grad(function() return D(xs):sigmoid() end):reshape(-1):totable()
@@ -54,7 +63,7 @@ local function frame(step, k)
     { name = "p_data", x = xt, y = pdata },
     { name = "p_g (G(z))", x = gx, y = gy },
     { name = "D(x)", x = xt, y = dx },
-  }, path, { title = string.format("step %d", step), xlabel = "x", ylim = { 0, math.max(1.05, 1.2 / (opt.sigma * 2.5)) } }))
+  }, path, { title = string.format("step %d", step), xlabel = "x", ylabel = "density, D(x)", ylim = { 0, 1.05 * top(gy) } }))
   local img = image.load(path, 3)
   if img then anim:add(img) end
 end

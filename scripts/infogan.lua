@@ -170,10 +170,8 @@ for epoch = 1, opt.epochs do
       if classifier then run:scalar("c1_accuracy", c1_accuracy(classifier, 100)) end
     end
     run:step(it, { epoch = epoch })
-    if it % 10 == 0 then
-      for k, v in pairs { it = it, d = d_loss:item(), g = adv:item(), cat = q_cat:item(), cont = q_cont:item() } do
-        curves[k][#curves[k] + 1] = v
-      end
+    for k, v in pairs { it = it, d = d_loss:item(), g = adv:item(), cat = q_cat:item(), cont = q_cont:item() } do
+      curves[k][#curves[k] + 1] = v -- every point; the figure smooths them
     end
   end
 end
@@ -183,7 +181,7 @@ save_grid(grid_images(z_one, tensor.stack({ tensor.zeros(10), sweep }, 2)), "c3.
 if #curves.it > 1 then
   plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g },
                { name = "L_I (c1)", x = curves.it, y = curves.cat }, { name = "L_I (c2, c3)", x = curves.it, y = curves.cont } },
-    opt.out .. "/losses.png", { title = "InfoGAN on MNIST", xlabel = "iteration", ylabel = "loss" })
+    opt.out .. "/losses.png", { title = "InfoGAN on MNIST", xlabel = "iteration", ylabel = "loss", smooth = 0.9 })
 end
 assert(ckpt.save(opt.out .. "/ckpt.safetensors", { G = G, body = body, d_head = d_head, q_head = q_head, it = it }))
 local summary = string.format("%d iterations; L_I for c1 %.3f (log 10 = 2.303 is chance); Q's c1 on the test digits %.1f%%",

@@ -108,11 +108,9 @@ for epoch = first_epoch, opt.epochs do
     run:scalar("d_loss", d_loss:item())
     run:scalar("g_loss", g_loss:item())
     run:step(it, { epoch = epoch })
-    if it % 10 == 0 then
-      curves.it[#curves.it + 1] = it
-      curves.d[#curves.d + 1] = d_loss:item()
-      curves.g[#curves.g + 1] = g_loss:item()
-    end
+    curves.it[#curves.it + 1] = it -- every point; the figure smooths them
+    curves.d[#curves.d + 1] = d_loss:item()
+    curves.g[#curves.g + 1] = g_loss:item()
   end
   if not cut and opt.save_every > 0 and epoch % opt.save_every == 0 then
     assert(ckpt.save(opt.out .. "/ckpt.safetensors",
@@ -122,7 +120,7 @@ end
 
 if #curves.it > 1 then
   plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g } },
-    opt.out .. "/losses.png", { title = "MNIST GAN (" .. opt.gloss .. ")", xlabel = "iteration", ylabel = "loss" })
+    opt.out .. "/losses.png", { title = "MNIST GAN (" .. opt.gloss .. ")", xlabel = "iteration", ylabel = "loss", smooth = 0.9 })
 end
 if #anim.frames > 0 then assert(anim:save(opt.out .. "/samples.gif", { delay = 0.25 })) end
 run:print(string.format("%d iterations; samples, losses.png and samples.gif in %s", it, opt.out))

@@ -70,7 +70,7 @@ local PLOT_OPTS = {
   ["plot.kde"] = declare("plot.kde", DENSITY),
   ["plot.scatter"] = declare("plot.scatter", DENSITY, { alpha = { nil, kind = "number", min = 0, max = 1 },
                                                         radius = { nil, kind = "number", positive = true } }),
-  ["plot.lines"] = declare("plot.lines", { ylog = { nil, kind = "boolean" } }),
+  ["plot.lines"] = declare("plot.lines", { ylog = { nil, kind = "boolean" }, smooth = { 0.0, min = 0, below = 1 } }),
   ["plot.panels"] = declare("plot.panels", DENSITY, { panel = { nil, kind = "integer", min = 16, max = 2048 } }),
 }
 
@@ -268,7 +268,10 @@ function plot.scatter(samples, path, o)
   return finish(c, ax, o, path, s)
 end
 
--- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =}])
+-- lines(series, path [, {title, xlabel, ylabel, ylog = false, ylim =, xlim =, size =, smooth = 0}])
+-- smooth = w in [0, 1): each line drawn as TensorBoard's smoothing does,
+-- an exponential moving average s_k = w s_(k-1) + (1 - w) y_k over all
+-- its points, debiased by 1 - w^k, with the raw values faint behind it
 -- series: a list of {name =, x = (optional), y = table or Tensor, color =,
 -- lo =, hi = (optional, a band drawn shaded behind the line: mean +- sd
 -- over seeds, say; one value per y)}
@@ -345,13 +348,31 @@ function plot.lines(series, path, o)
       c:fill()
     end
   end
-  c:line_width(1.8)
-  for _, d in ipairs(data) do
-    c:color(d.color[1], d.color[2], d.color[3])
-    for k = 1, #d.x do
-      if k == 1 then c:move_to(ax:px(d.x[k]), ax:py(d.y[k])) else c:line_to(ax:px(d.x[k]), ax:py(d.y[k])) end
+  local function polyline(xs, ys)
+    for k = 1, #xs do
+      if k == 1 then c:move_to(ax:px(xs[k]), ax:py(ys[k])) else c:line_to(ax:px(xs[k]), ax:py(ys[k])) end
     end
     c:stroke()
+  end
+  local w = o.smooth
+  for _, d in ipairs(data) do
+    if w > 0 then
+      c:line_width(1)
+      c:color(d.color[1], d.color[2], d.color[3], 0.25)
+      polyline(d.x, d.y)
+      local sm, last = {}, 0
+      for k, v in ipairs(d.y) do
+        last = last * w + (1 - w) * v
+        sm[k] = last / (1 - w ^ k)
+      end
+      c:line_width(1.8)
+      c:color(d.color[1], d.color[2], d.color[3])
+      polyline(d.x, sm)
+    else
+      c:line_width(1.8)
+      c:color(d.color[1], d.color[2], d.color[3])
+      polyline(d.x, d.y)
+    end
   end
   c:clip()
   ax:frame { title = o.title, xlabel = o.xlabel, ylabel = o.ylabel and (o.ylog and o.ylabel .. " (log10)" or o.ylabel), ylog = o.ylog }

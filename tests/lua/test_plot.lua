@@ -104,3 +104,24 @@ test("ticks are 1-2-5 steps covering the range", function()
   local _, s3 = plot.ticks(-1.55, 1.55, 5)
   check.eq(s3, 0.5)
 end)
+
+-- smooth = w: TensorBoard's debiased moving average drawn over the faint
+-- raw values. On a series alternating 0 and 1 the raw line reaches the top
+-- of the axes; the smoothed one stays in the middle, so the fully red
+-- pixels near the top (the raw line is drawn at alpha 0.25) nearly vanish.
+test("lines: smooth draws the moving average over faint raw values", function()
+  local dir = check.tmpdir()
+  local y = {}
+  for k = 1, 200 do y[k] = k % 2 end
+  local function red_near_top(o)
+    assert(plot.lines({ { name = "loss", y = y, color = { 1, 0, 0 } } }, dir .. "/s.png", o))
+    local img = assert(image.load(dir .. "/s.png"))
+    local top = img:narrow(2, 40, 60)
+    return (top[1]:gt(0.9) * top[2]:lt(0.25) * top[3]:lt(0.25)):sum():item()
+  end
+  local raw, smooth = red_near_top({}), red_near_top({ smooth = 0.9 })
+  check.truthy(raw > 300, "raw red pixels near the top: " .. raw)
+  check.truthy(smooth < raw / 10, string.format("smoothed %d vs raw %d", smooth, raw))
+  check.raises(function() plot.lines({ { y = y } }, dir .. "/s.png", { smooth = 1 }) end, "option smooth")
+  os.execute("rm -rf '" .. dir .. "'")
+end)
