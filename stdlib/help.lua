@@ -124,6 +124,7 @@ local docs = {
   ["nn.Tanh"] = "nn.Tanh() -- tanh(x)",
   ["nn.Softplus"] = "nn.Softplus([beta=1, threshold=20]) -- log(1 + e^(beta x)) / beta",
   -- data
+  ["data.root"] = "data.root(sub) -> dir, places -- where a data set is: $GANLUA_DATA/sub, ./data/sub, data/ beside the executable, share/ganlua/data",
   ["data.dir_option"] = "data.dir_option(what) -- the cli.options entry of a script's --data-dir",
   ["data.write_csv"] = "data.write_csv(x, path [, header]) -> true -- an N or N x d tensor as CSV, atomically; raises on failure",
   ["data.read_csv"] = "data.read_csv(path) -> N x d tensor -- a CSV of numbers (a header line is skipped)",

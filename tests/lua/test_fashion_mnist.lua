@@ -97,7 +97,7 @@ end)
 
 test("data.fashion_mnist: a missing directory says how to get the files", function()
   check.raises(function() data.fashion_mnist { dir = "/dev/null/none" } end,
-    "data.fashion_mnist: train-images-idx3-ubyte not found in /dev/null/none (run `make data`")
+    "data.fashion_mnist: train-images-idx3-ubyte not found (looked in /dev/null/none; run `make data`")
   check.raises(function() data.fashion_mnist { split = "val" } end, "split")
 end)
 

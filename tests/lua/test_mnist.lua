@@ -195,3 +195,26 @@ test("data.random_split: fractions or counts, a partition of the samples, labels
   check.raises(function() data.random_split(ds, { 5, 0.5 }) end, "mix of sizes and fractions")
   check.raises(function() data.random_split(x, { 1 }) end, "data.random_split")
 end)
+
+-- The data sets are found from any working directory: $GANLUA_DATA, then
+-- ./data, then data/ next to the executable (this checkout), then an
+-- install's share/ganlua/data; a miss lists every place looked in.
+test("data.root: a script run from another directory finds the checkout's data, or says where it looked", function()
+  local dir = check.tmpdir()
+  local exe = check.ganlua:sub(1, 1) == "/" and check.ganlua or (os.getenv("PWD") .. "/" .. check.ganlua:gsub("^%./", ""))
+  local script = dir .. "/where.lua"
+  check.write(script, 'local p, places = data.root("mnist"); print(p); print(table.concat(places, ";"))\n')
+  local p = io.popen(string.format("cd '%s' && env -u GANLUA_DATA '%s' where.lua 2>&1", dir, exe))
+  local out = p:read("a")
+  p:close()
+  local root = exe:match("^(.*)/[^/]*$")
+  local found, places = out:match("^([^\n]*)\n([^\n]*)")
+  check.truthy(places and places:find("data/mnist;" .. root .. "/data/mnist", 1, true), out)
+  if io.open(root .. "/data/mnist/t10k-labels-idx1-ubyte") then check.eq(found, root .. "/data/mnist", out) end
+  p = io.popen(string.format("cd '%s' && GANLUA_DATA=/dev/null/d '%s' -e 'data.mnist{split = \"test\", dir = nil}' 2>&1", dir, exe))
+  out = p:read("a")
+  p:close()
+  -- with GANLUA_DATA pointing nowhere, the next place that exists is used, or the miss names them all
+  check.truthy(out == "" or out:find("looked in /dev/null/d/mnist, data/mnist, " .. root .. "/data/mnist", 1, true), out)
+  os.execute("rm -rf '" .. dir .. "'")
+end)
