@@ -105,6 +105,14 @@ ti=$(printf '%s\n' "$tj" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
 tr=$(printf '%s\n' "$tj" | sed -n 's/^RSS //p')
 echo "   ganlua $gi it/s (peak RSS $gr kB), PyTorch $(printf %.1f "$ti") it/s (peak RSS $tr kB), ratio $(ratio "$gi" "$ti")"
 
+echo "== checkpoints read from Python (tools/ganlua_ckpt.py) into PyTorch"
+rm -rf build/bench/ckr && mkdir -p build/bench/ckr
+$G -e 'local G = nn.Sequential{nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2)}
+  G(tensor.randn(16, 4) * 2 + 1)
+  local z = tensor.randn(5, 4)
+  data.write_csv(z, "build/bench/ckr/z.csv"); data.write_csv(G:infer(z), "build/bench/ckr/out.csv")
+  ckpt.save("build/bench/ckr/ckpt.safetensors", {G = G, it = 7})' && $PY bench/ckpt_reader_check.py build/bench/ckr
+
 # Soak: the toy script itself for 1266 epochs (100,014 iterations), its RSS
 # read from /proc every half second. "start" is the RSS at 25k iterations,
 # after the first snapshot (epoch 211, ~16.7k: 2500 samples, the mode

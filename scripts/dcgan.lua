@@ -34,6 +34,7 @@ local opt = cli.options {
   sample_interval = { 200, "iterations between sample grids and scores", positive = true },
   max_iters = { 0, "stop after this many iterations (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua (same --data) for the scores" },
+  keep = { 2, "checkpoints kept, one per sample interval (out/ckpt_<iteration>.safetensors; the best Inception Score also as out/best.safetensors)", min = 0 },
   data_dir = { nil, "directory of the MNIST or Fashion-MNIST files (default: the loader's)", type = "string" },
 }
 tensor.manual_seed(opt.seed)
@@ -59,6 +60,7 @@ local classifier = opt.classifier ~= "" and metrics.load_mnist_classifier(opt.cl
 local z_fixed = tensor.randn(64, opt.zdim, 1, 1)
 local anim = image.animation { nrow = 8, normalize = true, range = { -1, 1 } }
 local scores = { it = {}, is = {}, fid = {} }
+local checkpoints = opt.keep > 0 and ckpt.manager(opt.out, { keep = opt.keep, best = "inception_score" })
 local function sample_grid(it)
   local s = G:infer(z_fixed)
   assert(image.save_grid(s, string.format("%s/samples_%06d.png", opt.out, it), { nrow = 8, normalize = true, range = { -1, 1 } }))
@@ -73,6 +75,10 @@ local function sample_grid(it)
     run:scalar("inception_score", is)
     run:scalar("fid", fid)
     scores.it[#scores.it + 1], scores.is[#scores.is + 1], scores.fid[#scores.fid + 1] = it, is, fid
+  end
+  if checkpoints then
+    checkpoints:save(it, { G = G, D = D, optG = optG, optD = optD, it = it },
+      { inception_score = scores.it[#scores.it] == it and scores.is[#scores.is] or nil })
   end
 end
 

@@ -112,7 +112,8 @@ for epoch = first_epoch, opt.epochs do
     curves.d[#curves.d + 1] = d_loss:item()
     curves.g[#curves.g + 1] = g_loss:item()
   end
-  if not cut and opt.save_every > 0 and epoch % opt.save_every == 0 then
+  -- a run cut short by --max-iters saves too; resuming it starts the next epoch
+  if opt.save_every > 0 and (cut or epoch % opt.save_every == 0) then
     assert(ckpt.save(opt.out .. "/ckpt.safetensors",
       { G = G, D = D, optG = optG, optD = optD, epoch = epoch, it = it, z_fixed = z_fixed }))
   end

@@ -246,4 +246,80 @@ function ckpt.load(path, targets, o)
   return values
 end
 
+-- ckpt.manager(dir [, {keep = 3, best = nil, mode = "max"}]): checkpoints
+-- as a training framework keeps them. m:save(step, items [, metrics])
+-- writes dir/ckpt_<step>.safetensors (ckpt.save: atomic, raises on
+-- failure), then deletes the oldest of its own beyond the last `keep`;
+-- with best = "<metric name>", a save whose metrics[best] beats every
+-- earlier one (higher for mode "max", lower for "min") is also written to
+-- dir/best.safetensors. dir/checkpoints.json (atomic) records the kept
+-- steps and the best step and value, so a resumed run's manager carries
+-- on from them. m:latest() is the newest checkpoint's path (or nil),
+-- m:best() the best one's path and value (or nil).
+local MANAGER_OPTS = argcheck.options("ckpt.manager", {
+  keep = { 3, min = 1 }, best = { nil, kind = "string" }, mode = { "max", choices = { "max", "min" } },
+})
+local Manager = {}
+Manager.__index = Manager
+local function step_path(dir, step) return string.format("%s/ckpt_%08d.safetensors", dir, step) end
+function ckpt.manager(dir, o)
+  argcheck.string("ckpt.manager", 1, dir, "dir")
+  o = MANAGER_OPTS:check(o, 2)
+  local m = setmetatable({ dir = dir, keep = o.keep, metric = o.best, mode = o.mode, kept = {}, best_step = nil,
+                           best_value = nil }, Manager)
+  local f = io.open(dir .. "/checkpoints.json", "r")
+  if f then
+    local text = f:read("a")
+    f:close()
+    local ok, rec = pcall(json.decode, text)
+    if not ok or type(rec) ~= "table" or type(rec.kept) ~= "table" then
+      argcheck.raise(string.format("ckpt.manager: %s/checkpoints.json is not a checkpoint record", dir))
+    end
+    for _, st in ipairs(rec.kept) do
+      if math.type(st) == "integer" and io.open(step_path(dir, st)) then m.kept[#m.kept + 1] = st end
+    end
+    if rec.best_metric == m.metric then m.best_step, m.best_value = rec.best_step, rec.best_value end
+  end
+  return m
+end
+function Manager:_record()
+  local rec = { kept = self.kept, best_metric = self.metric, best_step = self.best_step, best_value = self.best_value }
+  local ok, err = core.sys.write_file(self.dir .. "/checkpoints.json", json.encode(rec) .. "\n")
+  if not ok then argcheck.raise("ckpt.manager: " .. tostring(err)) end
+end
+function Manager:save(step, items, metrics)
+  if math.type(step) ~= "integer" or step < 0 then argcheck.fail("ckpt.manager:save", 1, "step", "a non-negative integer", step) end
+  if metrics ~= nil and type(metrics) ~= "table" then argcheck.fail("ckpt.manager:save", 3, "metrics", "a table of numbers", metrics) end
+  local path = step_path(self.dir, step)
+  ckpt.save(path, items)
+  local kept = {}
+  for _, st in ipairs(self.kept) do if st ~= step then kept[#kept + 1] = st end end
+  kept[#kept + 1] = step
+  while #kept > self.keep do
+    os.remove(step_path(self.dir, table.remove(kept, 1)))
+  end
+  self.kept = kept
+  if self.metric then
+    local v = metrics and metrics[self.metric]
+    if v ~= nil and type(v) ~= "number" then
+      argcheck.raise(string.format("ckpt.manager:save: metric %s is a %s, not a number", self.metric, type(v)))
+    end
+    if v and v == v and (self.best_value == nil or (self.mode == "max" and v > self.best_value) or
+                          (self.mode == "min" and v < self.best_value)) then
+      ckpt.save(self.dir .. "/best.safetensors", items)
+      self.best_step, self.best_value = step, v
+    end
+  end
+  self:_record()
+  return path
+end
+function Manager:latest()
+  local st = self.kept[#self.kept]
+  return st and step_path(self.dir, st) or nil
+end
+function Manager:best()
+  if self.best_step == nil then return nil end
+  return self.dir .. "/best.safetensors", self.best_value
+end
+
 return ckpt

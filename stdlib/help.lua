@@ -135,6 +135,7 @@ local docs = {
   ["json.encode"] = "json.encode(v) -> string -- tables, numbers (non-finite as null), strings, booleans",
   ["json.decode"] = "json.decode(s) -> value -- JSON text to Lua values (null as nil)",
   -- ckpt
+  ["ckpt.manager"] = "ckpt.manager(dir [, {keep=3, best=\"metric\", mode=\"max\"}]) -- m:save(step, items, metrics) keeps the last K and the best; m:latest(), m:best()",
   ["ckpt.read"] = "ckpt.read(path) -> {tensors=, names=, metadata=} or nil, msg -- any safetensors file's raw contents",
   -- cli
   ["cli.options"] = "cli.options{name = default | {default, \"description\", choices=, type=, min=, ...}} -- parse arg; --help, --seed, --out, --threads",

@@ -202,3 +202,37 @@ print("meta", "ganlua" in h["__metadata__"])
   check.truthy(out:find("meta True", 1, true), out)
   os.remove(reader); os.remove(path)
 end)
+
+test("ckpt.manager keeps the last K checkpoints and the best by a metric, and carries on after a resume", function()
+  local dir = check.tmpdir()
+  local m = nn.Linear(2, 1)
+  local M = ckpt.manager(dir, { keep = 2, best = "score", mode = "max" })
+  local scores = { 1.0, 3.0, 2.0, 0 / 0, 2.5 }
+  for k, sc in ipairs(scores) do
+    autograd.no_grad(function() m.bias:fill_(k) end)
+    check.eq(M:save(k * 100, { m = m, step = k * 100 }, { score = sc }), string.format("%s/ckpt_%08d.safetensors", dir, k * 100))
+  end
+  local function exists(p) local f = io.open(p) if f then f:close() end return f ~= nil end
+  for k = 1, 3 do check.truthy(not exists(string.format("%s/ckpt_%08d.safetensors", dir, k * 100)), "step " .. k * 100 .. " kept") end
+  check.truthy(exists(dir .. "/ckpt_00000400.safetensors") and exists(dir .. "/ckpt_00000500.safetensors"))
+  check.eq(M:latest(), dir .. "/ckpt_00000500.safetensors")
+  local bp, bv = M:best()
+  check.eq(bp, dir .. "/best.safetensors"); check.eq(bv, 3.0)
+  local m2 = nn.Linear(2, 1)
+  check.eq(ckpt.load(bp, { m = m2 }).step, 200) -- the best is step 200's state (NaN never wins)
+  check.near(m2.bias:item(), 2)
+  -- a new manager over the same directory (a resumed run) knows what it kept and the best so far
+  local R = ckpt.manager(dir, { keep = 2, best = "score" })
+  check.eq(R:latest(), dir .. "/ckpt_00000500.safetensors")
+  R:save(600, { m = m }, { score = 2.9 })
+  check.truthy(not exists(dir .. "/ckpt_00000400.safetensors"))
+  check.eq(select(2, R:best()), 3.0)
+  local L = ckpt.manager(dir, { best = "loss", mode = "min" }) -- another metric starts its own record
+  check.eq(L:best(), nil)
+  check.raises(function() R:save(700, { m = m }, { score = "high" }) end, "metric score is a string")
+  check.raises(function() ckpt.manager(dir, { keep = 0 }) end, "keep")
+  check.raises(function() ckpt.manager("/dev/null/x"):save(1, { m = m }) end, "/dev/null/x")
+  check.write(dir .. "/checkpoints.json", "not json")
+  check.raises(function() ckpt.manager(dir) end, "checkpoints.json is not a checkpoint record")
+  os.execute("rm -rf '" .. dir .. "'")
+end)

@@ -62,7 +62,7 @@ test("mnist_gan: 300 iterations give a non-blank grid and finite losses", functi
     check.truthy(m.d_loss and m.d_loss == m.d_loss and math.abs(m.d_loss) < 1e6, "d_loss not finite at step " .. m.step)
     check.truthy(m.g_loss and m.g_loss == m.g_loss and math.abs(m.g_loss) < 1e6, "g_loss not finite at step " .. m.step)
   end
-  for _, f in ipairs { "losses.png", "samples.gif", "config.json", "mnist_gan.lua" } do
+  for _, f in ipairs { "losses.png", "samples.gif", "config.json", "mnist_gan.lua", "ckpt.safetensors" } do -- a --max-iters run saves too
     check.truthy(io.open(d .. "/run/" .. f), f .. " missing")
   end
   os.execute("rm -rf '" .. d .. "'")
@@ -267,7 +267,10 @@ test("dcgan: on Fashion-MNIST, D separates real from fake and the samples move; 
   local moved = (a - b):abs():mean():item() -- measured 0.15 / 0.12 / 0.12
   check.truthy(moved > 0.05, "grids at 30 and 60 differ by " .. moved)
   check.truthy(b:var():item() > 0.01, "grid nearly blank")
-  for _, f in ipairs { "losses.png", "samples.gif", "ckpt.safetensors" } do check.truthy(io.open(d .. "/run/" .. f), f) end
+  for _, f in ipairs { "losses.png", "samples.gif", "ckpt.safetensors", "ckpt_00000030.safetensors", "ckpt_00000060.safetensors",
+                       "checkpoints.json" } do
+    check.truthy(io.open(d .. "/run/" .. f), f)
+  end
   -- a generated colour folder at 64 x 64: RGB samples
   sys.mkdir(d .. "/folder")
   for c = 1, 2 do
