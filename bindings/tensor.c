@@ -1174,6 +1174,10 @@ static int m_index(lua_State *L)
             lua_pushboolean(L, t->grad_fn == NULL);
             return 1;
         }
+        if (strcmp(k, "data") == 0) { /* PyTorch's x.data: the same storage, no graph (x:detach()) */
+            lua_settop(L, 1);
+            return m_detach(L);
+        }
         if (strcmp(k, "shape") == 0) {
             lua_settop(L, 1);
             return m_size(L);

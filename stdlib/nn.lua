@@ -717,15 +717,35 @@ local function activation(name, fn, repr)
   nn[name] = cls
   return cls
 end
-activation("ReLU", function(_, x) return x:relu() end)
-activation("Tanh", function(_, x) return x:tanh() end)
-activation("Sigmoid", function(_, x) return x:sigmoid() end)
+-- PyTorch's inplace flag is accepted and has no effect (every op here makes
+-- a new tensor); any other argument is refused, not dropped
+local function inplace_arg(name, v, pos)
+  if v ~= nil and type(v) ~= "boolean" then
+    argcheck.raise(string.format("%s: argument %d (inplace) must be a boolean, got %s", name, pos, argcheck.typename(v)))
+  end
+end
+local function no_args(name)
+  return function(_, ...)
+    if select("#", ...) > 0 then argcheck.raise(name .. ": takes no arguments, got " .. select("#", ...)) end
+  end
+end
+local ReLU = activation("ReLU", function(_, x) return x:relu() end)
+function ReLU:init(inplace, ...)
+  inplace_arg("ReLU", inplace, 1)
+  if select("#", ...) > 0 then argcheck.raise("ReLU: takes at most 1 argument (inplace)") end
+end
+nn.Tanh = activation("Tanh", function(_, x) return x:tanh() end)
+nn.Tanh.init = no_args("Tanh")
+nn.Sigmoid = activation("Sigmoid", function(_, x) return x:sigmoid() end)
+nn.Sigmoid.init = no_args("Sigmoid")
 local LeakyReLU = activation("LeakyReLU", function(self, x) return x:leaky_relu(self.negative_slope) end,
   function(self) return "negative_slope=" .. self.negative_slope end)
-function LeakyReLU:init(slope)
+function LeakyReLU:init(slope, inplace, ...)
   if slope ~= nil and type(slope) ~= "number" then
     argcheck.raise("LeakyReLU: negative_slope must be a number, got " .. argcheck.typename(slope))
   end
+  inplace_arg("LeakyReLU", inplace, 2)
+  if select("#", ...) > 0 then argcheck.raise("LeakyReLU: takes at most 2 arguments (negative_slope, inplace)") end
   self.negative_slope = slope or 0.01
 end
 local Softplus = activation("Softplus", function(self, x) return x:softplus(self.beta, self.threshold) end,
@@ -1429,7 +1449,11 @@ local GELU = activation("GELU", function(self, x)
   return x * 0.5 * ((x * (1 / math.sqrt(2))):erf() + 1)
 end, function(self) return string.format("approximate='%s'", self.approximate) end)
 function GELU:init(...) self.approximate = layer_args(GELU_OPTS, 1, { "approximate" }, ...).approximate end
-activation("SiLU", function(_, x) return x * x:sigmoid() end)
+local SiLU = activation("SiLU", function(_, x) return x * x:sigmoid() end)
+function SiLU:init(inplace, ...)
+  inplace_arg("SiLU", inplace, 1)
+  if select("#", ...) > 0 then argcheck.raise("SiLU: takes at most 1 argument (inplace)") end
+end
 
 ---------------------------------------------------------------- losses as modules
 

@@ -287,3 +287,28 @@ test("dcgan: on Fashion-MNIST, D separates real from fake and the samples move; 
   check.truthy(out:find("--classifier scores 28 x 28 grey images", 1, true), out)
   os.execute("rm -rf '" .. d .. "'")
 end)
+
+-- PyTorch's DCGAN tutorial ported as a user would (tests/ports/dcgan_tutorial.lua:
+-- positional arguments, weights_init via apply, nn.BCELoss, make_grid),
+-- run small on a generated image folder: the networks are the tutorial's,
+-- D and G train, and its picture is written.
+test("the ported PyTorch DCGAN tutorial runs unchanged but for syntax", function()
+  local d = tmpdir()
+  for c = 1, 2 do
+    sys.mkdir(d .. "/f/c" .. c)
+    for i = 1, 24 do image.save(tensor.rand(3, 40, 48), string.format("%s/f/c%d/%02d.png", d, c, i)) end
+  end
+  local out, rc = ganlua(string.format("--threads 2 tests/ports/dcgan_tutorial.lua --dataroot %s/f --batch-size 16 --ngf 8 " ..
+    "--ndf 8 --num-epochs 2 --out %s/run", d, d))
+  check.eq(rc, 0, out)
+  -- the tutorial's positional arguments reached the layers
+  check.truthy(out:find("ConvTranspose2d(100, 64, kernel_size=(4, 4), stride=(1, 1), bias=False)", 1, true), out)
+  check.truthy(out:find("Conv2d(3, 8, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)", 1, true), out)
+  check.truthy(out:find("LeakyReLU(negative_slope=0.2)", 1, true), out)
+  local dl, gl = out:match("6 iterations; last Loss_D ([%d.]+), Loss_G ([%d.]+)")
+  check.truthy(dl and tonumber(dl) > 0 and tonumber(gl) > 0, out)
+  local img = assert(image.load(d .. "/run/fake_images.png"))
+  check.shape(img, { 3, 530, 530 }) -- torchvision's make_grid of 64 images of 64 x 64, padding 2
+  check.truthy(io.open(d .. "/run/losses.png"), "losses.png")
+  os.execute("rm -rf '" .. d .. "'")
+end)
