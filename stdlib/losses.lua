@@ -17,9 +17,11 @@ local function declare(name, extra)
   return argcheck.options("losses." .. name, spec)
 end
 local OPTS = {
-  bce = declare("bce"), bce_with_logits = declare("bce_with_logits"), mse = declare("mse"), l1 = declare("l1"),
+  bce = declare("bce", { weight = { nil, kind = "tensor" } }),
+  bce_with_logits = declare("bce_with_logits", { weight = { nil, kind = "tensor" }, pos_weight = { nil, kind = "tensor" } }),
+  mse = declare("mse"), l1 = declare("l1"),
   nll = declare("nll"),
-  cross_entropy = declare("cross_entropy", { label_smoothing = { 0.0, min = 0, max = 1 } }),
+  cross_entropy = declare("cross_entropy", { label_smoothing = { 0.0, min = 0, max = 1 }, weight = { nil, kind = "tensor" } }),
   gaussian_nll = declare("gaussian_nll", { full = { false }, eps = { 1e-6, positive = true } }),
   kl_div = declare("kl_div", { reduction = { "mean", choices = { "mean", "batchmean", "sum", "none" } },
                                log_target = { false } }),
@@ -93,7 +95,9 @@ function L.bce(p, t, o)
     end
   end
   t = as_target(p, t)
-  return reduce(-(bce_log(p) * t + bce_log(1 - p) * (1 - t)), o, "bce")
+  local l = -(bce_log(p) * t + bce_log(1 - p) * (1 - t))
+  if o.weight then l = l * o.weight end -- PyTorch's weight: each element rescaled (broadcast)
+  return reduce(l, o, "bce")
 end
 
 -- softplus(x) - x t: stable for any logit
@@ -101,7 +105,15 @@ function L.bce_with_logits(x, t, o)
   check_input("bce_with_logits", x); check_target("bce_with_logits", x, t)
   o = OPTS.bce_with_logits:check(o, 3)
   t = as_target(x, t)
-  return reduce(x:softplus() - x * t, o, "bce_with_logits")
+  local l
+  if o.pos_weight then
+    -- -(pw t log s(x) + (1 - t) log(1 - s(x))) = (1 - t) x + (1 + (pw - 1) t) softplus(-x)
+    l = x * (1 - t) + (-x):softplus() * ((o.pos_weight - 1) * t + 1)
+  else
+    l = x:softplus() - x * t
+  end
+  if o.weight then l = l * o.weight end
+  return reduce(l, o, "bce_with_logits")
 end
 
 function L.mse(x, t, o)
@@ -146,9 +158,19 @@ end
 function L.cross_entropy(logits, target, o)
   local q = classes("cross_entropy", logits, target)
   o = OPTS.cross_entropy:check(o, 3)
-  local eps = o.label_smoothing
-  if eps > 0 then q = q * (1 - eps) + eps / logits:size(2) end
-  return reduce(-(logits:log_softmax(2) * q):sum(2), o, "cross_entropy")
+  local eps, w = o.label_smoothing, o.weight
+  local smooth = eps > 0 and q * (1 - eps) + eps / logits:size(2) or q
+  if not w then return reduce(-(logits:log_softmax(2) * smooth):sum(2), o, "cross_entropy") end
+  -- PyTorch's class weights: each class's log-probability scaled by its
+  -- weight (label smoothing included); the mean divides by the weights
+  -- of the targets
+  if w:numel() ~= logits:size(2) then
+    argcheck.raise(string.format("cross_entropy: weight has %d entries for %d classes", w:numel(), logits:size(2)))
+  end
+  w = w:reshape(1, -1)
+  local l = -(logits:log_softmax(2) * smooth * w):sum(2)
+  if o.reduction == "mean" then return l:sum() / (q * w):sum() end
+  return reduce(l, o, "cross_entropy")
 end
 
 -- gaussian_nll(mean, target, var [, {full = false, eps = 1e-6}]):

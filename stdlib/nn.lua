@@ -690,13 +690,15 @@ end
 -- Dropout(p = 0.5): zeroes with probability p in training, scales by 1/(1-p)
 local Dropout = Module:extend("Dropout")
 nn.Dropout = Dropout
-function Dropout:init(p)
+-- a dropout probability: nil (0.5) or a number in [0, 1]
+local function dropout_p(name, p)
   p = p or 0.5
   if type(p) ~= "number" or not (p >= 0 and p <= 1) then
-    argcheck.raise("Dropout: p must be in [0, 1], got " .. (type(p) == "number" and tostring(p) or argcheck.typename(p)))
+    argcheck.raise(name .. ": p must be in [0, 1], got " .. (type(p) == "number" and tostring(p) or argcheck.typename(p)))
   end
-  self.p = p
+  return p
 end
+function Dropout:init(p) self.p = dropout_p("Dropout", p) end
 function Dropout:forward(x)
   check_x("Dropout", x)
   if not self.training or self.p == 0 then return x end
@@ -1098,8 +1100,9 @@ function MaxPool2d:forward(x)
   windows(xp, kh, kw, sh, sw, dh, dw, oh, ow, function(v) y = y and y:maximum(v) or v end)
   return y
 end
+-- a size as PyTorch's pools print it: 2 for (2, 2)
+local function one(v) local a, b = pair(v); return a == b and tostring(a) or pair_str(v) end
 function MaxPool2d:extra_repr()
-  local function one(v) local a, b = pair(v); return a == b and tostring(a) or pair_str(v) end
   return string.format("kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=False", one(self.kernel_size),
     one(self.stride), one(self.padding), one(self.dilation))
 end
@@ -1134,7 +1137,6 @@ function AvgPool2d:forward(x)
   return s / pool_sum(T.ones(H, W)) -- the elements of each window inside the image
 end
 function AvgPool2d:extra_repr()
-  local function one(v) local a, b = pair(v); return a == b and tostring(a) or pair_str(v) end
   return string.format("kernel_size=%s, stride=%s, padding=%s", one(self.kernel_size), one(self.stride), one(self.padding))
 end
 
@@ -1414,13 +1416,7 @@ end
 -- with probability p in training, scaling the rest by 1 / (1 - p)
 local Dropout2d = Module:extend("Dropout2d")
 nn.Dropout2d = Dropout2d
-function Dropout2d:init(p)
-  p = p or 0.5
-  if type(p) ~= "number" or not (p >= 0 and p <= 1) then
-    argcheck.raise("Dropout2d: p must be in [0, 1], got " .. (type(p) == "number" and tostring(p) or argcheck.typename(p)))
-  end
-  self.p = p
-end
+function Dropout2d:init(p) self.p = dropout_p("Dropout2d", p) end
 function Dropout2d:forward(x)
   check_nchw("Dropout2d", x, true)
   if not self.training or self.p == 0 then return x end
@@ -1476,45 +1472,21 @@ local function loss_module(name, fn, args, spec)
   nn[name] = cls
   return cls
 end
-local function weighted(name, l, w, reduction)
-  if w then l = l * w end
-  if reduction == "sum" then return l:sum() end
-  if reduction == "mean" then return l:mean() end
-  return l
+-- each module holds its options and passes them to its function
+local function opts_of(self, keys)
+  local o = {}
+  for _, k in ipairs(keys) do o[k] = self[k] end
+  return o
 end
-loss_module("BCELoss", function(self, p, t)
-  return weighted("BCELoss", losses.bce(p, t, { reduction = "none" }), self.weight, self.reduction)
-end, { "weight" }, { weight = { nil, kind = "tensor" } })
+loss_module("BCELoss", function(self, p, t) return losses.bce(p, t, opts_of(self, { "reduction", "weight" })) end,
+  { "weight" }, { weight = { nil, kind = "tensor" } })
 loss_module("BCEWithLogitsLoss", function(self, x, t)
-  if not self.pos_weight then
-    return weighted("BCEWithLogitsLoss", losses.bce_with_logits(x, t, { reduction = "none" }), self.weight, self.reduction)
-  end
-  -- -(pw t log s(x) + (1 - t) log(1 - s(x))) = (1 - t) x + (1 + (pw - 1) t) softplus(-x)
-  local l = losses.bce_with_logits(x, t, { reduction = "none" }) -- checks x and t
-  if T.is_tensor(t) and t:numel() == 1 and x:numel() ~= 1 then t = t:reshape(1) end
-  l = (x * (1 - t)) + (-x):softplus() * ((self.pos_weight - 1) * t + 1)
-  return weighted("BCEWithLogitsLoss", l, self.weight, self.reduction)
+  return losses.bce_with_logits(x, t, opts_of(self, { "reduction", "weight", "pos_weight" }))
 end, { "weight" }, { weight = { nil, kind = "tensor" }, pos_weight = { nil, kind = "tensor" } })
-loss_module("MSELoss", function(self, x, t) return losses.mse(x, t, { reduction = self.reduction }) end, {}, {})
-loss_module("L1Loss", function(self, x, t) return losses.l1(x, t, { reduction = self.reduction }) end, {}, {})
+loss_module("MSELoss", function(self, x, t) return losses.mse(x, t, opts_of(self, { "reduction" })) end, {}, {})
+loss_module("L1Loss", function(self, x, t) return losses.l1(x, t, opts_of(self, { "reduction" })) end, {}, {})
 loss_module("CrossEntropyLoss", function(self, x, t)
-  local o = { reduction = self.reduction, label_smoothing = self.label_smoothing }
-  if not self.weight then return losses.cross_entropy(x, t, o) end
-  if self.weight:numel() ~= (T.is_tensor(x) and x:dim() == 2 and x:size(2) or -1) then
-    argcheck.raise(string.format("CrossEntropyLoss: weight has %d entries for %s scores", self.weight:numel(),
-      T.is_tensor(x) and table.concat(x:size(), "x") or argcheck.typename(x)))
-  end
-  -- PyTorch's weighted form: each class's log-probability scaled by its
-  -- weight (label smoothing included); the mean divides by the weights of
-  -- the targets
-  local q = argcheck.within("CrossEntropyLoss", T.one_hot, (T.is_tensor(t) and t or T.from(t)):reshape(-1), x:size(2))
-  local w = self.weight:view(1, -1)
-  local eps = self.label_smoothing
-  local smooth = eps > 0 and q * (1 - eps) + eps / x:size(2) or q
-  local l = -(x:log_softmax(2) * smooth * w):sum(2)
-  if self.reduction == "mean" then return l:sum() / (q * w):sum() end
-  if self.reduction == "sum" then return l:sum() end
-  return l
+  return losses.cross_entropy(x, t, opts_of(self, { "reduction", "label_smoothing", "weight" }))
 end, { "weight" }, { weight = { nil, kind = "tensor" }, label_smoothing = { 0.0, min = 0, max = 1 },
                      ignore_index = { -100, check = function(v) if v ~= -100 then return "ignore_index is not implemented" end end } })
 

@@ -60,8 +60,13 @@ local total = 0
 for i = 1, 400000000 do total = total + i % 7 end
 print("done")
 LUA
-# (a background job's stdin would be /dev/null: hand it the pipe explicitly)
-out=$( (sleep 1; printf 'i > 0\ncont\n') | ( exec 3<&0; "$GANLUA" "$tmp/q.lua" <&3 & pid=$!; sleep 0.3; kill -QUIT $pid; wait $pid ) 2>&1)
+# quit_run SCRIPT SIGNAL_AT INPUT_AT INPUT: run SCRIPT, send it SIGQUIT after
+# SIGNAL_AT seconds, type INPUT at INPUT_AT; prints what it printed (a
+# background job's stdin would be /dev/null: hand it the pipe explicitly)
+quit_run() {
+  ( sleep "$3"; printf '%b' "$4" ) | ( exec 3<&0; "$GANLUA" "$1" <&3 & pid=$!; sleep "$2"; kill -QUIT $pid; wait $pid ) 2>&1
+}
+out=$(quit_run "$tmp/q.lua" 0.3 1 'i > 0\ncont\n')
 for want in "interrupted at" "^true$" "done"; do
   if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "Ctrl-\\: no '$want' in: $out"; fi
 done
@@ -86,7 +91,7 @@ while true do
 end
 print("stopped")
 LUA
-out=$( (sleep 1.5; printf 'print(steps > 0, #ps)\nstop_now = true\ncont\n') | ( exec 3<&0; "$GANLUA" "$tmp/q2.lua" <&3 & pid=$!; sleep 0.8; kill -QUIT $pid; wait $pid ) 2>&1)
+out=$(quit_run "$tmp/q2.lua" 0.8 1.5 'print(steps > 0, #ps)\nstop_now = true\ncont\n')
 for want in "interrupted at $tmp/q2.lua" "^true	2000$" "stopped"; do
   if printf '%s' "$out" | grep -q -- "$want"; then ok; else bad "Ctrl-\\ in the stdlib: no '$want' in: $out"; fi
 done
