@@ -23,6 +23,7 @@ typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
 #define vabs K(vabs)
 #define vfma K(vfma)
 #define vsum K(vsum)
+#define vsum4 K(vsum4)
 #define vexp_neg K(vexp_neg)
 #define lane_masks K(lane_masks)
 #define masks_init K(masks_init)
@@ -70,6 +71,31 @@ VINLINE float vsum(vf v)
     K(vh4) h4 = v;
 #endif
     return (h4[0] + h4[2]) + (h4[1] + h4[3]);
+}
+
+/* the lanes of four vectors summed at once, [sum a, sum b, sum c, sum d]:
+ * pairwise adds of interleaved shuffles (GCC's haddps pattern), three
+ * rounds instead of four separate trees and their scalar tails */
+VINLINE K(vh4) vsum4(vf a, vf b, vf c, vf d)
+{
+#if KVL == 16
+    K(vh8) a8 = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+    K(vh8) b8 = __builtin_shufflevector(b, b, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(b, b, 8, 9, 10, 11, 12, 13, 14, 15);
+    K(vh8) c8 = __builtin_shufflevector(c, c, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(c, c, 8, 9, 10, 11, 12, 13, 14, 15);
+    K(vh8) d8 = __builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif KVL == 8
+    K(vh8) a8 = a, b8 = b, c8 = c, d8 = d;
+#endif
+#if KVL >= 8
+    K(vh8) ab = __builtin_shufflevector(a8, b8, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(a8, b8, 1, 3, 9, 11, 5, 7, 13, 15);
+    K(vh8) cd = __builtin_shufflevector(c8, d8, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(c8, d8, 1, 3, 9, 11, 5, 7, 13, 15);
+    K(vh8) h = __builtin_shufflevector(ab, cd, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 9, 11, 5, 7, 13, 15);
+    return __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+#else
+    K(vh4) ab = __builtin_shufflevector(a, b, 0, 2, 4, 6) + __builtin_shufflevector(a, b, 1, 3, 5, 7);
+    K(vh4) cd = __builtin_shufflevector(c, d, 0, 2, 4, 6) + __builtin_shufflevector(c, d, 1, 3, 5, 7);
+    return __builtin_shufflevector(ab, cd, 0, 2, 4, 6) + __builtin_shufflevector(ab, cd, 1, 3, 5, 7);
+#endif
 }
 
 /* exp(-d) for d >= 0 (or NaN): 2^k p(r), -d = k ln2 + r, |r| <= ln2/2,
@@ -121,9 +147,7 @@ KTARGET static void masks_init(lane_masks *lm, int64_t N)
 /* Rows are taken R at a time: the R rows of a group share their column
  * range, each column vector is loaded once for all R, and the R
  * dependency chains (the distance sum, the exp polynomial) overlap. */
-#ifndef R
-#define R 4
-#endif
+#define R 4 /* vsum4 reduces a group's rows */
 
 /* E: B planes of e_plane(N, Np) floats (see e_row), row i of plane b
  * holding e[b][i][j] for j > i in the blocks from i's own on (the rest of
@@ -162,7 +186,25 @@ KTARGET static void mbd_forward_kernel(const float *m, float *E, float *o, int64
             }
         }
         memset(ocol, 0, sizeof(float) * (size_t)Np);
-        for (int64_t i = 0; i < N; i++) {
+        int64_t i = 0;
+        for (; i + R <= N; i += R) { /* R rows share their blocks: R exps in flight, one column update */
+            float *row[R];
+            vf racc[R] = {{0}};
+            for (int r = 0; r < R; r++) row[r] = Eb + e_row(i + r, Np);
+            for (int64_t J = i / VL; J < nb; J++) {
+                vf e[R], es = {0};
+                for (int r = 0; r < R; r++) {
+                    e[r] = vexp_neg(vload(row[r] + J * VL));
+                    vstore(row[r] + J * VL, e[r]);
+                    racc[r] += e[r];
+                    es += e[r];
+                }
+                vstore(ocol + J * VL, vload(ocol + J * VL) + es);
+            }
+            K(vh4) rs = vsum4(racc[0], racc[1], racc[2], racc[3]);
+            for (int r = 0; r < R; r++) o[(i + r) * B + b] = rs[r];
+        }
+        for (; i < N; i++) {
             float *row = Eb + e_row(i, Np);
             vf racc = {0};
             for (int64_t J = i / VL; J < nb; J++) {
@@ -173,7 +215,7 @@ KTARGET static void mbd_forward_kernel(const float *m, float *E, float *o, int64
             }
             o[i * B + b] = vsum(racc);
         }
-        for (int64_t i = 0; i < N; i++) o[i * B + b] += ocol[i] + self;
+        for (int64_t k = 0; k < N; k++) o[k * B + b] += ocol[k] + self;
     }
 }
 
@@ -218,7 +260,10 @@ KTARGET static void mbd_backward_kernel(const float *m, const float *E, const fl
                     }
                     vstore(ac + J * VL, vload(ac + J * VL) + sum);
                 }
-                for (int r = 0; r < R && k0 + r < N; r++) ac[k0 + r] -= vsum(racc[r]);
+                K(vh4) rs = vsum4(racc[0], racc[1], racc[2], racc[3]), a4; /* rows past N add 0 to padding */
+                memcpy(&a4, ac + k0, sizeof a4);
+                a4 -= rs;
+                memcpy(ac + k0, &a4, sizeof a4);
             }
         }
         for (int64_t j = 0; j < N; j++)
@@ -233,6 +278,7 @@ KTARGET static void mbd_backward_kernel(const float *m, const float *E, const fl
 #undef vfma
 #undef VS
 #undef vsum
+#undef vsum4
 #undef vexp_neg
 #undef lane_masks
 #undef masks_init
