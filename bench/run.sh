@@ -167,3 +167,29 @@ if [ -f data/mnist/train-images-idx3-ubyte ]; then
 else
   echo "== MNIST GAN: skipped (run make data)"
 fi
+
+# MPI on this machine (shared memory, loopback only): data-parallel MNIST
+# GAN at 1 and 2 ranks, and a toy sweep's wall time at 1 and 2 ranks.
+MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo"
+if command -v mpirun >/dev/null 2>&1; then
+  echo "== MPI, data-parallel MNIST GAN (mnist_gan.lua, 300 iterations, 1 thread per rank): images/s"
+  printf '%-28s %10s %10s %8s\n' setting "1 rank" "2 ranks" speedup
+  mg() { # ranks batch-per-rank -> images/s
+    rm -rf build/bench/mpi_mnist
+    s=$(date +%s.%N)
+    if [ "$1" = 1 ]; then $G --threads 1 scripts/mnist_gan.lua --max-iters 300 --batch $2 --sample-interval 1000 --save-every 0 --out build/bench/mpi_mnist >/dev/null 2>&1
+    else $MPIRUN -np $1 $G --threads 1 scripts/mnist_gan.lua --max-iters 300 --batch $2 --sample-interval 1000 --save-every 0 --out build/bench/mpi_mnist >/dev/null 2>&1; fi
+    e=$(date +%s.%N)
+    awk -v s=$s -v e=$e -v r=$1 -v b=$2 'BEGIN { printf "%.0f", 300 * r * b / (e - s) }'; }
+  a=$(mg 1 64); b=$(mg 2 32)
+  printf '%-28s %10s %10s %8s\n' "global batch 64" $a $b $(ratio $b $a)
+  a=$(mg 1 64); b=$(mg 2 64)
+  printf '%-28s %10s %10s %8s\n' "batch 64 per rank" $a $b $(ratio $b $a)
+  echo "== MPI, toy sweep (vanilla and minibatch, seeds 0-1, 30 epochs, one run at a time per rank): wall seconds"
+  sw() { rm -rf build/bench/mpi_sweep; s=$(date +%s.%N)
+    if [ "$1" = 1 ]; then $G scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0,1 --epochs 30 --jobs 1 --out build/bench/mpi_sweep >/dev/null 2>&1
+    else $MPIRUN -np $1 $G scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0,1 --epochs 30 --jobs 1 --out build/bench/mpi_sweep >/dev/null 2>&1; fi
+    e=$(date +%s.%N); awk -v s=$s -v e=$e 'BEGIN { printf "%.1f", e - s }'; }
+  a=$(sw 1); b=$(sw 2)
+  printf '   1 rank %s s, 2 ranks %s s: %sx\n' $a $b $(ratio $a $b)
+fi

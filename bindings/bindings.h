@@ -94,4 +94,21 @@ int luaopen_ganlua_canvas(lua_State *L);
 int luaopen_ganlua_core(lua_State *L);
 int luaopen_ganlua(lua_State *L);
 
+/* What a separately built C module (the MPI backend, bindings/mpi/) may
+ * call in the executable or ganlua.so that loaded it: core.plugin_api is a
+ * light userdata pointing at this table, checked by abi and the size of a
+ * tensor header, so a plugin from another build is refused, not trusted. */
+#define GL_PLUGIN_ABI 1
+typedef struct {
+    int abi;                /* GL_PLUGIN_ABI */
+    size_t tensor_size;     /* sizeof(gl_tensor) */
+    gl_tensor **(*tensor_list)(lua_State *L, int arg, int *n, const char *what);
+    gl_tensor *(*check)(lua_State *L, int idx);
+    gl_status (*check_inplace)(const char *fn, const gl_tensor *t);
+    void (*bump)(gl_tensor *t);
+    void (*check_status)(lua_State *L, gl_status st);
+    int (*errorf)(lua_State *L, const char *fmt, ...);
+} gl_plugin_api;
+extern const gl_plugin_api gl_plugin; /* ganlua.c */
+
 #endif

@@ -1,19 +1,28 @@
-/* bindings/canvas.c — core.canvas: a cairo image surface as a Lua object
+/* bindings/canvas.c — core.canvas: a cairo surface as a Lua object
  * (stdlib/plot.lua draws figures with it), plus the KDE and colour map of
  * runtime/kde.c. Drawing calls check their arguments and pass them to
- * cairo; saving writes the PNG atomically (gl_wfile) and raises on failure.
+ * cairo; saving writes the PNG (or the SVG) atomically (gl_wfile) and
+ * raises on failure. A canvas made with kind "svg" draws onto a cairo SVG
+ * surface whose document (vector paths, the text's glyphs) goes into
+ * memory; save finishes it and writes it to a .svg path. (A recording
+ * surface replayed into an SVG surface was the first design: cairo 1.16
+ * keeps a reference to every replayed recording but the last, a leak per
+ * chart.)
  *
- *   local c = canvas.new(640, 480)
+ *   local c = canvas.new(640, 480 [, "svg"])
  *   c:color(0, 0, 0); c:line_width(1.5); c:move_to(10, 10); c:line_to(100, 50); c:stroke()
  *   c:text(320, 20, "title", {size = 14, align = "center", bold = true})
  *   assert(c:save("plot.png")) */
 #include "bindings.h"
 
 #include <cairo.h>
+#include <cairo-svg.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define CANVAS_MT "ganlua.Canvas"
@@ -21,28 +30,67 @@
 typedef struct {
     cairo_surface_t *s;
     cairo_t *cr;
+    int svg;         /* s is an SVG surface writing into buf */
+    int finished;    /* the SVG document is complete (saved): no more drawing */
+    unsigned char *buf;
+    size_t len, cap;
+    int oom;
 } canvas;
 
-static canvas *check_canvas(lua_State *L)
+static canvas *open_canvas(lua_State *L)
 {
     canvas *c = luaL_checkudata(L, 1, CANVAS_MT);
     if (!c->cr) gl_lua_argerror(L, 1, "canvas has been closed");
     return c;
 }
 
+/* the canvas to draw on */
+static canvas *check_canvas(lua_State *L)
+{
+    canvas *c = open_canvas(L);
+    if (c->finished) gl_lua_argerror(L, 1, "the canvas was saved as SVG, its document is complete");
+    return c;
+}
+
+/* the SVG surface's output, appended to the canvas's buffer */
+static cairo_status_t mem_sink(void *closure, const unsigned char *data, unsigned int length)
+{
+    canvas *c = closure;
+    if (c->len + length > c->cap) {
+        size_t cap = c->cap ? c->cap : 65536;
+        while (cap < c->len + length) cap *= 2;
+        unsigned char *b = realloc(c->buf, cap);
+        if (!b) {
+            c->oom = 1;
+            return CAIRO_STATUS_NO_MEMORY;
+        }
+        c->buf = b, c->cap = cap;
+    }
+    memcpy(c->buf + c->len, data, length);
+    c->len += length;
+    return CAIRO_STATUS_SUCCESS;
+}
+
 static double num(lua_State *L, int i) { return luaL_checknumber(L, i); }
 
-/* new(width, height) -> canvas with a white background */
+/* new(width, height [, "image" | "svg"]) -> canvas with a white background */
 static int c_new(lua_State *L)
 {
+    static const char *const kinds[] = {"image", "svg", NULL};
     lua_Integer w = luaL_checkinteger(L, 1), h = luaL_checkinteger(L, 2);
     luaL_argcheck(L, w >= 1 && w <= 16384, 1, "width must be 1..16384");
     luaL_argcheck(L, h >= 1 && h <= 16384, 2, "height must be 1..16384");
+    int svg = luaL_checkoption(L, 3, "image", kinds);
     canvas *c = lua_newuserdatauv(L, sizeof *c, 0);
-    c->s = NULL;
-    c->cr = NULL;
+    memset(c, 0, sizeof *c);
+    c->svg = svg;
     luaL_setmetatable(L, CANVAS_MT);
-    c->s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)w, (int)h);
+    if (svg) {
+        c->s = cairo_svg_surface_create_for_stream(mem_sink, c, (double)w, (double)h); /* c: a userdata, never moved */
+        cairo_svg_surface_set_document_unit(c->s, CAIRO_SVG_UNIT_PX); /* w x h pixels, not points */
+    } else {
+        c->s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)w, (int)h);
+    }
     if (cairo_surface_status(c->s) != CAIRO_STATUS_SUCCESS) return gl_lua_errorf(L, "canvas: cannot create a %dx%d image", (int)w, (int)h);
     c->cr = cairo_create(c->s);
     cairo_set_source_rgb(c->cr, 1, 1, 1);
@@ -57,6 +105,8 @@ static int c_close(lua_State *L)
     canvas *c = luaL_checkudata(L, 1, CANVAS_MT);
     if (c->cr) cairo_destroy(c->cr);
     if (c->s) cairo_surface_destroy(c->s);
+    free(c->buf);
+    c->buf = NULL;
     c->cr = NULL;
     c->s = NULL;
     return 0;
@@ -224,15 +274,38 @@ static cairo_status_t png_sink(void *closure, const unsigned char *data, unsigne
     return gl_wfile_write(closure, data, length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* save(path) -> true; atomic (gl_wfile); raises on failure */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* save(path) -> true; atomic (gl_wfile); raises on failure. An image
+ * canvas saves as PNG, an SVG canvas as SVG to a path ending in .svg
+ * (which completes its document: it can be saved again, not drawn on). */
 static int c_save(lua_State *L)
 {
-    canvas *c = check_canvas(L);
+    canvas *c = open_canvas(L);
     const char *path = luaL_checkstring(L, 2);
+    int svg = ends_with(path, ".svg");
+    if (svg && !c->svg) return gl_lua_errorf(L, "save: %s: an SVG needs a canvas made with kind \"svg\"", path);
+    if (!svg && c->svg) return gl_lua_errorf(L, "save: %s: an SVG canvas saves to a path ending in .svg", path);
+    cairo_status_t st = CAIRO_STATUS_SUCCESS;
+    if (svg && !c->finished) {
+        cairo_surface_finish(c->s); /* the rest of the document goes into buf */
+        c->finished = 1;
+        st = c->oom ? CAIRO_STATUS_NO_MEMORY : cairo_surface_status(c->s);
+        if (st != CAIRO_STATUS_SUCCESS) return gl_lua_errorf(L, "save: %s: %s", path, cairo_status_to_string(st));
+    }
     cairo_surface_flush(c->s);
     gl_wfile *w;
     gl_lua_check_status(L, gl_wfile_open(&w, "save", path));
-    if (cairo_surface_write_to_png_stream(c->s, png_sink, w) != CAIRO_STATUS_SUCCESS) gl_wfile_fail(w, EIO);
+    if (svg) {
+        if (!gl_wfile_write(w, c->buf, c->len)) st = CAIRO_STATUS_WRITE_ERROR;
+    } else {
+        st = cairo_surface_write_to_png_stream(c->s, png_sink, w);
+    }
+    if (st != CAIRO_STATUS_SUCCESS) gl_wfile_fail(w, EIO);
     gl_lua_check_status(L, gl_wfile_commit(w));
     lua_pushboolean(L, 1);
     return 1;

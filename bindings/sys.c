@@ -1,6 +1,7 @@
 /* bindings/sys.c — core.sys: the few operating-system facts scripts need
  * that Lua's standard library lacks: a wall clock, whether a stream is a
- * terminal (and how wide), mkdir -p, a directory's entries, starting
+ * terminal (and how wide), mkdir -p, a directory's entries, a file's
+ * modification time, the working directory, starting
  * and waiting for child processes. Failures return nil, message; a file
  * that cannot be written raises. */
 #define _POSIX_C_SOURCE 200809L
@@ -127,6 +128,36 @@ static int s_listdir(lua_State *L)
     return 1;
 }
 
+/* mtime(path) -> the last modification, in seconds since the epoch (as
+ * os.time counts them, with the fraction); or nil, message */
+static int s_mtime(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        int e = errno;
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(e));
+        return 2;
+    }
+    lua_pushnumber(L, (lua_Number)sb.st_mtim.tv_sec + (lua_Number)sb.st_mtim.tv_nsec * 1e-9);
+    return 1;
+}
+
+/* cwd() -> the working directory's absolute path; or nil, message */
+static int s_cwd(lua_State *L)
+{
+    char buf[PATH_MAX];
+    if (!getcwd(buf, sizeof buf)) {
+        int e = errno;
+        luaL_pushfail(L);
+        lua_pushfstring(L, "cwd: %s", strerror(e));
+        return 2;
+    }
+    lua_pushstring(L, buf);
+    return 1;
+}
+
 static int s_getpid(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)getpid());
@@ -147,10 +178,23 @@ static int s_write_file(lua_State *L)
 
 extern char **environ;
 
+/* env_names() -> the names of this process's environment variables */
+static int s_env_names(lua_State *L)
+{
+    lua_newtable(L);
+    int k = 0;
+    for (char **e = environ; *e; e++) {
+        size_t n = strcspn(*e, "=");
+        lua_pushlstring(L, *e, n);
+        lua_rawseti(L, -2, ++k);
+    }
+    return 1;
+}
+
 /* spawn({argv...} [, {env = {NAME = value, ...}, output = path}]) -> pid,
  * or nil, message. argv[1] is looked up in PATH; env entries are added to
- * (or replace) this process's environment; output receives the child's
- * stdout and stderr (created or truncated). */
+ * (or replace) this process's environment, NAME = false removes one;
+ * output receives the child's stdout and stderr (created or truncated). */
 static int s_spawn(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -188,24 +232,29 @@ static int s_spawn(lua_State *L)
         }
     }
     const char **envp = lua_newuserdatauv(L, sizeof(char *) * (size_t)(nenv + nadd + 1), 0);
+    const char **names = lua_newuserdatauv(L, sizeof(char *) * (size_t)(nadd + 1), 0); /* set or removed */
     luaL_checkstack(L, nadd + 8, "sys.spawn: too many environment entries");
-    int k = 0;
+    int k = 0, nn = 0;
     if (envt) {
         lua_pushnil(L);
         while (lua_next(L, envt)) {
-            if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
-                return gl_lua_errorf(L, "sys.spawn: option env holds NAME = string pairs");
-            const char *kv = lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
-            lua_insert(L, -3); /* below the key and value: stays on the stack */
-            lua_pop(L, 1);     /* the value; the key stays for lua_next */
-            envp[k++] = kv;
+            int remove = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+            if (lua_type(L, -2) != LUA_TSTRING || (!remove && lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+                return gl_lua_errorf(L, "sys.spawn: option env holds NAME = string (or NAME = false) pairs");
+            names[nn++] = lua_tostring(L, -2); /* the env table keeps the key alive */
+            if (!remove) {
+                const char *kv = lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+                lua_insert(L, -3); /* below the key and value: stays on the stack */
+                envp[k++] = kv;
+            }
+            lua_pop(L, 1); /* the value; the key stays for lua_next */
         }
     }
     for (char **e = environ; *e; e++) {
         int replaced = 0;
-        for (int i = 0; i < nadd && !replaced; i++) {
-            size_t n = strcspn(envp[i], "=");
-            replaced = strncmp(*e, envp[i], n) == 0 && (*e)[n] == '=';
+        for (int i = 0; i < nn && !replaced; i++) {
+            size_t n = strlen(names[i]);
+            replaced = strncmp(*e, names[i], n) == 0 && (*e)[n] == '=';
         }
         if (!replaced) envp[k++] = *e;
     }
@@ -271,9 +320,10 @@ static int s_backend(lua_State *L)
 }
 
 static const luaL_Reg fns[] = {
-    {"where", s_where}, {"backend", s_backend}, {"spawn", s_spawn}, {"wait", s_wait},
+    {"where", s_where}, {"backend", s_backend}, {"spawn", s_spawn}, {"env_names", s_env_names}, {"wait", s_wait},
     {"write_file", s_write_file},
     {"time", s_time}, {"isatty", s_isatty}, {"term_width", s_term_width}, {"mkdir", s_mkdir}, {"getpid", s_getpid}, {"listdir", s_listdir},
+    {"mtime", s_mtime}, {"cwd", s_cwd},
     {NULL, NULL}};
 
 int luaopen_ganlua_sys(lua_State *L)

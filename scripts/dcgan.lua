@@ -22,6 +22,10 @@
 -- against 2000 test images are logged every --sample-interval iterations
 -- (the samples resized back to 28 x 28). Writes samples_<it>.png (8 x 8,
 -- fixed z), samples.gif, losses.png, scores.png and ckpt.safetensors.
+--
+-- Under mpirun the ranks train one model (data parallel, as mnist_gan.lua):
+-- --batch rows each of every global batch, gradients averaged over the
+-- ranks, BatchNorm statistics per rank; rank 0 writes every file.
 local opt = cli.options {
   data = { "fashion", "mnist, fashion or folder:DIR" },
   size = { 32, "image side", choices = { 32, 64 } },
@@ -55,19 +59,25 @@ local D = models.dcgan_discriminator { width = opt.width, channels = NC, size = 
 local D_logits = D:slice(1, -2) -- D without its Sigmoid, for the hinge loss
 local optG = optim.Adam(G:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
 local optD = optim.Adam(D:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
+local ranks, rank = dist.size(), dist.rank()
+dist.broadcast_parameters(G); dist.broadcast_parameters(D)
 
 local classifier = opt.classifier ~= "" and metrics.load_mnist_classifier(opt.classifier) or nil
 local z_fixed = tensor.randn(64, opt.zdim, 1, 1)
 local anim = image.animation { nrow = 8, normalize = true, range = { -1, 1 } }
 local scores = { it = {}, is = {}, fid = {} }
 local checkpoints = opt.keep > 0 and ckpt.manager(opt.out, { keep = opt.keep, best = "inception_score" })
+-- on every rank (the RNG stays the same on all), written by rank 0
 local function sample_grid(it)
+  local zs = {}
+  for i = 1, classifier and 4 or 0 do zs[i] = tensor.randn(500, opt.zdim, 1, 1) end
+  if not dist.is_main() then return end
   local s = G:infer(z_fixed)
   assert(image.save_grid(s, string.format("%s/samples_%06d.png", opt.out, it), { nrow = 8, normalize = true, range = { -1, 1 } }))
   anim:add(s)
   if classifier then
     local parts = {}
-    for i = 1, 2000, 500 do parts[#parts + 1] = G:infer(tensor.randn(500, opt.zdim, 1, 1)) end
+    for _, z in ipairs(zs) do parts[#parts + 1] = G:infer(z) end
     local x = tensor.cat(parts, 1)
     x = image.resize(x:reshape(2000, S, S), 28, 28):reshape(2000, 1, 28, 28)
     local is = metrics.inception_score(x, classifier)
@@ -82,17 +92,20 @@ local function sample_grid(it)
   end
 end
 
-local total = run:set_total(opt.epochs * ds:num_batches(opt.batch, { drop_last = true }), opt.max_iters)
+local total = run:set_total(opt.epochs * ds:num_batches(opt.batch, { drop_last = true, shard = true }), opt.max_iters)
 local curves = { it = {}, d = {}, g = {}, dx = {}, dgz = {} }
 local it = 0
 for epoch = 1, opt.epochs do
   if it >= total then break end
-  for real in ds:batches(opt.batch, { shuffle = true, drop_last = true }) do
+  for real in ds:batches(opt.batch, { shuffle = true, drop_last = true, shard = true }) do
     if it >= total then break end
     it = it + 1
     local n = real:size(1)
-    -- D: real towards 1, fake towards 0 (or the hinge)
-    local fake = G(tensor.randn(n, opt.zdim, 1, 1))
+    -- D: real towards 1, fake towards 0 (or the hinge); z: this rank's
+    -- rows of the global batch's
+    local z = tensor.randn(n * ranks, opt.zdim, 1, 1)
+    if ranks > 1 then z = z:narrow(1, rank * n + 1, n) end
+    local fake = G(z)
     optD:zero_grad()
     local d_loss, d_real, d_fake
     if opt.gloss == "hinge" then
@@ -104,6 +117,7 @@ for epoch = 1, opt.epochs do
       d_loss = losses.bce(d_real, 1) + losses.bce(d_fake, 0)
     end
     d_loss:backward()
+    dist.average_gradients(D)
     optD:step()
     -- G
     optG:zero_grad()
@@ -112,17 +126,23 @@ for epoch = 1, opt.epochs do
     elseif opt.gloss == "saturating" then g_loss = -losses.bce(D(fake), 0) -- mean log(1 - D(G(z)))
     else g_loss = losses.bce(D(fake), 1) end
     g_loss:backward()
+    dist.average_gradients(G)
     optG:step()
-    run:scalar("d_loss", d_loss:item())
-    run:scalar("g_loss", g_loss:item())
-    run:scalar("d_x", d_real:mean():item())
-    run:scalar("d_g_z", d_fake:mean():item())
-    if it % opt.sample_interval == 0 or it == total then sample_grid(it) end
+    local stats = { d_loss:item(), g_loss:item(), d_real:mean():item(), d_fake:mean():item() }
+    if ranks > 1 then stats = dist.allreduce(tensor.from(stats), "mean"):totable() end
+    run:scalar("d_loss", stats[1])
+    run:scalar("g_loss", stats[2])
+    run:scalar("d_x", stats[3])
+    run:scalar("d_g_z", stats[4])
+    local snapshot = it % opt.sample_interval == 0 or it == total
+    if snapshot then sample_grid(it) end
     run:step(it, { epoch = epoch })
-    curves.it[#curves.it + 1], curves.d[#curves.d + 1], curves.g[#curves.g + 1] = it, d_loss:item(), g_loss:item()
+    if snapshot then run:report() end -- the run's page shows the new grid
+    curves.it[#curves.it + 1], curves.d[#curves.d + 1], curves.g[#curves.g + 1] = it, stats[1], stats[2]
   end
 end
 
+if not dist.is_main() then return run:close() end
 local title = string.format("DCGAN on %s at %dx%d (%s)", opt.data, S, S, opt.gloss)
 if #curves.it > 1 then
   assert(plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g } },

@@ -164,12 +164,14 @@ for epoch = 1, opt.epochs do
     run:scalar("g_loss", adv:item())
     run:scalar("info_cat", q_cat:item()) -- L_I on codes Q had not been trained on yet
     run:scalar("info_cont", q_cont:item())
-    if it % opt.sample_interval == 0 or it == total then
+    local snapshot = it % opt.sample_interval == 0 or it == total
+    if snapshot then
       save_grid(grid_images(z_cols, tensor.zeros(10, NCONT)), string.format("codes_%06d.png", it))
       run:scalar("q_accuracy", q_accuracy())
       if classifier then run:scalar("c1_accuracy", c1_accuracy(classifier, 100)) end
     end
     run:step(it, { epoch = epoch })
+    if snapshot then run:report() end -- the run's page shows the new grid
     for k, v in pairs { it = it, d = d_loss:item(), g = adv:item(), cat = q_cat:item(), cont = q_cont:item() } do
       curves[k][#curves[k] + 1] = v -- every point; the figure smooths them
     end

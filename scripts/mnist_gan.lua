@@ -15,6 +15,15 @@
 -- classifier-based Inception Score is logged at each grid. A checkpoint
 -- (modules, optimizers, RNG, counters) is written every --save-every
 -- epochs; --resume continues from one, bit-identical to an unbroken run.
+--
+-- Under mpirun the ranks train one model together (data parallel): each
+-- takes --batch rows of every global batch of --batch x ranks and its part
+-- of the global batch's z, the gradients are averaged over the ranks
+-- after each backward, so every rank takes the same step; BatchNorm keeps
+-- per-rank statistics, as PyTorch's DDP does. Rank 0 writes the pictures,
+-- metrics and checkpoints.
+--
+--   mpirun -np 2 ganlua scripts/mnist_gan.lua --batch 32   # as one process at --batch 64
 local opt = cli.options {
   epochs = { 1, "passes over the 60000 training images", positive = true },
   batch = { 64, "batch size", positive = true },
@@ -50,6 +59,8 @@ local G = nn.Sequential(layers)
 local D = nn.Sequential { nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2),
                          nn.Linear(256, 1), nn.Sigmoid() }
 local D_logits = D:slice(1, -2) -- the same network without its Sigmoid, for the hinge loss
+local ranks, rank = dist.size(), dist.rank()
+dist.broadcast_parameters(G); dist.broadcast_parameters(D) -- one model on every rank
 
 local optG = optim.Adam(G:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
 local optD = optim.Adam(D:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
@@ -59,19 +70,22 @@ local z_fixed = tensor.randn(25, opt.zdim)
 local anim = image.animation { nrow = 5, normalize = true, range = { -1, 1 } }
 local curves = { d = {}, g = {}, it = {} }
 
+-- on every rank (the RNG stays the same on all), written by rank 0
 local function sample_grid(it)
+  local z_is = classifier and tensor.randn(1000, opt.zdim)
+  if not dist.is_main() then return end
   local s = G:infer(z_fixed)
   assert(image.save_grid(s, string.format("%s/samples_%06d.png", opt.out, it), { nrow = 5, normalize = true, range = { -1, 1 } }))
   anim:add(s)
   if classifier then
-    local many = G:infer(tensor.randn(1000, opt.zdim))
+    local many = G:infer(z_is)
     local is = metrics.inception_score(many, classifier)
     run:scalar("inception_score", is)
   end
 end
 
 local it, first_epoch = 0, 1
-local total = run:set_total(opt.epochs * ds:num_batches(opt.batch), opt.max_iters)
+local total = run:set_total(opt.epochs * ds:num_batches(opt.batch, { shard = true }), opt.max_iters)
 if opt.resume ~= "" then
   local saved = ckpt.load(opt.resume, { G = G, D = D, optG = optG, optD = optD })
   it, first_epoch, z_fixed = saved.it, saved.epoch + 1, saved.z_fixed
@@ -80,12 +94,15 @@ end
 for epoch = first_epoch, opt.epochs do
   if it >= total then break end
   local cut = false
-  for real in ds:batches(opt.batch, { shuffle = true }) do
+  for real in ds:batches(opt.batch, { shuffle = true, shard = true }) do
     if it >= total then cut = true break end
     it = it + 1
     local n = real:size(1)
-    -- discriminator
-    local fake = G(tensor.randn(n, opt.zdim))
+    -- discriminator; z: this rank's rows of the global batch's (one
+    -- process draws the same numbers for its whole batch)
+    local z = tensor.randn(n * ranks, opt.zdim)
+    if ranks > 1 then z = z:narrow(1, rank * n + 1, n) end
+    local fake = G(z)
     optD:zero_grad()
     local d_loss
     if opt.gloss == "hinge" then
@@ -94,6 +111,7 @@ for epoch = first_epoch, opt.epochs do
       d_loss = (losses.bce(D(real), 1) + losses.bce(D(fake:detach()), 0)) / 2
     end
     d_loss:backward()
+    dist.average_gradients(D)
     optD:step()
     -- generator
     optG:zero_grad()
@@ -102,23 +120,29 @@ for epoch = first_epoch, opt.epochs do
     elseif opt.gloss == "saturating" then g_loss = -losses.bce(D(fake), 0) -- mean log(1 - D(G(z)))
     else g_loss = losses.bce(D(fake), 1) end
     g_loss:backward()
+    dist.average_gradients(G)
     optG:step()
 
-    if it % opt.sample_interval == 0 or it == total then sample_grid(it) end
-    run:scalar("d_loss", d_loss:item())
-    run:scalar("g_loss", g_loss:item())
+    local snapshot = it % opt.sample_interval == 0 or it == total
+    if snapshot then sample_grid(it) end
+    local dl, gl = d_loss:item(), g_loss:item()
+    if ranks > 1 then dl, gl = table.unpack(dist.allreduce(tensor.from { dl, gl }, "mean"):totable()) end
+    run:scalar("d_loss", dl)
+    run:scalar("g_loss", gl)
     run:step(it, { epoch = epoch })
+    if snapshot then run:report() end -- the run's page shows the new grid
     curves.it[#curves.it + 1] = it -- every point; the figure smooths them
-    curves.d[#curves.d + 1] = d_loss:item()
-    curves.g[#curves.g + 1] = g_loss:item()
+    curves.d[#curves.d + 1] = dl
+    curves.g[#curves.g + 1] = gl
   end
   -- a run cut short by --max-iters saves too; resuming it starts the next epoch
-  if opt.save_every > 0 and (cut or epoch % opt.save_every == 0) then
+  if opt.save_every > 0 and (cut or epoch % opt.save_every == 0) and dist.is_main() then
     assert(ckpt.save(opt.out .. "/ckpt.safetensors",
       { G = G, D = D, optG = optG, optD = optD, epoch = epoch, it = it, z_fixed = z_fixed }))
   end
 end
 
+if not dist.is_main() then return run:close() end
 if #curves.it > 1 then
   plot.lines({ { name = "D loss", x = curves.it, y = curves.d }, { name = "G loss", x = curves.it, y = curves.g } },
     opt.out .. "/losses.png", { title = "MNIST GAN (" .. opt.gloss .. ")", xlabel = "iteration", ylabel = "loss", smooth = 0.9 })

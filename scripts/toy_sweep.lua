@@ -9,11 +9,18 @@
 --   ganlua scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0 --epochs 50
 --   ganlua scripts/toy_sweep.lua --reference           # also the PyTorch reference
 --   ganlua scripts/toy_sweep.lua --grid "lr=1e-4,1e-3 epochs=200,1000 lambda=1,10,30"
+--   mpirun -np 4 ganlua scripts/toy_sweep.lua --jobs 1  # the runs shared by 4 ranks
 --
 -- --grid runs every variant at every point of the product of the listed
 -- toy_gan.lua options (space-separated key=v1,v2,...); lambda reaches only
 -- fm_lambda and n_critic only the WGANs, so the others are not repeated
 -- for them. Each point is a row of the table and of the figure.
+--
+-- Under mpirun every rank takes the next run whenever one of its --jobs
+-- slots is free (dist.counter), so fast runs never wait for slow ones; the
+-- runs are the same commands as on one machine, so they give the same
+-- results, and rank 0 alone writes the table, the figure and the pages
+-- (the ranks share the file system of --out).
 local opt = cli.options {
   variants = { "vanilla,fm,fm_lambda,minibatch,wgan,wgan_gp", "comma-separated variants" },
   seeds = { "0,1,2", "comma-separated seeds" },
@@ -68,11 +75,13 @@ local function flags(point)
 end
 local function exists(path) local f = io.open(path); if f then f:close() end return f ~= nil end
 
-local run = log.run(opt) -- after the grid is known to be good: a mistake leaves no run directory
+-- after the grid is known to be good: a mistake leaves no run directory
+-- (under mpirun rank 0's, which every rank then writes its runs into)
+local run = log.run(opt)
 
 -- one job per run, `jobs` at a time (sweep.run); OPENBLAS_NUM_THREADS=1:
 -- no idle BLAS worker spinning beside each run
-local jobs = {}
+local jobs, run_dirs = {}, {}
 local function add(argv, env, output)
   jobs[#jobs + 1] = { argv = argv, env = env, output = output }
 end
@@ -80,6 +89,7 @@ for _, v in ipairs(variants) do
   for _, pt in ipairs(points_for(v)) do
     for _, s in ipairs(seeds) do
       local dir = string.format("%s/%s%s_seed%s", opt.out, v, sweep.point_dir(pt), s)
+      run_dirs[#run_dirs + 1] = dir
       if not (opt.keep and exists(dir .. "/summary.json")) then
         local argv = { exe, "--threads", "1", here .. "/toy_gan.lua", "--variant", v, "--seed", s,
                        "--dataset", opt.dataset, "--out", dir }
@@ -112,12 +122,21 @@ if opt.reference then
 end
 local cmdlines = {}
 for i, j in ipairs(jobs) do cmdlines[i] = sweep.command_line(j) end
-log.write_file(opt.out .. "/commands.txt", table.concat(cmdlines, "\n") .. "\n")
-run:print(string.format("%d runs, %d at a time; logs in %s", #jobs, opt.jobs, opt.out))
+if dist.is_main() then
+  log.write_file(opt.out .. "/commands.txt", table.concat(cmdlines, "\n") .. "\n")
+  run:print(string.format("%d runs, %d at a time%s; logs in %s", #jobs, opt.jobs,
+    dist.size() > 1 and string.format(" on each of %d ranks", dist.size()) or "", opt.out))
+end
 local t0 = sys.time()
-sweep.run(jobs, { parallel = opt.jobs, on_done = function(j, st)
+local counter = dist.size() > 1 and dist.counter() or nil
+sweep.run(jobs, { parallel = opt.jobs, take = counter and counter.next, on_done = function(j, st)
   if st ~= 0 then run:print(string.format("exit %d: %s (see %s)", st, j.argv[#j.argv] or "", j.output)) end
 end })
+if counter then
+  counter.free()
+  dist.barrier() -- every rank's runs have ended
+end
+if not dist.is_main() then return end
 run:print(string.format("all runs finished in %.0f s", sys.time() - t0))
 
 local function contains(t, x)
@@ -198,5 +217,8 @@ local md = sweep.markdown(HEAD, lines) .. (opt.reference and ("\n\n" .. sweep.ma
 log.write_file(opt.out .. "/results.md", md)
 log.write_json(opt.out .. "/summary.json", summary)
 print(md)
-run:print("table: " .. opt.out .. "/results.md, figure: " .. fig)
+-- the page comparing the runs (each run wrote its own report.html)
+local page = report.compare(run_dirs, { out = opt.out .. "/index.html", metric = "d_loss",
+                                        title = "toy sweep: " .. opt.variants .. " on " .. opt.dataset })
+run:print("table: " .. opt.out .. "/results.md, figure: " .. fig .. ", pages: " .. page)
 run:close()

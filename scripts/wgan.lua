@@ -158,11 +158,13 @@ for epoch = 1, opt.epochs do
         curves.eval_step[#curves.eval_step + 1], curves.w_train[#curves.w_train + 1] = step, wt
         curves.w_held[#curves.w_held + 1] = wh
       end
-      if step % opt.sample_interval == 0 or step == total then
+      local snapshot = step % opt.sample_interval == 0 or step == total
+      if snapshot then
         local fid = grid(step)
         if fid then curves.fid[#curves.fid + 1] = string.format("%d: %.1f", step, fid) end
       end
       run:step(step, { epoch = epoch })
+      if snapshot then run:report() end -- the run's page shows the new grid
       if step >= total then break end
     end
   end

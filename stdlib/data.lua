@@ -25,21 +25,42 @@ end
 function Dataset:size() return self.x:size(1) end
 Dataset.__len = Dataset.size
 
--- for x [, y] in ds:batches(batch [, {shuffle = false, drop_last = false}])
+-- for x [, y] in ds:batches(batch [, {shuffle = false, drop_last = false, shard = false}])
 -- Shuffling uses the run's RNG (tensor.manual_seed), a new permutation
 -- each call, and gathers each batch's rows (the dataset is never copied
 -- whole); unshuffled batches are views of the samples.
-local BATCH_OPTS = argcheck.options("batches", { shuffle = { false }, drop_last = { false } })
+-- shard = true (data-parallel training under mpirun): the epoch's order,
+-- drawn alike on every rank from the same seed, is cut into global
+-- batches of batch x dist.size() rows, and rank r takes rows r*batch+1 to
+-- (r+1)*batch of each, so the ranks together see exactly what one process
+-- with batch x size would; a last global batch that is not whole is left
+-- out (every rank must take the same number of steps).
+local BATCH_OPTS = argcheck.options("batches", { shuffle = { false }, drop_last = { false }, shard = { false } })
+local function shard_of(o)
+  if not o.shard then return 0, 1 end
+  local dist = require "ganlua.dist"
+  return dist.rank(), dist.size()
+end
 function Dataset:batches(batch, o)
   if math.type(batch) ~= "integer" or batch < 1 then argcheck.raise("batches: batch size must be a positive integer") end
   o = BATCH_OPTS:check(o, 2)
   local n = self.x:size(1)
   local x, y = self.x, self.labels
   local perm = o.shuffle and T.randperm(n) or nil
-  local last = o.drop_last and (n // batch) * batch or n
+  local rank, size = shard_of(o)
+  local drop = o.drop_last or size > 1
+  local global = batch * size
+  local last = drop and (n // global) * global or n
   local i = 1
   return function()
     if i > last then return nil end
+    if size > 1 then -- this rank's part of the global batch at i
+      local start = i + rank * batch
+      i = i + global
+      local idx = perm and perm:narrow(1, start, batch)
+      if idx then return x:index_select(1, idx), y and y:index_select(1, idx) end
+      return x:narrow(1, start, batch), y and y:narrow(1, start, batch)
+    end
     local len = math.min(batch, last - i + 1)
     if o.drop_last and len < batch then return nil end
     local bx, by
@@ -61,6 +82,8 @@ function Dataset:num_batches(batch, o)
   if math.type(batch) ~= "integer" or batch < 1 then argcheck.raise("num_batches: batch size must be a positive integer") end
   o = BATCH_OPTS:check(o, 2, "num_batches")
   local n = self.x:size(1)
+  local _, size = shard_of(o)
+  if size > 1 then return n // (batch * size) end
   if o.drop_last then return n // batch end
   return (n + batch - 1) // batch
 end

@@ -19,11 +19,13 @@ local M = {
   cli = require "ganlua.cli",
   log = require "ganlua.log",
   sweep = require "ganlua.sweep",
+  report = require "ganlua.report",
+  dist = require "ganlua.dist",
   models = require "ganlua.models",
   sys = core.sys,
 }
 
-local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt", "plot", "cli", "log", "sweep", "models", "sys" }
+local globals = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "json", "ckpt", "plot", "cli", "log", "sweep", "report", "dist", "models", "sys" }
 
 local R = require "ganlua.repl"
 M.repl = R

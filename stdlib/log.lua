@@ -5,6 +5,7 @@
 --   run:scalar("d_loss", d:item())    -- numbers (or one-element tensors) for this step
 --   run:step(it, { epoch = e })       -- one metrics line; redraws the progress line
 --   run:print("...")                  -- a message that keeps the progress line tidy
+--   run:report()                      -- refresh the run's HTML page now (after a snapshot)
 --   run:close()                       -- also on leaving `local run <close> = log.run(opt)`
 --
 -- The directory (opt.out, created with its parents) gets config.json (the
@@ -15,6 +16,13 @@
 -- through a temporary file and a rename. NaN and infinities are written as
 -- null; numbers keep enough digits to read back the same float (9 for
 -- float32 values such as :item()'s, up to 17 for doubles).
+--
+-- The run's page, report.html (ganlua.report), is written when the run
+-- closes, by run:report(), and by run:step at most every 30 s, so a
+-- browser reload during training shows the current state; {report =
+-- false} turns it off. A page that cannot be made is a warning, never the
+-- end of the run. close() also records the end ("finished", "seconds") in
+-- config.json, which is how a page knows the run is over.
 --
 -- On a terminal a progress line (step, it/s, ETA, the latest scalars) is
 -- redrawn in place at most ten times a second; otherwise a plain line is
@@ -70,7 +78,22 @@ local function copy_script(src, dir)
   return log.write_file(dir .. "/" .. src:match("([^/]*)$"), body)
 end
 
-local RUN_OPTS = argcheck.options("log.run", { every = { 1000, min = 1 }, quiet = { false } })
+local RUN_OPTS = argcheck.options("log.run", { every = { 1000, min = 1 }, quiet = { false }, report = { true } })
+local REPORT_EVERY = 30 -- seconds between the pages run:step refreshes
+
+-- Under mpirun only rank 0 writes the run directory; the other ranks get
+-- a run that records nothing (its print says which rank speaks), and
+-- opts.out becomes rank 0's directory on every rank.
+local run_here -- log.run in this process, whatever the rank (below)
+local Silent = {}
+Silent.__index = Silent
+function Silent:set_total(n, cap) return Run.set_total(self, n, cap) end
+function Silent:print(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  print(string.format("rank %d: %s", self.rank, table.concat(t, "\t")))
+end
+for _, m in ipairs { "scalar", "step", "report", "close", "gan_stats", "draw" } do Silent[m] = function() end end
 
 -- run(opts [, {every = 1000, quiet = false}]) -> a run writing into opts.out
 function log.run(opts, o)
@@ -78,6 +101,20 @@ function log.run(opts, o)
     argcheck.raise("log.run: expected the options table from cli.options (with out = a directory)")
   end
   o = RUN_OPTS:check(o, 2)
+  local dist = require "ganlua.dist"
+  if dist.size() > 1 then
+    if not dist.is_main() then
+      opts.out = dist.broadcast_value(nil)
+      return setmetatable({ dir = opts.out, rank = dist.rank() }, Silent)
+    end
+    local r = run_here(opts, o)
+    dist.broadcast_value(opts.out)
+    return r
+  end
+  return run_here(opts, o)
+end
+
+function run_here(opts, o)
   local every = o.every
   -- A new run never writes into an earlier run's directory: when --out
   -- names one that holds files, the run goes to out-2 (out-3, ...) and says
@@ -119,7 +156,7 @@ function log.run(opts, o)
   local r = setmetatable({
     dir = opts.out, file = f, scalars = {}, order = {}, shown = { order = {}, values = {} },
     tty = S.isatty(1), every = every, quiet = o.quiet, t0 = S.time(), last_draw = -math.huge,
-    drawn = false, stale = false, n = 0,
+    drawn = false, stale = false, n = 0, cfg = cfg, reporting = o.report, last_report = S.time(),
   }, Run)
   log.current = r
   return r
@@ -233,6 +270,7 @@ function Run:step(n, extra)
   self.file:flush()
   self.shown = { order = self.order, values = self.scalars }
   self.scalars, self.order = {}, {}
+  if self.reporting and S.time() - self.last_report >= REPORT_EVERY then self:report() end
   if self.quiet then return end
   if self.tty then
     if S.time() - self.last_draw >= 0.1 or (self.total and self.n >= self.total) then self:draw()
@@ -289,9 +327,29 @@ function Run:gan_stats(o)
   end
 end
 
--- close(): finish the progress line and close metrics.jsonl; idempotent
+-- report([status]) -> the page's path, or nil after a warning: the run's
+-- report.html made now (status "running" unless given)
+function Run:report(status)
+  self.last_report = S.time()
+  local ok, res = pcall(function() return require("ganlua.report").run(self.dir, { status = status or "running" }) end)
+  if ok then return res end
+  if not self.report_warned then
+    self.report_warned = true
+    self:print("warning: the run's report page could not be written: " .. argcheck.strip(res))
+  end
+  return nil
+end
+
+-- close(): finish the progress line, close metrics.jsonl, record the end
+-- in config.json and write the final page; idempotent
 function Run:close()
   if not self.file then return end
+  self.file:flush()
+  self.cfg.finished = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  self.cfg.seconds = S.time() - self.t0
+  local ok, err = pcall(log.write_json, self.dir .. "/config.json", self.cfg)
+  if not ok then self:print("warning: " .. argcheck.strip(err)) end
+  if self.reporting then self:report("finished") end
   if self.tty and self.drawn and not self.quiet then
     if self.stale then self:draw() end
     io.write("\n")

@@ -1,5 +1,6 @@
 -- ganlua.plot: the pictures GAN researchers reason with, drawn with cairo
--- (anti-aliased lines, DejaVu Sans text) into PNG files written atomically.
+-- (anti-aliased lines, DejaVu Sans text) into PNG files written atomically,
+-- or SVG files when the path ends in .svg (the HTML reports' charts).
 --
 --   plot.kde(samples, "kde.png", { centers = ds.centers, title = "vanilla" })
 --   plot.scatter(samples, "points.png", { centers = ds.centers })
@@ -212,16 +213,17 @@ local function draw_centers(ax, centers, size)
   c:clip()
 end
 
-local function figure(w, h) return K.new(w, h) end
+-- the canvas of a figure: recorded as vectors when path names an SVG
+local function figure(w, h, path) return K.new(w, h, path:lower():match("%.svg$") and "svg" or "image") end
 
 -- kde(samples, path [, {centers =, title =, xlim =, ylim =, size = {w, h},
 -- cmap = "Greens"|"Blues"|"viridis", grid = 200}]): a filled 2-D kernel
 -- density (Gaussian kernel, Scott's bandwidth as seaborn's kdeplot).
 -- a figure with one square-window axes around the samples
-local function sample_axes(samples, o)
+local function sample_axes(samples, o, path)
   local s = points(samples, "samples")
   local size = o.size or { 560, 520 }
-  local c = figure(size[1], size[2])
+  local c = figure(size[1], size[2], path)
   local xlim, ylim = limits(s, o)
   return s, c, axes(c, 70, 40, size[1] - 100, size[2] - 95, xlim, ylim)
 end
@@ -250,7 +252,7 @@ end
 
 function plot.kde(samples, path, o)
   o = plot_args("plot.kde", path, o)
-  local s, _, ax = sample_axes(samples, o)
+  local s, _, ax = sample_axes(samples, o, path)
   draw_kde(ax, s, o)
   return finish(ax.c, ax, o, path, s)
 end
@@ -258,7 +260,7 @@ end
 -- scatter(samples, path [, {centers =, title =, xlim =, ylim =, size =, alpha = 0.25, radius = 1.6}])
 function plot.scatter(samples, path, o)
   o = plot_args("plot.scatter", path, o)
-  local s, c, ax = sample_axes(samples, o)
+  local s, c, ax = sample_axes(samples, o, path)
   ax:clip()
   local col = palette[1]
   c:color(col[1], col[2], col[3], o.alpha or 0.25)
@@ -328,7 +330,7 @@ function plot.lines(series, path, o)
   local pad = (y1 - y0) * 0.05
   local xlim, ylim = o.xlim or { x0, x1 }, o.ylim or { y0 - pad, y1 + pad }
   local size = o.size or { 720, 440 }
-  local c = figure(size[1], size[2])
+  local c = figure(size[1], size[2], path)
   local ax = axes(c, 80, 40, size[1] - 110, size[2] - 100, xlim, ylim)
   -- light grid at the y ticks
   c:color(0.9, 0.9, 0.9)
@@ -433,7 +435,7 @@ function plot.panels(rows, path, o)
   local P, gap, left, top = o.panel or 150, 10, 78, (o.title and 58 or 30)
   local W = left + ncol * (P + gap) + gap
   local H = top + #rows * (P + gap + 18) + gap + 34
-  local c = figure(W, H)
+  local c = figure(W, H, path)
   c:color(0.1, 0.1, 0.1)
   if o.title then c:text(W / 2, 22, o.title, { size = 15, bold = true, align = "center", valign = "middle" }) end
   for ri, r in ipairs(rows) do

@@ -144,12 +144,18 @@ function sweep.command_line(job)
   return table.concat(parts, " ")
 end
 
-local RUN_OPTS = argcheck.options("sweep.run", { parallel = { 2, min = 1 }, on_done = { nil, kind = "function" } })
+local RUN_OPTS = argcheck.options("sweep.run", { parallel = { 2, min = 1 }, on_done = { nil, kind = "function" },
+                                                  take = { nil, kind = "function" } })
 
--- run(jobs [, {parallel = 2, on_done = fn(job, status)}]) -> statuses:
--- each job {argv = {...}, env = {...}, output = path} as a child process,
--- `parallel` at a time; statuses[i] is job i's exit status (127 when it
--- could not start, 128 + n when signal n killed it).
+-- run(jobs [, {parallel = 2, on_done = fn(job, status), take = fn}]) ->
+-- statuses: each job {argv = {...}, env = {...}, output = path} as a child
+-- process, `parallel` at a time; statuses[i] is job i's exit status (127
+-- when it could not start, 128 + n when signal n killed it). take() -> the
+-- index of the next job to start, nil when there is none: by default 1,
+-- 2, ..., #jobs; under MPI a counter the ranks share (dist.counter), so
+-- each rank starts a job whenever one of its slots is free, and statuses
+-- holds only this rank's jobs. Children never inherit an MPI launcher's
+-- variables (they would take themselves for ranks).
 function sweep.run(jobs, o)
   if type(jobs) ~= "table" then argcheck.fail("sweep.run", 1, "jobs", "a list of jobs", jobs) end
   o = RUN_OPTS:check(o, 2)
@@ -158,31 +164,49 @@ function sweep.run(jobs, o)
       argcheck.raise(string.format("sweep.run: job %d needs argv = {program, args...}", i))
     end
   end
-  local statuses, running, n_running, nxt = {}, {}, 0, 1
+  local seq = 0
+  local take = o.take or function() seq = seq + 1; return seq end
+  local dist = require "ganlua.dist"
+  local strip = dist.launched() and dist.launch_env() or {}
+  local statuses, running, n_running, taking = {}, {}, 0, true
   local function finish(i, st)
     statuses[i] = st
     if o.on_done then o.on_done(jobs[i], st) end
   end
-  while nxt <= #jobs or n_running > 0 do
-    while nxt <= #jobs and n_running < o.parallel do
-      local j = jobs[nxt]
-      local pid, err = S.spawn(j.argv, { env = j.env, output = j.output })
+  -- the next job, asked for only when a slot is free (a shared counter
+  -- hands a job to whichever rank asks first)
+  local function next_job()
+    if not taking then return nil end
+    local i = take()
+    if math.type(i) ~= "integer" or i < 1 or i > #jobs then taking = false; return nil end
+    return i
+  end
+  while true do
+    while n_running < o.parallel do
+      local i = next_job()
+      if not i then break end
+      local j = jobs[i]
+      local env = j.env
+      if #strip > 0 then
+        env = {}
+        for _, k in ipairs(strip) do env[k] = false end
+        for k, v in pairs(j.env or {}) do env[k] = v end
+      end
+      local pid, err = S.spawn(j.argv, { env = env, output = j.output })
       if pid then
-        running[pid], n_running = nxt, n_running + 1
+        running[pid], n_running = i, n_running + 1
       else
         if j.output then pcall(S.write_file, j.output, err .. "\n") end
-        finish(nxt, 127)
+        finish(i, 127)
       end
-      nxt = nxt + 1
     end
-    if n_running > 0 then
-      local pid, st = S.wait()
-      if not pid then break end -- no children left (reaped elsewhere)
-      local i = running[pid]
-      if i then
-        running[pid], n_running = nil, n_running - 1
-        finish(i, st)
-      end
+    if n_running == 0 then break end
+    local pid, st = S.wait()
+    if not pid then break end -- no children left (reaped elsewhere)
+    local i = running[pid]
+    if i then
+      running[pid], n_running = nil, n_running - 1
+      finish(i, st)
     end
   end
   return statuses

@@ -75,7 +75,7 @@ function T.gradgradcheck(fn, inputs, opts)
   local ok, report = autograd.gradgradcheck(fn, inputs, opts)
   if not ok then error("gradgradcheck failed: " .. report, 2) end
 end
--- a fresh temporary directory; a file written whole
+-- a fresh temporary directory; a file written whole, and read whole
 function T.tmpdir()
   local d = os.tmpname()
   os.remove(d)
@@ -86,6 +86,30 @@ function T.write(path, bytes)
   local f = assert(io.open(path, "wb"))
   f:write(bytes)
   f:close()
+end
+function T.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+-- a directory holding MNIST's first n training images (and labels) as
+-- both its training and its test set, cut from data/mnist
+function T.small_mnist(n)
+  local d = T.tmpdir()
+  local function cut(src, dst, header, per)
+    local f = assert(io.open("data/mnist/" .. src, "rb"))
+    local h = f:read(header)
+    local body = f:read(n * per)
+    f:close()
+    h = h:sub(1, 4) .. string.pack(">I4", n) .. h:sub(9)
+    T.write(d .. "/" .. dst, h .. body)
+  end
+  cut("train-images-idx3-ubyte", "train-images-idx3-ubyte", 16, 784)
+  cut("train-labels-idx1-ubyte", "train-labels-idx1-ubyte", 8, 1)
+  cut("train-images-idx3-ubyte", "t10k-images-idx3-ubyte", 16, 784)
+  cut("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte", 8, 1)
+  return d
 end
 -- run the ganlua executable with args (a shell string); its output and exit status
 function T.run(args)

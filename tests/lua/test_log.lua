@@ -7,12 +7,7 @@ local function tmpdir()
   return d
 end
 local function rm(d) os.execute("rm -rf '" .. d:gsub("'", "'\\''") .. "'") end
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = check.read
 local function listing(dir)
   local names = {}
   local p = io.popen("ls -A '" .. dir .. "'")
@@ -47,9 +42,9 @@ test("log.run makes the directory with its parents, config.json and a copy of th
   local run = log.run(opts, { quiet = true })
   run:close()
   local out = dir .. "/nested/run"
-  local want = { "config.json", "metrics.jsonl", script:match("[^/]*$") }
+  local want = { "config.json", "metrics.jsonl", "report.html", script:match("[^/]*$") }
   table.sort(want)
-  check.eq(listing(out), table.concat(want, " ")) -- no temporary files left
+  check.eq(listing(out), table.concat(want, " ")) -- no temporary files left (the report's charts included)
   local text = slurp(out .. "/config.json")
   local cfg = json.decode(text)
   check.eq(cfg.options.epochs, 5); check.eq(cfg.options.lambda, 0.1); check.eq(cfg.options.name, 'a "q"\n')
@@ -58,6 +53,9 @@ test("log.run makes the directory with its parents, config.json and a copy of th
   check.eq(table.concat(cfg.args, " "), "--out " .. out .. " --seed 3 --epochs=5")
   check.truthy(cfg.date:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"), cfg.date)
   check.eq(math.type(cfg.threads), "integer")
+  -- the end, recorded by close for the report page
+  check.truthy(cfg.finished:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"), cfg.finished)
+  check.truthy(cfg.seconds >= 0 and cfg.seconds < 60, cfg.seconds)
   -- the same facts seen with string patterns, independent of json.decode
   check.truthy(text:find('"seed":3', 1, true) and text:find('"ganlua":"' .. ganlua.version .. '"', 1, true), text)
   check.truthy(text:find('"name":"a \\"q\\"\\n"', 1, true), text)

@@ -49,7 +49,7 @@ test("help: nothing public says \"no summary yet\"", function()
   local docs = require("ganlua.help").docs
   local missing = {}
   local mods = { "tensor", "autograd", "nn", "losses", "optim", "data", "metrics", "image", "ckpt", "plot", "cli", "log",
-                 "models", "sweep", "json" }
+                 "models", "sweep", "json", "report", "dist" }
   local function walk(prefix, t, depth)
     for k, v in pairs(t) do
       if type(k) == "string" and not k:match("^_") then

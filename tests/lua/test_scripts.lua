@@ -30,24 +30,7 @@ local function metrics_lines(path)
 end
 
 -- a small MNIST-like directory: the first n training images of the real set
-local function small_mnist(n)
-  local d = tmpdir()
-  local function cut(src, dst, header, per)
-    local f = assert(io.open("data/mnist/" .. src, "rb"))
-    local h = f:read(header)
-    local body = f:read(n * per)
-    f:close()
-    h = h:sub(1, 4) .. string.pack(">I4", n) .. h:sub(9)
-    local g = assert(io.open(d .. "/" .. dst, "wb"))
-    g:write(h, body)
-    g:close()
-  end
-  cut("train-images-idx3-ubyte", "train-images-idx3-ubyte", 16, 784)
-  cut("train-labels-idx1-ubyte", "train-labels-idx1-ubyte", 8, 1)
-  cut("train-images-idx3-ubyte", "t10k-images-idx3-ubyte", 16, 784)
-  cut("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte", 8, 1)
-  return d
-end
+local small_mnist = check.small_mnist
 
 test("mnist_gan: 300 iterations give a non-blank grid and finite losses", function()
   if not have_mnist() then print("  (skipped: run make data)") return end

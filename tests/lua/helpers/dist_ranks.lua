@@ -1,0 +1,70 @@
+-- Run by test_dist.lua under `mpirun -np N` (and alone): every collective
+-- of ganlua.dist on known values, then a data-parallel training of a small
+-- MLP. Rank 0 prints one JSON line with what each rank saw; the test
+-- checks it. arg[1]: the global batch size of the training.
+local rank, size = dist.rank(), dist.size()
+local out = { rank = rank, size = size, launched = dist.launched() }
+
+-- allreduce: sum, mean, max, min of rank + 1; a list goes as one message
+local a = tensor.full({ 3 }, rank + 1)
+dist.allreduce(a)
+out.sum = a:totable()
+local m1, m2 = tensor.full({ 2, 2 }, rank + 1), tensor.full({ 5 }, 10 * (rank + 1))
+dist.allreduce({ m1, m2 }, "mean")
+out.mean = { m1:sum():item() / 4, m2:sum():item() / 5 }
+out.max = dist.allreduce(tensor.full({ 1 }, rank + 1), "max"):item()
+out.min = dist.allreduce(tensor.full({ 1 }, rank + 1), "min"):item()
+-- broadcast from the last rank
+local b = tensor.full({ 4 }, rank * 7)
+dist.broadcast(b, size - 1)
+out.bcast = b:sum():item()
+out.value = dist.broadcast_value({ from = rank, list = { 1, 2 } }, size - 1)
+-- the counter: each number to exactly one rank
+local c = dist.counter()
+local took = {}
+while true do
+  local k = c.next()
+  if k > 20 then break end
+  took[#took + 1] = k
+end
+c.free()
+out.took = took
+
+-- data parallel: the same seed everywhere, the data set's order sharded,
+-- the mean gradient; after 20 steps every rank must hold the parameters
+-- one process with the whole global batch reaches
+local global = tonumber(arg[1] or "16")
+tensor.manual_seed(7)
+local X = tensor.randn(96, 5)
+local Y = (X:narrow(2, 1, 1) * 2 - X:narrow(2, 2, 1)):tanh()
+local ds = data.dataset(X, Y)
+local net = nn.Sequential { nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1) }
+dist.broadcast_parameters(net)
+local opt = optim.Adam(net:parameters(), { lr = 1e-2 })
+local steps = 0
+for _ = 1, 10 do
+  for x, y in ds:batches(global // size, { shuffle = true, shard = true }) do
+    opt:zero_grad()
+    local loss = ((net(x) - y) ^ 2):mean()
+    loss:backward()
+    dist.average_gradients(net)
+    opt:step()
+    steps = steps + 1
+    if steps == 20 then break end
+  end
+  if steps == 20 then break end
+end
+out.steps = steps
+local flat = {}
+for _, p in ipairs(net:parameters()) do for _, v in ipairs(p:reshape(-1):totable()) do flat[#flat + 1] = v end end
+out.params = flat
+local state = {}
+for i = 1, #net:parameters() do
+  for _, k in ipairs { "exp_avg", "exp_avg_sq" } do
+    for _, v in ipairs(opt.state[i][k]:reshape(-1):totable()) do state[#state + 1] = v end
+  end
+end
+out.adam_state = state
+
+local all = dist.gather(out)
+if rank == 0 then print(json.encode(all)) end
