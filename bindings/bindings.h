@@ -108,6 +108,9 @@ typedef struct {
     void (*bump)(gl_tensor *t);
     void (*check_status)(lua_State *L, gl_status st);
     int (*errorf)(lua_State *L, const char *fmt, ...);
+    void (*push)(lua_State *L, gl_tensor *t);
+    gl_status (*collective_sum)(gl_tensor **out, gl_tensor *x, gl_collective_fn fn, void *ctx);
+    gl_status (*fail)(gl_status st, const char *fmt, ...);
 } gl_plugin_api;
 extern const gl_plugin_api gl_plugin; /* ganlua.c */
 

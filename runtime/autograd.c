@@ -173,6 +173,7 @@ static const char *op_names[GL_OP_COUNT] = {
     [GL_OP_MATMUL] = "MatMul", [GL_OP_CLONE] = "Clone", [GL_OP_LINEAR] = "Linear",
     [GL_OP_CONV2D] = "Conv2d", [GL_OP_CONV2D_TR] = "ConvTranspose2d", [GL_OP_CONV2D_WGRAD] = "Conv2dWeightGrad",
     [GL_OP_MINIBATCH_DISC] = "MinibatchDiscrimination", [GL_OP_BATCH_NORM] = "BatchNorm", [GL_OP_WEIGHT_NORM] = "WeightNorm",
+    [GL_OP_COLLECTIVE_SUM] = "CollectiveSum",
 };
 
 static const char *unary_names[GL_U_COUNT] = {

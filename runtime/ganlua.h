@@ -351,6 +351,15 @@ gl_status gl_op_minibatch_disc(gl_tensor **out, gl_tensor *M, int include_self);
 
 /* Copy (differentiable identity with its own storage). */
 gl_status gl_op_clone(gl_tensor **out, gl_tensor *x);
+/* A sum across processes, supplied by whoever runs them (the MPI backend
+ * of ganlua.dist): fn combines n floats in place so that every process
+ * ends with the same sums, and fails with gl_fail. out = x's values summed
+ * by fn, recorded by autograd: the gradient is the same sum of the
+ * incoming gradients (a replicated sum is its own adjoint), itself
+ * recorded, so higher orders work. Every process must run the same
+ * collectives in the same order, backward included. */
+typedef gl_status (*gl_collective_fn)(void *ctx, float *data, int64_t n);
+gl_status gl_op_collective_sum(gl_tensor **out, gl_tensor *x, gl_collective_fn fn, void *ctx);
 
 /* ------------------------------------------------------------ optimizers
  * Fused in-place updates with PyTorch's rules; state tensors (NULL when

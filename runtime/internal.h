@@ -61,6 +61,7 @@ typedef enum {
     GL_OP_MINIBATCH_DISC,
     GL_OP_BATCH_NORM,
     GL_OP_WEIGHT_NORM,
+    GL_OP_COLLECTIVE_SUM,
     GL_OP_COUNT
 } gl_op;
 
@@ -136,6 +137,8 @@ struct gl_node {
     float f[4];
     int64_t i[4];
     int64_t *idx; /* owned index list (index_select/index_add), or NULL */
+    gl_collective_fn coll; /* collective_sum's reduction and its context */
+    void *coll_ctx;
     int64_t n_idx;
     int64_t extra_shape[GL_MAX_DIMS];
     int extra_ndim;

@@ -676,6 +676,35 @@ gl_status gl_op_clone(gl_tensor **out, gl_tensor *x)
     return GL_OK;
 }
 
+/* ------------------------------------------------- a sum across processes */
+
+static gl_status collective_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    (void)needs;
+    return gl_op_collective_sum(&gin[0], g, n->coll, n->coll_ctx);
+}
+
+gl_status gl_op_collective_sum(gl_tensor **out, gl_tensor *x, gl_collective_fn fn, void *ctx)
+{
+    if (!fn) return gl_fail(GL_ERR_ARG, "collective_sum: no reduction given");
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    memcpy(o->data, x->data, sizeof(float) * (size_t)x->numel);
+    gl_status st = fn(ctx, o->data, o->numel);
+    if (st != GL_OK) {
+        gl_tensor_release(o);
+        return st;
+    }
+    gl_node *n = gl_record(&st, GL_OP_COLLECTIVE_SUM, collective_backward, o, 1, &x);
+    if (st != GL_OK) {
+        gl_tensor_release(o);
+        return st;
+    }
+    if (n) n->coll = fn, n->coll_ctx = ctx;
+    *out = o;
+    return GL_OK;
+}
+
 /* ----------------------------------------------------- the binary family */
 
 const char *gl_binop_name(gl_binop op)

@@ -6,6 +6,7 @@
 --   dist.broadcast(t [, root = 0])      -- root's values into t on every rank
 --   dist.gather(value [, root = 0])     -- {value of rank 0, ...} on root, nil elsewhere
 --   dist.broadcast_value(v [, root])    -- root's Lua value on every rank
+--   dist.sum(t)                         -- a new tensor, the sum over ranks, differentiable
 --   dist.counter()                      -- c:next() -> 1, 2, ... shared by all ranks
 --   dist.average_gradients(params)      -- after backward: every rank holds the mean gradient
 --   dist.broadcast_parameters(params)   -- rank 0's parameters everywhere
@@ -138,6 +139,17 @@ function dist.allreduce(t, op)
     autograd.no_grad(function() for _, x in ipairs(list) do x:mul_(1 / b.size) end end)
   end
   return ret
+end
+
+-- sum(t) -> a new tensor, t summed over every rank, recorded by autograd:
+-- its gradient is the sum over ranks of the incoming gradients, so a
+-- backward through it runs the same collective on every rank (as
+-- nn.SyncBatchNorm's batch statistics need); all ranks must call it alike
+function dist.sum(t)
+  if not T.is_tensor(t) then argcheck.fail("dist.sum", 1, "t", "a tensor", t) end
+  local b = backend()
+  if b.size == 1 then return t:clone() end
+  return b.sum(t)
 end
 
 -- broadcast(t [, root = 0]) -> t holding root's values on every rank

@@ -375,7 +375,7 @@ function init.dcgan_(model)
     if n == "Conv2d" or n == "ConvTranspose2d" or n == "Linear" then
       init.normal_(m.weight, 0, 0.02)
       if m.bias then init.zeros_(m.bias) end
-    elseif n == "BatchNorm1d" or n == "BatchNorm2d" then
+    elseif n == "BatchNorm1d" or n == "BatchNorm2d" or n == "SyncBatchNorm" then
       if m.weight then init.normal_(m.weight, 1, 0.02); init.zeros_(m.bias) end
     end
   end)
@@ -576,7 +576,32 @@ ConvT.extra_repr = Conv2d.extra_repr
 -- track_running_stats = true}]) on N x C or N x C x L; BatchNorm2d on
 -- N x C x H x W. Training normalises with the batch's biased variance and
 -- updates the running variance with the unbiased one, as PyTorch does.
-local function make_bn(name, dims)
+-- SyncBatchNorm(C [, {...}]) on N x C x ...: the same, with the statistics
+-- of the global batch when several ranks train one model (ganlua.dist,
+-- under mpirun): each rank's per-channel count, sum, sum of squared
+-- deviations from its own mean and its mean's share go through one
+-- differentiable dist.sum, combined by Chan's formula (no E[x^2] - E[x]^2
+-- over the whole batch); its backward sums the statistics' gradients over
+-- the ranks, so N ranks at batch b train as one process at N x b with
+-- BatchNorm. With one rank it is BatchNorm (one fused op).
+
+-- the batch's mean and biased variance per channel over every rank
+-- (SyncBatchNorm's training path); x is N x C x ..., c its channels
+local function global_stats(x, c)
+  local dist = require "ganlua.dist"
+  local xt = x:transpose(1, 2):reshape(c, -1)
+  local m = xt:size(2)
+  local mean_r = xt:sum(2) / m
+  local d = xt - mean_r:view(c, 1)
+  local packed = T.cat({ mean_r * m, (d * d):sum(2), mean_r * mean_r * m, T.full({ 1 }, m) })
+  local all = dist.sum(packed)
+  local n = all:narrow(1, 3 * c + 1, 1)
+  local mean = all:narrow(1, 1, c) / n
+  local var = (all:narrow(1, c + 1, c) + all:narrow(1, 2 * c + 1, c) - mean * mean * n) / n
+  return mean, var, n:item()
+end
+
+local function make_bn(name, dims, sync)
   local BN = Module:extend(name)
   -- BatchNorm(num_features [, eps, momentum, affine, track_running_stats] [, {...}])
   local decl = argcheck.options("nn." .. name, { eps = { 1e-5, min = 0 }, momentum = { 0.1, min = 0, max = 1 },
@@ -612,7 +637,15 @@ local function make_bn(name, dims)
         argcheck.raise(string.format("%s: expected more than 1 value per channel when training, got %s", name,
           table.concat(x:size(), "x")))
       end
-      local y, mean, var = C.batch_norm(x, self.weight, self.bias, self.eps)
+      local y, mean, var
+      if sync and require("ganlua.dist").size() > 1 then
+        mean, var, n = global_stats(x, c)
+        y = (x - mean:view(bshape)) / (var:view(bshape) + self.eps):sqrt()
+        if self.affine then y = y * self.weight:view(bshape) + self.bias:view(bshape) end
+        mean, var = mean:detach(), var:detach()
+      else
+        y, mean, var = C.batch_norm(x, self.weight, self.bias, self.eps)
+      end
       if self.training and self.track_running_stats then
         local mom = self.momentum
         A.no_grad(function()
@@ -638,6 +671,8 @@ local function make_bn(name, dims)
 end
 nn.BatchNorm1d = make_bn("BatchNorm1d", { [2] = true, [3] = true, desc = "an N x C or N x C x L tensor" })
 nn.BatchNorm2d = make_bn("BatchNorm2d", { [4] = true, desc = "an N x C x H x W tensor" })
+nn.SyncBatchNorm = make_bn("SyncBatchNorm", { [2] = true, [3] = true, [4] = true, [5] = true,
+                                              desc = "an N x C x ... tensor" }, true)
 
 -- LayerNorm(shape [, {eps = 1e-5, elementwise_affine = true}]): normalises
 -- over the trailing dims given by shape.

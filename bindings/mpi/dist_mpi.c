@@ -10,6 +10,7 @@
  *   mpi.gather(s, root) -> {s0, s1, ...} on root, nil elsewhere (strings)
  *   mpi.bcast_string(s, root) -> root's s
  *   local c = mpi.counter(); c:next() -> 0, 1, 2, ... across all ranks
+ *   mpi.sum(t) -> a new tensor, the sum over ranks, recorded by autograd
  *
  * Tensors are reached through the loading build's gl_plugin_api (checked
  * by ABI and tensor header size). Communication only; the arithmetic of a
@@ -139,6 +140,30 @@ static int reduce_or_bcast(lua_State *L, int bcast)
 }
 
 static int m_allreduce(lua_State *L) { return reduce_or_bcast(L, 0); }
+
+/* the reduction the runtime's collective_sum op calls, forward and backward */
+static gl_status mpi_sum(void *ctx, float *data, int64_t n)
+{
+    (void)ctx;
+    if (n > INT32_MAX) return api->fail(GL_ERR_ARG, "dist.sum: %lld floats, more than one message holds", (long long)n);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, data, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS) return GL_OK;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    msg[len < MPI_MAX_ERROR_STRING ? len : MPI_MAX_ERROR_STRING - 1] = 0;
+    return api->fail(GL_ERR_STATE, "dist.sum: MPI: %s", msg);
+}
+
+/* sum(t) -> the sum over ranks as a new tensor, differentiable */
+static int m_sum(lua_State *L)
+{
+    need_init(L);
+    gl_tensor *x = api->check(L, 1), *out = NULL;
+    api->check_status(L, api->collective_sum(&out, x, mpi_sum, NULL));
+    api->push(L, out);
+    return 1;
+}
 static int m_broadcast(lua_State *L) { return reduce_or_bcast(L, 1); }
 
 /* gather(s, root) -> the list of every rank's string on root, nil elsewhere */
@@ -258,6 +283,7 @@ int luaopen_ganlua_mpi(lua_State *L)
                                    {"gather", m_gather},
                                    {"bcast_string", m_bcast_string},
                                    {"counter", m_counter},
+                                   {"sum", m_sum},
                                    {NULL, NULL}};
     static const luaL_Reg cfns[] = {{"next", counter_next}, {"free", counter_free}, {NULL, NULL}};
     if (luaL_newmetatable(L, COUNTER_MT)) {

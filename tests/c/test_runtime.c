@@ -60,6 +60,55 @@ static void test_header_example(void)
     gl_tensor_release(x);
 }
 
+/* A sum across two processes that hold the same values: doubling. Its
+ * gradient is the same sum of the incoming gradients (each process gets
+ * both processes' g). y = sum(collective(x) * x) = 2 sum(x^2): dy/dx = 4x,
+ * half of it through the op's backward, and d(sum dy/dx)/dx = 4, through
+ * the backward's own record (the op again). */
+static gl_status doubling(void *ctx, float *data, int64_t n)
+{
+    int *calls = ctx;
+    ++*calls;
+    for (int64_t i = 0; i < n; i++) data[i] *= 2;
+    return GL_OK;
+}
+static gl_status refusing(void *ctx, float *data, int64_t n)
+{
+    (void)ctx, (void)data, (void)n;
+    return gl_fail(GL_ERR_STATE, "collective: the other process is gone");
+}
+
+static void test_collective_sum(void)
+{
+    int64_t shape[1] = {3};
+    int calls = 0;
+    gl_tensor *x = NULL, *sq = NULL, *c = NULL, *y = NULL, *g = NULL, *gs = NULL, *g2 = NULL;
+    CHECK(gl_tensor_new(&x, 1, shape) == GL_OK);
+    gl_tensor_fill_(x, 1.5f);
+    gl_tensor_set_requires_grad(x, 1);
+    CHECK(gl_op_collective_sum(&c, x, doubling, &calls) == GL_OK);
+    CHECK(c->data[1] == 3.0f && calls == 1);
+    CHECK(gl_op_mul(&sq, c, x) == GL_OK);
+    CHECK(gl_op_sum(&y, sq) == GL_OK);
+    CHECK(fabsf(y->data[0] - 13.5f) < 1e-6f);
+    CHECK(gl_autograd_grad(&y, NULL, 1, &x, 1, &g, 1, 1) == GL_OK);
+    CHECK(g && g->data[0] == 6.0f && g->data[2] == 6.0f && calls == 2);
+    CHECK(gl_op_sum(&gs, g) == GL_OK);
+    CHECK(gl_autograd_grad(&gs, NULL, 1, &x, 1, &g2, 0, 0) == GL_OK);
+    CHECK(g2 && g2->data[0] == 4.0f && g2->data[1] == 4.0f && calls > 2);
+    gl_tensor *bad = NULL;
+    CHECK(gl_op_collective_sum(&bad, x, refusing, NULL) == GL_ERR_STATE && bad == NULL);
+    CHECK(strstr(gl_errmsg(), "the other process is gone") != NULL);
+    CHECK(gl_op_collective_sum(&bad, x, NULL, NULL) == GL_ERR_ARG && bad == NULL);
+    gl_tensor_release(g2);
+    gl_tensor_release(gs);
+    gl_tensor_release(g);
+    gl_tensor_release(y);
+    gl_tensor_release(c);
+    gl_tensor_release(sq);
+    gl_tensor_release(x);
+}
+
 static void test_errors(void)
 {
     float v[6] = {1, 2, 3, 4, 5, 6};
@@ -252,6 +301,7 @@ int main(void)
 {
     gl_set_num_threads(1);
     test_header_example();
+    test_collective_sum();
     test_errors();
     test_views_share_storage();
     test_matmul_values();

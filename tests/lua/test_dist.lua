@@ -94,6 +94,18 @@ test("two ranks under mpirun: allreduce, broadcast, gather, the counter, data-pa
   check.eq(#r[1].adam_state, 2 * #one.params)
   for i, v in ipairs(r[1].adam_state) do check.eq(r[2].adam_state[i], v, "Adam's moments identical on both ranks") end
   check.truthy(worst < 1e-4, "2 ranks x 8 vs 1 rank x 16 after 20 Adam steps: largest difference " .. worst)
+  -- with SyncBatchNorm (one rank: BatchNorm): parameters, running
+  -- statistics, and a gradient penalty's parameter gradients
+  for _, key in ipairs { "sync_params", "sync_running", "penalty_grads" } do
+    check.eq(#r[1][key], #one[key], key)
+    local w, wr = 0, 0
+    for i = 1, #one[key] do
+      w = math.max(w, math.abs(r[1][key][i] - one[key][i]) / math.max(1, math.abs(one[key][i])))
+      wr = math.max(wr, math.abs(r[1][key][i] - r[2][key][i]))
+    end
+    check.eq(wr, 0, key .. " identical on both ranks")
+    check.truthy(w < 1e-4, key .. ": 2 ranks x 8 with SyncBatchNorm vs 1 x 16 with BatchNorm, largest difference " .. w)
+  end
 end)
 
 test("a 2-rank toy sweep equals the 1-rank sweep, run for run; rank 0 writes the table and the pages", function()

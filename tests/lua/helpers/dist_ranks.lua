@@ -66,5 +66,42 @@ for i = 1, #net:parameters() do
 end
 out.adam_state = state
 
+-- the same with SyncBatchNorm between the layers (one rank: BatchNorm),
+-- then a gradient penalty's parameter gradients (double backward through
+-- the statistics' sum over ranks). No bias before the normalisation: its
+-- gradient is zero up to rounding, which Adam would turn into full steps
+-- of either sign.
+tensor.manual_seed(8)
+local net2 = nn.Sequential { nn.Linear(5, 16, { bias = false }), nn.SyncBatchNorm(16), nn.Tanh(), nn.Linear(16, 1) }
+local opt2 = optim.Adam(net2:parameters(), { lr = 1e-2 })
+steps = 0
+while steps < 20 do
+  for x, y in ds:batches(global // size, { shuffle = true, shard = true }) do
+    opt2:zero_grad()
+    local loss = ((net2(x) - y) ^ 2):mean()
+    loss:backward()
+    dist.average_gradients(net2)
+    opt2:step()
+    steps = steps + 1
+    if steps == 20 then break end
+  end
+end
+local function flatten(list)
+  local f = {}
+  for _, t in ipairs(list) do for _, v in ipairs(t:reshape(-1):totable()) do f[#f + 1] = v end end
+  return f
+end
+out.sync_params = flatten(net2:parameters())
+out.sync_running = flatten { net2[2].running_mean, net2[2].running_var }
+local xg = X:narrow(1, rank * (global // size) + 1, global // size):clone():requires_grad()
+local g = autograd.grad(net2(xg):sum(), xg, { create_graph = true })
+local penalty = ((g:norm(2, 2) - 1) ^ 2):mean()
+opt2:zero_grad()
+penalty:backward()
+dist.average_gradients(net2)
+local pg = {}
+for _, p in ipairs(net2:parameters()) do pg[#pg + 1] = p.grad end
+out.penalty_grads = flatten(pg)
+
 local all = dist.gather(out)
 if rank == 0 then print(json.encode(all)) end
