@@ -25,7 +25,8 @@
 --
 -- Under mpirun the ranks train one model (data parallel, as mnist_gan.lua):
 -- --batch rows each of every global batch, gradients averaged over the
--- ranks, BatchNorm statistics per rank; rank 0 writes every file.
+-- ranks, BatchNorm statistics per rank (--sync-bn: the global batch's);
+-- rank 0 writes every file.
 local opt = cli.options {
   data = { "fashion", "mnist, fashion or folder:DIR" },
   size = { 32, "image side", choices = { 32, 64 } },
@@ -40,6 +41,7 @@ local opt = cli.options {
   classifier = { "", "checkpoint of mnist_classifier.lua (same --data) for the scores" },
   keep = { 2, "checkpoints kept, one per sample interval (out/ckpt_<iteration>.safetensors; the best Inception Score also as out/best.safetensors)", min = 0 },
   data_dir = { nil, "directory of the MNIST or Fashion-MNIST files (default: the loader's)", type = "string" },
+  sync_bn = { false, "under mpirun: BatchNorm over the global batch (nn.SyncBatchNorm), not per rank" },
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)
@@ -56,6 +58,9 @@ local test_x = opt.classifier ~= "" and data.images(opt.data, { split = "test", 
 -- the networks (models.dcgan_generator / _discriminator) and their init
 local G = models.dcgan_generator { zdim = opt.zdim, width = opt.width, channels = NC, size = S }:apply(models.dcgan_init)
 local D = models.dcgan_discriminator { width = opt.width, channels = NC, size = S }:apply(models.dcgan_init)
+if opt.sync_bn then
+  G, D = nn.SyncBatchNorm.convert_sync_batchnorm(G), nn.SyncBatchNorm.convert_sync_batchnorm(D)
+end
 local D_logits = D:slice(1, -2) -- D without its Sigmoid, for the hinge loss
 local optG = optim.Adam(G:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })
 local optD = optim.Adam(D:parameters(), { lr = opt.lr, betas = { 0.5, 0.999 } })

@@ -20,8 +20,9 @@
 -- takes --batch rows of every global batch of --batch x ranks and its part
 -- of the global batch's z, the gradients are averaged over the ranks
 -- after each backward, so every rank takes the same step; BatchNorm keeps
--- per-rank statistics, as PyTorch's DDP does. Rank 0 writes the pictures,
--- metrics and checkpoints.
+-- per-rank statistics, as PyTorch's DDP does (--sync-bn: the global
+-- batch's, nn.SyncBatchNorm). Rank 0 writes the pictures, metrics and
+-- checkpoints.
 --
 --   mpirun -np 2 ganlua scripts/mnist_gan.lua --batch 32   # as one process at --batch 64
 local opt = cli.options {
@@ -36,6 +37,7 @@ local opt = cli.options {
   save_every = { 1, "epochs between checkpoints (out/ckpt.safetensors; 0: none)", min = 0 },
   resume = { "", "checkpoint to continue from (its epoch count carries on)" },
   data_dir = data.dir_option("MNIST"),
+  sync_bn = { false, "under mpirun: G's BatchNorm over the global batch (nn.SyncBatchNorm), not per rank" },
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)
@@ -56,6 +58,7 @@ layers[#layers + 1] = nn.Linear(1024, 784)
 layers[#layers + 1] = nn.Tanh()
 layers[#layers + 1] = nn.Reshape(1, 28, 28)
 local G = nn.Sequential(layers)
+if opt.sync_bn then G = nn.SyncBatchNorm.convert_sync_batchnorm(G) end
 local D = nn.Sequential { nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2),
                          nn.Linear(256, 1), nn.Sigmoid() }
 local D_logits = D:slice(1, -2) -- the same network without its Sigmoid, for the hinge loss

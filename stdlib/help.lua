@@ -207,6 +207,7 @@ local docs = {
   ["nn.ConvTranspose2d"] = "nn.ConvTranspose2d(in, out, k [, stride, padding, output_padding, groups, bias, dilation] [, {...}])",
   ["nn.BatchNorm1d"] = "nn.BatchNorm1d(C [, eps, momentum, affine, track_running_stats] [, {eps=1e-5, ...}])",
   ["nn.SyncBatchNorm"] = "nn.SyncBatchNorm(C [, eps, momentum, affine, track_running_stats] [, {...}]) -- BatchNorm over the global batch of every rank (dist)",
+  ["nn.SyncBatchNorm.convert_sync_batchnorm"] = "nn.SyncBatchNorm.convert_sync_batchnorm(model) -> model -- every BatchNorm1d/2d made a SyncBatchNorm on the same tensors",
   ["nn.BatchNorm2d"] = "nn.BatchNorm2d(C [, eps, momentum, affine, track_running_stats] [, {eps=1e-5, ...}])",
   ["nn.LayerNorm"] = "nn.LayerNorm(shape [, {eps=1e-5, elementwise_affine=true}])",
   ["nn.Dropout"] = "nn.Dropout([p=0.5])",

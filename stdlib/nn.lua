@@ -674,6 +674,36 @@ nn.BatchNorm2d = make_bn("BatchNorm2d", { [4] = true, desc = "an N x C x H x W t
 nn.SyncBatchNorm = make_bn("SyncBatchNorm", { [2] = true, [3] = true, [4] = true, [5] = true,
                                               desc = "an N x C x ... tensor" }, true)
 
+-- convert_sync_batchnorm(module) -> module with every BatchNorm1d/2d in it
+-- (itself included) replaced by a SyncBatchNorm holding the same
+-- parameter and buffer tensors, so optimizers made before still train
+-- them (PyTorch's nn.SyncBatchNorm.convert_sync_batchnorm). Convert before
+-- taking slices of a Sequential: a slice keeps the modules it was made of.
+function nn.SyncBatchNorm.convert_sync_batchnorm(m)
+  argcheck.module("nn.SyncBatchNorm.convert_sync_batchnorm", 1, m, "module")
+  local function convert(bn)
+    local s = nn.SyncBatchNorm(bn.num_features, { eps = bn.eps, momentum = bn.momentum, affine = bn.affine,
+                                                  track_running_stats = bn.track_running_stats })
+    for _, k in ipairs { "weight", "bias", "running_mean", "running_var", "num_batches_tracked" } do
+      if rawget(bn, k) ~= nil then rawset(s, k, rawget(bn, k)) end
+    end
+    s.training = bn.training
+    return s
+  end
+  local function is_bn(x) return x.__name == "BatchNorm1d" or x.__name == "BatchNorm2d" end
+  if is_bn(m) then return convert(m) end
+  local function walk_children(parent)
+    for _, k in ipairs(parent._children) do
+      local c = rawget(parent, k)
+      if argcheck.is_module(c) then
+        if is_bn(c) then rawset(parent, k, convert(c)) else walk_children(c) end
+      end
+    end
+  end
+  walk_children(m)
+  return m
+end
+
 -- LayerNorm(shape [, {eps = 1e-5, elementwise_affine = true}]): normalises
 -- over the trailing dims given by shape.
 local LayerNorm = Module:extend("LayerNorm")

@@ -34,6 +34,19 @@ test("one rank without mpirun: identities, and the mistakes still named", functi
   local n = 0
   for x in ds:batches(4, { shard = true }) do n = n + 1; check.eq(x:size(1), n < 3 and 4 or 2) end
   check.eq(n, 3)
+  -- BatchNorms converted in place: the same tensors (an optimizer made
+  -- before still trains them), the same outputs with one rank
+  local m = nn.Sequential { nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Sequential { nn.Tanh(), nn.BatchNorm1d(4) } }
+  local w, rm = m[2].weight, m[3][2].running_mean
+  local xin = tensor.randn(6, 3)
+  local before = m(xin)
+  m = nn.SyncBatchNorm.convert_sync_batchnorm(m)
+  check.eq(m[2].__name, "SyncBatchNorm"); check.eq(m[3][2].__name, "SyncBatchNorm")
+  check.truthy(m[2].weight == w and m[3][2].running_mean == rm, "the same tensors")
+  check.eq(#m:parameters(), 6)
+  check.truthy((m(xin) - before):abs():max():item() < 1e-6)
+  check.eq(nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm2d(3)).__name, "SyncBatchNorm")
+  check.raises(function() nn.SyncBatchNorm.convert_sync_batchnorm(3) end, "module")
   -- a child spawned without a variable (how sweep.run keeps a launcher's
   -- variables from its children)
   local pid = assert(sys.spawn({ "sh", "-c", 'test -z "$HOME" && test "$X1" = y' }, { env = { HOME = false, X1 = "y" } }))
@@ -130,7 +143,7 @@ test("a 2-rank toy sweep equals the 1-rank sweep, run for run; rank 0 writes the
   os.execute("rm -rf " .. q(root))
 end)
 
-test("mnist_gan under 2 ranks: rank 0 alone writes; 2 epochs straight == 1 epoch, save, resume (bit-identical, under MPI)", function()
+test("mnist_gan under 2 ranks: rank 0 alone writes; 2 epochs straight == 1 epoch, save, resume (bit-identical, under MPI); --sync-bn == one process", function()
   have_mpirun()
   if not io.open("data/mnist/train-images-idx3-ubyte") then print("  (skipped: run make data)") return end
   local data_dir = check.small_mnist(640) -- 10 global batches of 2 x 32 an epoch
@@ -153,5 +166,16 @@ test("mnist_gan under 2 ranks: rank 0 alone writes; 2 epochs straight == 1 epoch
   local b = assert(ckpt.read(d .. "/resumed/ckpt.safetensors"))
   check.eq(#a.names, #b.names)
   for _, name in ipairs(a.names) do check.eq((a.tensors[name] - b.tensors[name]):abs():max():item(), 0, name) end
+  -- with --sync-bn, 2 ranks x 32 train G and D as one process at 64 does
+  out, rc = mpirun(2, string.format("%s --epochs 2 --sync-bn --out %s/sync", common, q(d)))
+  check.eq(rc, 0, out)
+  out, rc = check.run(string.format("%s --epochs 2 --out %s/one", common:gsub("%-%-batch 32", "--batch 64"), q(d)))
+  check.eq(rc, 0, out)
+  a, b = assert(ckpt.read(d .. "/sync/ckpt.safetensors")), assert(ckpt.read(d .. "/one/ckpt.safetensors"))
+  local worst = 0
+  for _, name in ipairs(b.names) do
+    if name:match("^[GD]%.") then worst = math.max(worst, (a.tensors[name] - b.tensors[name]):abs():max():item()) end
+  end
+  check.truthy(worst < 1e-4, "mnist_gan --sync-bn, 2 x 32 vs 1 x 64 after 20 steps: largest difference " .. worst)
   os.execute("rm -rf " .. q(d) .. " " .. q(data_dir))
 end)
