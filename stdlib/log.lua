@@ -18,7 +18,8 @@
 -- float32 values such as :item()'s, up to 17 for doubles).
 --
 -- The run's page, report.html (ganlua.report), is written when the run
--- closes, by run:report(), and by run:step at most every 30 s, so a
+-- closes, by run:report(), and by run:step at most every 30 s (or 20
+-- times the last page's making time, when longer), so a
 -- browser reload during training shows the current state; {report =
 -- false} turns it off. A page that cannot be made is a warning, never the
 -- end of the run. close() also records the end ("finished", "seconds") in
@@ -79,7 +80,10 @@ local function copy_script(src, dir)
 end
 
 local RUN_OPTS = argcheck.options("log.run", { every = { 1000, min = 1 }, quiet = { false }, report = { true } })
-local REPORT_EVERY = 30 -- seconds between the pages run:step refreshes
+-- seconds between the pages run:step refreshes: 30, or 20 times what the
+-- last page took to make when that is longer (a page re-reads the whole
+-- metrics.jsonl: 2 s at 100k lines), so the pages cost at most 5 % of a run
+local REPORT_EVERY, REPORT_SHARE = 30, 20
 
 -- Under mpirun only rank 0 writes the run directory; the other ranks get
 -- a run that records nothing (its print says which rank speaks), and
@@ -270,7 +274,9 @@ function Run:step(n, extra)
   self.file:flush()
   self.shown = { order = self.order, values = self.scalars }
   self.scalars, self.order = {}, {}
-  if self.reporting and S.time() - self.last_report >= REPORT_EVERY then self:report() end
+  if self.reporting and S.time() - self.last_report >= math.max(REPORT_EVERY, REPORT_SHARE * (self.report_cost or 0)) then
+    self:report()
+  end
   if self.quiet then return end
   if self.tty then
     if S.time() - self.last_draw >= 0.1 or (self.total and self.n >= self.total) then self:draw()
@@ -330,8 +336,10 @@ end
 -- report([status]) -> the page's path, or nil after a warning: the run's
 -- report.html made now (status "running" unless given)
 function Run:report(status)
-  self.last_report = S.time()
+  local t0 = S.time()
   local ok, res = pcall(function() return require("ganlua.report").run(self.dir, { status = status or "running" }) end)
+  self.last_report = S.time()
+  self.report_cost = self.last_report - t0
   if ok then return res end
   if not self.report_warned then
     self.report_warned = true

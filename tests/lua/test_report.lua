@@ -90,26 +90,16 @@ local function check_refs(page)
     local path = dir .. "/" .. decode_uri(v:gsub("\\/", "/"))
     check.truthy(exists(path), "slider picture missing: " .. path)
   end
-  check.truthy(not html:find("https?://") and not html:find('src="//', 1, true) and not html:find("@import", 1, true),
+  -- (an inline SVG names its XML namespace by an http URI; it fetches nothing)
+  local outside = html:gsub('"data:[^"]*"', '""')
+  check.truthy(not outside:find("https?://") and not outside:find('src="//', 1, true) and not outside:find("@import", 1, true),
     "the page fetches nothing")
-  return html, n_files, n_data
-end
-
-local B64 = {}
-for i = 1, 64 do B64[("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"):byte(i)] = i - 1 end
-local function unbase64(s)
-  local out, bits, n = {}, 0, 0
-  for i = 1, #s do
-    local v = B64[s:byte(i)]
-    if v then
-      bits, n = (bits << 6) | v, n + 6
-      if n >= 8 then
-        n = n - 8
-        out[#out + 1] = string.char((bits >> n) & 255)
-      end
-    end
+  for uri in html:gmatch('"(data:[^"]*)"') do
+    local body = decode_uri(uri)
+    check.truthy(not body:find("<image", 1, true) and not body:find("@import", 1, true) and not body:find("href=\"http", 1, true),
+      "an inline chart refers to nothing outside")
   end
-  return table.concat(out)
+  return html, n_files, n_data
 end
 
 -- a small run made the way a script makes one: options, scalars by step
@@ -155,7 +145,7 @@ test("a run's page: parsed, every scalar charted, every picture there, the scrip
   end
   check.eq(select(2, html:gsub('class="chart"', "")), 3, "three charts")
   check.eq(n_data, 3)
-  local svg = unbase64(html:match('data%-metric="g_loss"><img src="data:image/svg%+xml;base64,([^"]*)"'))
+  local svg = decode_uri(html:match('data%-metric="g_loss"><img src="data:image/svg%+xml;charset=utf%-8,([^"]*)"'))
   check.truthy(svg:find("<svg", 1, true) and svg:find("</svg>", 1, true), "the chart is an SVG document")
   check.truthy(html:find("39 points", 1, true), "the NaN left out of g_loss's 40")
   -- the pictures: the series' latest, a slider over its four, the KDE and the GIF
@@ -196,6 +186,14 @@ test("a running run's page reloads itself and says running; run:report refreshes
   run:scalar("d_loss", 0.5); run:step(41)
   run:report()
   check.truthy(slurp(page):find("41 steps logged", 1, true), "the refreshed page has the new step")
+  -- run:step refreshes it after 30 s, or after 20 times the last page's
+  -- making time when that is longer
+  run.last_report, run.report_cost = sys.time() - 31, 10
+  run:scalar("d_loss", 0.5); run:step(42)
+  check.truthy(slurp(page):find("41 steps logged", 1, true), "a 10 s page waits 200 s")
+  run.report_cost = 0.01
+  run:scalar("d_loss", 0.5); run:step(43)
+  check.truthy(slurp(page):find("43 steps logged", 1, true), "a quick page after 30 s")
   -- a run nobody closed and whose metrics are old is "stopped"
   local r2 = report.run(root .. "/live", { out = root .. "/live/r2.html" })
   check.truthy(slurp(r2):find('data-state="running"', 1, true))
