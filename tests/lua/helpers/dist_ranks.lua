@@ -38,33 +38,38 @@ tensor.manual_seed(7)
 local X = tensor.randn(96, 5)
 local Y = (X:narrow(2, 1, 1) * 2 - X:narrow(2, 2, 1)):tanh()
 local ds = data.dataset(X, Y)
+-- 20 data-parallel Adam steps of net on the sharded batches; its optimizer
+local function train(net)
+  local opt = optim.Adam(net:parameters(), { lr = 1e-2 })
+  local steps = 0
+  while steps < 20 do
+    for x, y in ds:batches(global // size, { shuffle = true, shard = true }) do
+      opt:zero_grad()
+      local loss = ((net(x) - y) ^ 2):mean()
+      loss:backward()
+      dist.average_gradients(net)
+      opt:step()
+      steps = steps + 1
+      if steps == 20 then break end
+    end
+  end
+  out.steps = steps
+  return opt
+end
+-- every value of a list of tensors, in order
+local function flatten(list)
+  local f = {}
+  for _, t in ipairs(list) do for _, v in ipairs(t:reshape(-1):totable()) do f[#f + 1] = v end end
+  return f
+end
+
 local net = nn.Sequential { nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1) }
 dist.broadcast_parameters(net)
-local opt = optim.Adam(net:parameters(), { lr = 1e-2 })
-local steps = 0
-for _ = 1, 10 do
-  for x, y in ds:batches(global // size, { shuffle = true, shard = true }) do
-    opt:zero_grad()
-    local loss = ((net(x) - y) ^ 2):mean()
-    loss:backward()
-    dist.average_gradients(net)
-    opt:step()
-    steps = steps + 1
-    if steps == 20 then break end
-  end
-  if steps == 20 then break end
-end
-out.steps = steps
-local flat = {}
-for _, p in ipairs(net:parameters()) do for _, v in ipairs(p:reshape(-1):totable()) do flat[#flat + 1] = v end end
-out.params = flat
-local state = {}
-for i = 1, #net:parameters() do
-  for _, k in ipairs { "exp_avg", "exp_avg_sq" } do
-    for _, v in ipairs(opt.state[i][k]:reshape(-1):totable()) do state[#state + 1] = v end
-  end
-end
-out.adam_state = state
+local opt = train(net)
+out.params = flatten(net:parameters())
+local moments = {}
+for i = 1, #net:parameters() do moments[#moments + 1] = opt.state[i].exp_avg; moments[#moments + 1] = opt.state[i].exp_avg_sq end
+out.adam_state = flatten(moments)
 
 -- the same with SyncBatchNorm between the layers (one rank: BatchNorm),
 -- then a gradient penalty's parameter gradients (double backward through
@@ -73,24 +78,7 @@ out.adam_state = state
 -- of either sign.
 tensor.manual_seed(8)
 local net2 = nn.Sequential { nn.Linear(5, 16, { bias = false }), nn.SyncBatchNorm(16), nn.Tanh(), nn.Linear(16, 1) }
-local opt2 = optim.Adam(net2:parameters(), { lr = 1e-2 })
-steps = 0
-while steps < 20 do
-  for x, y in ds:batches(global // size, { shuffle = true, shard = true }) do
-    opt2:zero_grad()
-    local loss = ((net2(x) - y) ^ 2):mean()
-    loss:backward()
-    dist.average_gradients(net2)
-    opt2:step()
-    steps = steps + 1
-    if steps == 20 then break end
-  end
-end
-local function flatten(list)
-  local f = {}
-  for _, t in ipairs(list) do for _, v in ipairs(t:reshape(-1):totable()) do f[#f + 1] = v end end
-  return f
-end
+local opt2 = train(net2)
 out.sync_params = flatten(net2:parameters())
 out.sync_running = flatten { net2[2].running_mean, net2[2].running_var }
 local xg = X:narrow(1, rank * (global // size) + 1, global // size):clone():requires_grad()
