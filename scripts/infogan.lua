@@ -19,6 +19,10 @@
 -- iterations (the released launcher's 50 epochs of 100 updates); L_I weighs
 -- c1 by 1 and c2, c3 by --lambda-cont (1: at 0.1, Q's guesses of c2 and
 -- c3 stayed at chance through three epochs, and so did their pictures).
+-- Where the paper and its released code (openai/InfoGAN) differ, the
+-- options name both: --leak 0.1 | 0.01, --output tanh | sigmoid (its
+-- MeanBernoulli output on images in [0, 1]), --g-codes same | fresh (its
+-- G step is a second sess.run, so a new draw of z and the codes).
 --
 -- Writes to --out: codes_<iteration>.png (ten rows, one per value of c1;
 -- columns: the same ten noise vectors), c2.png and c3.png at the end (row
@@ -40,6 +44,11 @@ local opt = cli.options {
   noise = { "uniform", "distribution of z: U(-1, 1) as the released code draws it, or N(0, 1)", choices = { "uniform", "normal" } },
   init = { "released", "weights: N(0, 0.02), BatchNorm scales N(1, 0.02), biases 0 (the released code's), or PyTorch's defaults",
            choices = { "released", "pytorch" } },
+  leak = { 0.1, "LeakyReLU slope in D and Q: 0.1 as the paper's appendix says, 0.01 as the released code's leaky_rectify", min = 0 },
+  output = { "tanh", "G's last activation: tanh on images in [-1, 1], or sigmoid on [0, 1] (the released code's MeanBernoulli mean)",
+             choices = { "tanh", "sigmoid" } },
+  g_codes = { "same", "G's step on the fakes D's step saw, or on fresh z and codes (the released code runs G's step as its own draw)",
+              choices = { "same", "fresh" } },
   sample_interval = { 500, "iterations between code grids", positive = true },
   max_iters = { 5000, "stop after this many iterations (0: run every epoch)", min = 0 },
   classifier = { "", "checkpoint of mnist_classifier.lua, for the accuracy of G's samples by c1" },
@@ -47,23 +56,24 @@ local opt = cli.options {
 }
 tensor.manual_seed(opt.seed)
 local run = log.run(opt)
-local ds = data.mnist { split = "train", dir = opt.data_dir }
-local test_set = data.mnist { split = "test", dir = opt.data_dir }
+local range = opt.output == "tanh" and "tanh" or "unit" -- the images' range: G's output's
+local ds = data.mnist { split = "train", dir = opt.data_dir, range = range }
+local test_set = data.mnist { split = "test", dir = opt.data_dir, range = range }
 
 local NZ, NCAT, NCONT = 62, 10, 2
 local G = nn.Sequential {
   nn.Linear(NZ + NCAT + NCONT, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
   nn.Linear(1024, 7 * 7 * 128), nn.BatchNorm1d(7 * 7 * 128), nn.ReLU(), nn.Reshape(128, 7, 7),
   nn.ConvTranspose2d(128, 64, 4, { stride = 2, padding = 1 }), nn.BatchNorm2d(64), nn.ReLU(),
-  nn.ConvTranspose2d(64, 1, 4, { stride = 2, padding = 1 }), nn.Tanh(),
+  nn.ConvTranspose2d(64, 1, 4, { stride = 2, padding = 1 }), opt.output == "tanh" and nn.Tanh() or nn.Sigmoid(),
 }
 local body = nn.Sequential {
-  nn.Conv2d(1, 64, 4, { stride = 2, padding = 1 }), nn.LeakyReLU(0.1),
-  nn.Conv2d(64, 128, 4, { stride = 2, padding = 1 }), nn.BatchNorm2d(128), nn.LeakyReLU(0.1), nn.Flatten(),
-  nn.Linear(128 * 7 * 7, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.1),
+  nn.Conv2d(1, 64, 4, { stride = 2, padding = 1 }), nn.LeakyReLU(opt.leak),
+  nn.Conv2d(64, 128, 4, { stride = 2, padding = 1 }), nn.BatchNorm2d(128), nn.LeakyReLU(opt.leak), nn.Flatten(),
+  nn.Linear(128 * 7 * 7, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(opt.leak),
 }
 local d_head = nn.Linear(1024, 1)
-local q_head = nn.Sequential { nn.Linear(1024, 128), nn.BatchNorm1d(128), nn.LeakyReLU(0.1), nn.Linear(128, NCAT + NCONT) }
+local q_head = nn.Sequential { nn.Linear(1024, 128), nn.BatchNorm1d(128), nn.LeakyReLU(opt.leak), nn.Linear(128, NCAT + NCONT) }
 
 -- the released code (openai/InfoGAN, infogan/misc/custom_ops.py and
 -- distributions.py): every weight N(0, 0.02) (truncated for convolutions),
@@ -110,7 +120,7 @@ end
 local z_cols, z_one = noise(10), noise(1):expand(10, NZ)
 local sweep = tensor.arange(0, 10) * (4 / 9) - 2 -- -2 .. 2
 local function save_grid(x, name)
-  assert(image.save_grid(x, opt.out .. "/" .. name, { nrow = 10, normalize = true, range = { -1, 1 } }))
+  assert(image.save_grid(x, opt.out .. "/" .. name, { nrow = 10, normalize = true, range = { range == "tanh" and -1 or 0, 1 } }))
 end
 
 -- c1 as a classifier of G's samples: the classifier's digit of per samples
@@ -118,6 +128,7 @@ end
 local function c1_accuracy(classifier, per)
   local cat = tensor.arange(1, NCAT + 1):unsqueeze(2):expand(NCAT, per):reshape(NCAT * per)
   local x = G:infer(latent(cat, tensor.rand(NCAT * per, NCONT) * 2 - 1))
+  if range == "unit" then x = x * 2 - 1 end -- the classifier's range
   local digits = autograd.no_grad(function() return classifier(x) end):argmax(2)
   return (metrics.matched_accuracy(cat, digits))
 end
@@ -154,6 +165,10 @@ for epoch = 1, opt.epochs do
     optD:step()
     -- G: fool D, and make the codes recoverable
     optG:zero_grad()
+    if opt.g_codes == "fresh" then
+      cat, cont = random_codes(n)
+      fake = G(latent(cat, cont))
+    end
     h = body(fake)
     local adv = losses.bce_with_logits(d_head(h), 1)
     local info_cat, info_cont = info_terms(q_head(h), cat, cont)
