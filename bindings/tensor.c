@@ -1325,6 +1325,18 @@ static int t_dot(lua_State *L)
     return 1;
 }
 
+/* tensor._bce_with_logits(x, t): losses.bce_with_logits's elementwise
+ * loss as one op; t a number or a Tensor (its shape is losses.lua's check) */
+static int t_bce_with_logits(lua_State *L)
+{
+    gl_tensor *x = gl_lua_check(L, 1), *t = NULL;
+    float tv = 0.0f;
+    if (lua_type(L, 2) == LUA_TNUMBER) tv = (float)lua_tonumber(L, 2);
+    else t = gl_lua_check(L, 2);
+    PUSH_OP(L, gl_op_bce_logits(out, x, t, tv));
+    return 1;
+}
+
 /* ---------------------------------------------------------------- tables */
 
 /* Methods; each is also a function of the module (tensor.exp(x)). */
@@ -1360,7 +1372,7 @@ static const luaL_Reg module_fns[] = {
     {"eye", t_eye}, {"from", t_from}, {"one_hot", t_one_hot}, {"cat", t_cat}, {"stack", t_stack},
     {"manual_seed", t_manual_seed}, {"get_rng_state", t_get_rng_state}, {"set_rng_state", t_set_rng_state},
     {"is_tensor", t_is_tensor}, {"set_num_threads", t_set_num_threads}, {"get_num_threads", t_get_num_threads},
-    {"memory", t_memory}, {"_get", t_get}, {"_set", t_set}, {"_dot", t_dot}, {NULL, NULL}};
+    {"memory", t_memory}, {"_get", t_get}, {"_set", t_set}, {"_dot", t_dot}, {"_bce_with_logits", t_bce_with_logits}, {NULL, NULL}};
 
 int luaopen_ganlua_tensor(lua_State *L)
 {

@@ -164,7 +164,7 @@ static const char *op_names[GL_OP_COUNT] = {
     [GL_OP_ADD] = "Add", [GL_OP_SUB] = "Sub", [GL_OP_MUL] = "Mul", [GL_OP_DIV] = "Div",
     [GL_OP_POW] = "Pow", [GL_OP_MAXIMUM] = "Maximum", [GL_OP_MINIMUM] = "Minimum",
     [GL_OP_AFFINE] = "Affine", [GL_OP_POW_SCALAR] = "PowScalar",
-    [GL_OP_UNARY] = "Unary", [GL_OP_LEAKY_RELU] = "LeakyRelu", [GL_OP_SOFTPLUS] = "Softplus",
+    [GL_OP_UNARY] = "Unary", [GL_OP_LEAKY_RELU] = "LeakyRelu", [GL_OP_SOFTPLUS] = "Softplus", [GL_OP_BCE_LOGITS] = "BinaryCrossEntropyWithLogits",
     [GL_OP_CLAMP] = "Clamp", [GL_OP_SUM] = "Sum", [GL_OP_SUM_TO] = "SumTo",
     [GL_OP_MAX_DIM] = "MaxDim", [GL_OP_MAX_ALL] = "MaxAll", [GL_OP_NORM] = "Norm",
     [GL_OP_RESHAPE] = "Reshape", [GL_OP_EXPAND] = "Expand", [GL_OP_PERMUTE] = "Permute",

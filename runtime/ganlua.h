@@ -240,6 +240,10 @@ gl_status gl_op_leaky_relu(gl_tensor **out, gl_tensor *x, float slope);
 /* log(1 + exp(beta x)) / beta, linear where beta x > threshold */
 gl_status gl_op_softplus(gl_tensor **out, gl_tensor *x, float beta,
                          float threshold);
+/* Binary cross-entropy of logits x against targets, elementwise:
+ * softplus(x) - x t, stable for any logit. t is a tensor of x's shape or of
+ * one element, or NULL for the number tv. Differentiable in x and t. */
+gl_status gl_op_bce_logits(gl_tensor **out, gl_tensor *x, gl_tensor *t, float tv);
 /* Clamp to [lo, hi]; pass -INFINITY / INFINITY for an open side. */
 gl_status gl_op_clamp(gl_tensor **out, gl_tensor *x, float lo, float hi);
 

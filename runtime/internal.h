@@ -39,6 +39,7 @@ typedef enum {
     GL_OP_LEAKY_RELU,
     GL_OP_SOFTPLUS,
     GL_OP_CLAMP,
+    GL_OP_BCE_LOGITS,
     GL_OP_SUM,
     GL_OP_SUM_TO,
     GL_OP_MAX_DIM,

@@ -395,7 +395,7 @@ static gl_status mask_of(gl_tensor **out, const gl_tensor *x, mask_kind kind, fl
     return GL_OK;
 }
 
-static gl_status unary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+GL_CLONES static gl_status unary_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
 {
     (void)needs;
     gl_unary u = (gl_unary)n->i[0];
@@ -473,7 +473,7 @@ out:
     return st;
 }
 
-gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x)
+GL_CLONES gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x)
 {
     if ((int)u < 0 || u >= GL_U_COUNT) return gl_fail(GL_ERR_ARG, "unary: unknown op %d", (int)u);
     gl_tensor *o;
@@ -507,7 +507,7 @@ gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x)
 
 /* --------------------------------------------- leaky_relu, softplus, clamp */
 
-static gl_status masked_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+GL_CLONES static gl_status masked_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
 {
     (void)needs;
     gl_tensor *x = NULL, *m = NULL;
@@ -527,7 +527,19 @@ static gl_status masked_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, cons
         }
     } else if (n->op == GL_OP_CLAMP) {
         if (!(st = mask_of(&m, x, MASK_INSIDE, n->f[0], n->f[1]))) st = gl_op_mul(&gin[0], g, m);
-    } else { /* softplus: g sigmoid(beta x) below the threshold, g above */
+    } else if (!gl_grad_enabled()) { /* softplus, fused: g sigmoid(beta x) below the threshold, g above */
+        float beta = n->f[0], thr = n->f[1];
+        if (!(st = gl_tensor_new_like(&m, g))) {
+            const float *restrict X = x->data, *restrict G = g->data;
+            float *restrict R = m->data;
+            for (int64_t i = 0; i < g->numel; i++) {
+                float bx = beta * X[i];
+                R[i] = bx > thr ? G[i] : G[i] * sigmoidf(bx);
+            }
+            gin[0] = m;
+            m = NULL;
+        }
+    } else { /* softplus: g sigmoid(beta x) below the threshold, g above, from differentiable ops */
         float beta = n->f[0], thr = n->f[1];
         gl_tensor *bx = NULL, *sg = NULL, *t = NULL, *keep = NULL;
         if (!(st = gl_op_affine(&bx, x, beta, 0.0f)) && !(st = gl_op_unary(&sg, GL_U_SIGMOID, bx)) &&
@@ -564,7 +576,7 @@ static gl_status record_masked(gl_tensor **out, gl_tensor *o, gl_tensor *x, gl_o
     return GL_OK;
 }
 
-gl_status gl_op_leaky_relu(gl_tensor **out, gl_tensor *x, float slope)
+GL_CLONES gl_status gl_op_leaky_relu(gl_tensor **out, gl_tensor *x, float slope)
 {
     gl_tensor *o;
     GL_TRY(gl_tensor_new_like(&o, x));
@@ -599,6 +611,87 @@ gl_status gl_op_clamp(gl_tensor **out, gl_tensor *x, float lo, float hi)
         o->data[i] = v < lo ? lo : (v > hi ? hi : v);
     }
     return record_masked(out, o, x, GL_OP_CLAMP, lo, hi);
+}
+
+/* ------------------------------------------------- bce with logits */
+
+/* l = softplus(x) - x t = max(x, 0) - x t + log1p(exp(-|x|));
+ * dl/dx = sigmoid(x) - t, dl/dt = -x. One op instead of softplus, a
+ * product and a difference, each with its own backward. */
+static gl_status bce_logits_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
+{
+    gl_tensor *x = NULL, *t = NULL, *a = NULL, *b = NULL;
+    gl_status st;
+    int has_t = n->n_in > 1;
+    float tv = n->f[0];
+    if ((st = gl_node_saved(n, 0, &x)) || (has_t && (st = gl_node_saved(n, 1, &t)))) goto out;
+    if (!gl_grad_enabled()) { /* fused */
+        const float *restrict X = x->data, *restrict G = g->data;
+        int64_t N = x->numel;
+        if (needs[0]) {
+            if ((st = gl_tensor_new_like(&gin[0], x))) goto out;
+            float *restrict R = gin[0]->data;
+            if (!has_t) for (int64_t i = 0; i < N; i++) R[i] = G[i] * (sigmoidf(X[i]) - tv);
+            else if (t->numel == 1) for (int64_t i = 0; i < N; i++) R[i] = G[i] * (sigmoidf(X[i]) - t->data[0]);
+            else for (int64_t i = 0; i < N; i++) R[i] = G[i] * (sigmoidf(X[i]) - t->data[i]);
+        }
+        if (has_t && needs[1]) {
+            if ((st = gl_tensor_new_like(&gin[1], t))) goto out;
+            if (t->numel == 1) {
+                double s = 0;
+                for (int64_t i = 0; i < N; i++) s -= (double)X[i] * G[i];
+                gin[1]->data[0] = (float)s;
+            } else
+                for (int64_t i = 0; i < N; i++) gin[1]->data[i] = -X[i] * G[i];
+        }
+        goto out;
+    }
+    /* from differentiable ops, for higher orders */
+    if (needs[0] && !(st = gl_op_unary(&a, GL_U_SIGMOID, x))) {
+        if (has_t) st = gl_op_sub(&b, a, t);
+        else st = gl_op_affine(&b, a, 1.0f, -tv);
+        if (!st) st = gl_op_mul(&gin[0], g, b);
+    }
+    if (!st && has_t && needs[1]) {
+        gl_tensor_release(a);
+        gl_tensor_release(b);
+        a = b = NULL;
+        if (!(st = gl_op_mul(&a, x, g)) && !(st = gl_op_affine(&b, a, -1.0f, 0.0f)))
+            st = t->numel == 1 ? gl_op_sum_to(&gin[1], b, t->ndim, t->shape) : gl_op_affine(&gin[1], b, 1.0f, 0.0f);
+    }
+out:
+    gl_tensor_release(x);
+    gl_tensor_release(t);
+    gl_tensor_release(a);
+    gl_tensor_release(b);
+    return st;
+}
+
+gl_status gl_op_bce_logits(gl_tensor **out, gl_tensor *x, gl_tensor *t, float tv)
+{
+    char b1[96], b2[96];
+    if (t && t->numel != 1 && !gl_tensor_same_shape(t, x))
+        return gl_fail(GL_ERR_SHAPE, "bce_with_logits: target %s does not match input %s", gl_tensor_shape_str(t, b1, sizeof b1),
+                       gl_tensor_shape_str(x, b2, sizeof b2));
+    gl_tensor *o;
+    GL_TRY(gl_tensor_new_like(&o, x));
+    const float *restrict X = x->data;
+    float *restrict R = o->data;
+    for (int64_t i = 0; i < x->numel; i++) {
+        float v = X[i], ti = t ? t->data[t->numel == 1 ? 0 : i] : tv;
+        R[i] = fmaxf(v, 0.0f) - v * ti + log1pf(expf(-fabsf(v)));
+    }
+    gl_status st;
+    gl_tensor *ins[2] = {x, t};
+    gl_node *n = gl_record(&st, GL_OP_BCE_LOGITS, bce_logits_backward, o, t ? 2 : 1, ins);
+    if (st != GL_OK) { gl_tensor_release(o); return st; }
+    if (n) {
+        n->f[0] = tv;
+        gl_node_save(n, x, 0);
+        if (t) gl_node_save(n, t, 0);
+    }
+    *out = o;
+    return GL_OK;
 }
 
 /* ------------------------------------------------------------- compare */

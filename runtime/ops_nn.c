@@ -52,7 +52,11 @@ gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b
     GL_TRY(gl_tensor_new(&o, 2, shape));
     float beta = 0.0f;
     if (b) {
-        for (int64_t r = 0; r < N; r++) memcpy(o->data + r * O, b->data, sizeof(float) * (size_t)O);
+        if (O <= 8) /* a few outputs (a D's logit): a loop, not a memcpy per row */
+            for (int64_t r = 0; r < N; r++)
+                for (int64_t j = 0; j < O; j++) o->data[r * O + j] = b->data[j];
+        else
+            for (int64_t r = 0; r < N; r++) memcpy(o->data + r * O, b->data, sizeof(float) * (size_t)O);
         beta = 1.0f;
     }
     if (N && O) {

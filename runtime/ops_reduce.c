@@ -26,6 +26,54 @@ static int reduced_shape(const gl_tensor *x, int d, int keepdim, int64_t *shape)
 
 /* ---------------------------------------------------------------- sum */
 
+/* n floats summed in double over eight running sums: one serial double
+ * chain costs an add's latency (3-4 cycles) per element, and a loss's
+ * mean over a 128 x 128 batch was 40 % of a small Linear's step. */
+typedef float reduce_v4 __attribute__((vector_size(16), aligned(4)));
+typedef double reduce_v4d __attribute__((vector_size(32)));
+GL_CLONES static double sum_floats(const float *restrict p, int64_t n)
+{
+    reduce_v4d s0 = {0}, s1 = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const reduce_v4 *r = (const reduce_v4 *)(p + i);
+        s0 += __builtin_convertvector(r[0], reduce_v4d);
+        s1 += __builtin_convertvector(r[1], reduce_v4d);
+    }
+    s0 += s1;
+    double s = (s0[0] + s0[1]) + (s0[2] + s0[3]);
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+/* q[b] = sum over j < n of p[j * inner + b]: each block of 32 columns in
+ * four 8-float vectors, stored once (a column's order of additions is the
+ * plain loop's, so the sums are the same bit for bit) */
+typedef float reduce_v8 __attribute__((vector_size(32), aligned(4)));
+GL_CLONES static void col_sums(const float *restrict p, int64_t n, int64_t inner, float *restrict q)
+{
+    int64_t b = 0;
+    for (; b + 32 <= inner; b += 32) {
+        reduce_v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        for (int64_t j = 0; j < n; j++) {
+            const reduce_v8 *r = (const reduce_v8 *)(p + j * inner + b);
+            s0 += r[0], s1 += r[1], s2 += r[2], s3 += r[3];
+        }
+        reduce_v8 *o = (reduce_v8 *)(q + b);
+        o[0] = s0, o[1] = s1, o[2] = s2, o[3] = s3;
+    }
+    for (; b + 8 <= inner; b += 8) {
+        reduce_v8 s0 = {0};
+        for (int64_t j = 0; j < n; j++) s0 += *(const reduce_v8 *)(p + j * inner + b);
+        *(reduce_v8 *)(q + b) = s0;
+    }
+    for (; b < inner; b++) {
+        float s0 = 0.0f;
+        for (int64_t j = 0; j < n; j++) s0 += p[j * inner + b];
+        q[b] = s0;
+    }
+}
+
 /* g back to the input shape: restore the reduced dim as 1, then expand. */
 static gl_status expand_back(gl_node *n, gl_tensor *g, gl_tensor **gin)
 {
@@ -54,9 +102,7 @@ gl_status gl_op_sum(gl_tensor **out, gl_tensor *x)
 {
     gl_tensor *o;
     GL_TRY(gl_tensor_new(&o, 0, NULL));
-    double s = 0;
-    for (int64_t i = 0; i < x->numel; i++) s += x->data[i];
-    o->data[0] = (float)s;
+    o->data[0] = (float)sum_floats(x->data, x->numel);
     gl_status st;
     gl_node *n = gl_record(&st, GL_OP_SUM, sum_backward, o, 1, &x);
     if (st) { gl_tensor_release(o); return st; }
@@ -73,18 +119,12 @@ gl_status gl_op_sum_dim(gl_tensor **out, gl_tensor *x, int dim, int keepdim)
     int nd = reduced_shape(x, d, keepdim, shape);
     split3(x, d, &outer, &n, &inner);
     gl_tensor *o;
-    GL_TRY(gl_tensor_zeros(&o, nd, shape));
+    GL_TRY(gl_tensor_new(&o, nd, shape));
     for (int64_t a = 0; a < outer; a++) {
         const float *p = x->data + a * n * inner;
         float *q = o->data + a * inner;
-        if (inner == 1) {
-            double s = 0;
-            for (int64_t j = 0; j < n; j++) s += p[j];
-            q[0] = (float)s;
-        } else {
-            for (int64_t j = 0; j < n; j++)
-                for (int64_t b = 0; b < inner; b++) q[b] += p[j * inner + b];
-        }
+        if (inner == 1) q[0] = (float)sum_floats(p, n);
+        else col_sums(p, n, inner, q);
     }
     gl_status st;
     gl_node *nd_ = gl_record(&st, GL_OP_SUM, sum_backward, o, 1, &x);

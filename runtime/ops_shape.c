@@ -155,10 +155,17 @@ gl_status gl_op_transpose(gl_tensor **out, gl_tensor *x, int d0, int d1)
 static void copy_slab(float *dst, int64_t dst_n, int64_t dst_off, const float *src, int64_t src_n,
                       int64_t src_off, int64_t len, int64_t outer, int64_t inner)
 {
-    /* for each outer block, len*inner contiguous floats */
-    for (int64_t a = 0; a < outer; a++)
-        memcpy(dst + (a * dst_n + dst_off) * inner, src + (a * src_n + src_off) * inner,
-               sizeof(float) * (size_t)(len * inner));
+    /* for each outer block, len*inner contiguous floats; a few floats by
+     * a loop (a batch of 2-D points is 128 memcpy calls of 8 bytes) */
+    int64_t n = len * inner;
+    for (int64_t a = 0; a < outer; a++) {
+        float *d = dst + (a * dst_n + dst_off) * inner;
+        const float *s = src + (a * src_n + src_off) * inner;
+        if (n <= 8)
+            for (int64_t i = 0; i < n; i++) d[i] = s[i];
+        else
+            memcpy(d, s, sizeof(float) * (size_t)n);
+    }
 }
 
 static gl_status narrow_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)

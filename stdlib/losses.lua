@@ -28,6 +28,18 @@ local OPTS = {
   gradient_penalty = argcheck.options("losses.gradient_penalty", { lambda = { 10.0, min = 0 } }),
 }
 
+-- a loss's checked options; without any, its defaults, checked once and
+-- read-only (a loss is called several times a step; building the table
+-- each time was a fifth of a toy D step's Lua)
+local DEFAULTS = {}
+for name, decl in pairs(OPTS) do
+  DEFAULTS[name] = setmetatable(decl:check(nil), { __newindex = function() error("losses: defaults are read-only", 2) end })
+end
+local function options(name, o, i)
+  if o == nil then return DEFAULTS[name] end
+  return OPTS[name]:check(o, i)
+end
+
 -- Every loss ends in `return reduce(...)`, with its checked options.
 local function reduce(x, o, name)
   local r = o.reduction
@@ -82,7 +94,7 @@ end
 
 function L.bce(p, t, o)
   check_input("bce", p); check_target("bce", p, t)
-  o = OPTS.bce:check(o, 3)
+  o = options("bce", o, 3)
   -- PyTorch refuses probabilities outside [0, 1] (a missing sigmoid)
   if p:numel() > 0 then
     local lo, hi = p:min():item(), p:max():item()
@@ -103,14 +115,14 @@ end
 -- softplus(x) - x t: stable for any logit
 function L.bce_with_logits(x, t, o)
   check_input("bce_with_logits", x); check_target("bce_with_logits", x, t)
-  o = OPTS.bce_with_logits:check(o, 3)
+  o = options("bce_with_logits", o, 3)
   t = as_target(x, t)
   local l
   if o.pos_weight then
     -- -(pw t log s(x) + (1 - t) log(1 - s(x))) = (1 - t) x + (1 + (pw - 1) t) softplus(-x)
     l = x * (1 - t) + (-x):softplus() * ((o.pos_weight - 1) * t + 1)
   else
-    l = x:softplus() - x * t
+    l = T._bce_with_logits(x, t) -- softplus(x) - x t as one op
   end
   if o.weight then l = l * o.weight end
   return reduce(l, o, "bce_with_logits")
@@ -118,7 +130,7 @@ end
 
 function L.mse(x, t, o)
   check_input("mse", x); check_target("mse", x, t)
-  o = OPTS.mse:check(o, 3)
+  o = options("mse", o, 3)
   t = as_target(x, t)
   local d = x - t
   return reduce(d * d, o, "mse")
@@ -126,7 +138,7 @@ end
 
 function L.l1(x, t, o)
   check_input("l1", x); check_target("l1", x, t)
-  o = OPTS.l1:check(o, 3)
+  o = options("l1", o, 3)
   t = as_target(x, t)
   return reduce((x - t):abs(), o, "l1")
 end
@@ -150,14 +162,14 @@ end
 -- nll(log_probs, target): target holds 1-based classes
 function L.nll(logp, target, o)
   local q = classes("nll", logp, target)
-  o = OPTS.nll:check(o, 3)
+  o = options("nll", o, 3)
   return reduce(-(logp * q):sum(2), o, "nll")
 end
 
 -- cross_entropy(logits, target [, {label_smoothing = 0, reduction}])
 function L.cross_entropy(logits, target, o)
   local q = classes("cross_entropy", logits, target)
-  o = OPTS.cross_entropy:check(o, 3)
+  o = options("cross_entropy", o, 3)
   local eps, w = o.label_smoothing, o.weight
   local smooth = eps > 0 and q * (1 - eps) + eps / logits:size(2) or q
   if not w then return reduce(-(logits:log_softmax(2) * smooth):sum(2), o, "cross_entropy") end
@@ -181,7 +193,7 @@ function L.gaussian_nll(mu, target, var, o)
     argcheck.fail("gaussian_nll", 3, "var", "a number or a Tensor", var)
   end
   check_target("gaussian_nll", mu, var, "var")
-  o = OPTS.gaussian_nll:check(o, 4)
+  o = options("gaussian_nll", o, 4)
   local eps = o.eps
   -- PyTorch: "var has negative entry/entries"
   local vmin = T.is_tensor(var) and (var:numel() > 0 and var:min():item() or 0) or var
@@ -253,7 +265,7 @@ function L.gradient_penalty(D, real, fake, o)
     argcheck.raise(string.format("gradient_penalty: real %s and fake %s must be non-empty batches of the same size",
       table.concat(real:size(), "x"), table.concat(fake:size(), "x")))
   end
-  local lambda = OPTS.gradient_penalty:check(o, 4).lambda
+  local lambda = options("gradient_penalty", o, 4).lambda
   local n = real:size(1)
   local es = { n }
   for _ = 2, real:dim() do es[#es + 1] = 1 end
@@ -273,7 +285,7 @@ function L.kl_div(logq, p, o)
   check_input("kl_div", logq)
   argcheck.tensor("kl_div", 2, p, "target")
   check_target("kl_div", logq, p)
-  o = OPTS.kl_div:check(o, 3)
+  o = options("kl_div", o, 3)
   if o.reduction == "batchmean" and logq:dim() < 1 then argcheck.raise("kl_div: batchmean needs an input with a batch dim") end
   p = as_target(logq, p)
   local term

@@ -46,6 +46,7 @@ function Optimizer:zero_grad()
 end
 
 function Optimizer:step()
+  if self.prepare then self:prepare() end -- what every parameter's update shares, once per step
   for i, p in ipairs(self.params) do
     local g = p.grad
     if g then
@@ -133,14 +134,16 @@ function optim.Adam(params, o)
   self.betas = { self.betas[1], self.betas[2] } -- a copy: the caller's table stays theirs
   return self
 end
+function Adam:prepare() -- read at each step: a scheduler may have changed lr
+  self._step_opts = { lr = self.lr, beta1 = self.betas[1], beta2 = self.betas[2], eps = self.eps,
+                      weight_decay = self.weight_decay }
+end
 function Adam:update(p, g, s)
   if not s.exp_avg then
     s.exp_avg, s.exp_avg_sq = zeros_like(p), zeros_like(p)
     if self.amsgrad then s.max_exp_avg_sq = zeros_like(p) end
   end
-  C.adam_step(p, g, s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq,
-    { lr = self.lr, beta1 = self.betas[1], beta2 = self.betas[2], eps = self.eps,
-      weight_decay = self.weight_decay }, s.step)
+  C.adam_step(p, g, s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq, self._step_opts, s.step)
 end
 
 -- RMSprop(params, {lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0, centered = false})

@@ -1,9 +1,12 @@
 /* test_runtime.c — C unit tests of runtime/ alone: no Lua involved.
  * Prints one line per failed check and ends with "N passed, N failed". */
 #include "../../runtime/ganlua.h"
+#include "../../runtime/internal.h" /* gl_sgemm */
 
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int passed, failed;
@@ -162,6 +165,63 @@ static void test_matmul_values(void)
     gl_tensor_release(ct);
 }
 
+/* gl_sgemm against a double-precision loop, for shapes of every path
+ * (the skinny forms for a side <= 4, oneDNN's, OpenBLAS's), both
+ * transposes, alpha and beta, and leading dimensions wider than the rows;
+ * beta = 0 must not read C (NaN there stays out of the result). */
+static void test_sgemm_shapes(void)
+{
+    static const int64_t dims[] = {1, 2, 3, 4, 5, 17, 70};
+    static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}};
+    int bad = 0, runs = 0;
+    float *A = malloc(sizeof(float) * 80 * 80), *B = malloc(sizeof(float) * 80 * 80), *C = malloc(sizeof(float) * 80 * 80);
+    double *R = malloc(sizeof(double) * 80 * 80);
+    uint64_t x = 12345;
+    for (int i = 0; i < 80 * 80; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        A[i] = (float)((double)(x >> 40) / (1 << 24) - 0.5);
+        B[(i * 7) % (80 * 80)] = (float)((double)((x >> 20) & 0xffff) / 65536.0 - 0.5);
+    }
+    for (int mi = 0; mi < 7; mi++)
+        for (int ni = 0; ni < 7; ni++)
+            for (int ki = 0; ki < 7; ki++)
+                for (int f = 0; f < 4; f++)
+                    for (int c = 0; c < 3; c++) {
+                        int64_t M = dims[mi], N = dims[ni], K = dims[ki];
+                        int ta = f & 1, tb = f >> 1;
+                        float alpha = ab[c][0], beta = ab[c][1];
+                        int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 1;
+                        for (int64_t i = 0; i < M; i++)
+                            for (int64_t j = 0; j < N; j++) {
+                                double acc = 0;
+                                for (int64_t k = 0; k < K; k++)
+                                    acc += (double)(ta ? A[k * lda + i] : A[i * lda + k]) *
+                                           (double)(tb ? B[j * ldb + k] : B[k * ldb + j]);
+                                float c0 = beta == 0.0f ? NAN : (float)(i - j) * 0.125f;
+                                C[i * ldc + j] = c0;
+                                R[i * N + j] = alpha * acc + (beta == 0.0f ? 0.0 : beta * (double)c0);
+                            }
+                        gl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                        runs++;
+                        for (int64_t i = 0; i < M; i++)
+                            for (int64_t j = 0; j < N; j++) {
+                                double d = fabs(C[i * ldc + j] - R[i * N + j]);
+                                if (!(d <= 1e-5 * (1.0 + (double)K))) {
+                                    if (bad++ < 5)
+                                        printf("sgemm %lldx%lldx%lld ta=%d tb=%d alpha=%g beta=%g: C[%lld][%lld] = %g, want %g\n",
+                                               (long long)M, (long long)K, (long long)N, ta, tb, alpha, beta, (long long)i,
+                                               (long long)j, C[i * ldc + j], R[i * N + j]);
+                                }
+                            }
+                    }
+    CHECK(runs == 7 * 7 * 7 * 4 * 3);
+    CHECK(bad == 0);
+    free(A);
+    free(B);
+    free(C);
+    free(R);
+}
+
 static void test_allocator_reuse(void)
 {
     gl_mem_stats s0, s1;
@@ -305,6 +365,7 @@ int main(void)
     test_errors();
     test_views_share_storage();
     test_matmul_values();
+    test_sgemm_shapes();
     test_allocator_reuse();
     test_rng();
     test_freed_graph_and_versions();

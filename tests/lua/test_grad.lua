@@ -68,6 +68,8 @@ local unary = {
   { "expand",     function(x) return x:expand(2, 3, 4) ^ 2 end, function() return rn(3, 1) end },
   { "clone",      function(x) return x:clone() ^ 2 end,       function() return rn(3, 4) end },
   { "matmul vec", function(x) return x:matmul(x:select(1, 1)) end, function() return rn(4, 4) end },
+  { "bce_logits", function(x) return losses.bce_with_logits(x, 1, { reduction = "none" }) end, function() return rn(3, 4) * 3 end },
+  { "bce_logits 0.3", function(x) return losses.bce_with_logits(x, 0.3) end, function() return rn(3, 4) * 3 end },
 }
 
 for _, u in ipairs(unary) do
@@ -95,6 +97,18 @@ local binary = {
   { "cat",      function(a, b) return tensor.cat({ a, b, a }, 2) ^ 2 end, { 3, 4 }, { 3, 2 } },
   { "stack",    function(a, b) return tensor.stack({ a, b }, 2) ^ 2 end, { 3, 4 }, { 3, 4 } },
   { "gp-like",  function(a, b) return ((a:matmul(b)):tanh():sum(2) - 1) ^ 2 end, { 3, 4 }, { 4, 2 } },
+  -- products by each path of gl_sgemm: OpenBLAS (small), oneDNN (from 16k
+  -- multiply-adds), and the skinny forms (a side of at most 4), both
+  -- transposes reached through the backward (scaled so that float32's
+  -- finite differences stay accurate over the longer sums)
+  { "mm blas",  function(a, b) return (a:matmul(b) * 0.3):tanh() end, { 6, 7 }, { 7, 5 } },
+  { "mm dnnl",  function(a, b) return (a:matmul(b) * 0.15):tanh() end, { 24, 30 }, { 30, 25 } },
+  { "mm K=2",   function(a, b) return (a:matmul(b) * 0.5):tanh() end, { 40, 2 }, { 2, 45 } },
+  { "mm N=1",   function(a, b) return (a:matmul(b) * 0.15):tanh() end, { 40, 50 }, { 50, 1 } },
+  { "mm N=2 t", function(a, b) return (a:matmul(b:t()) * 0.15):tanh() end, { 40, 50 }, { 2, 50 } },
+  { "mm M=3 t", function(a, b) return (a:t():matmul(b) * 0.15):tanh() end, { 50, 3 }, { 50, 40 } },
+  { "bce_logits t", function(a, b) return losses.bce_with_logits(a * 3, b:sigmoid()) end, { 3, 4 }, { 3, 4 } },
+  { "bce_logits t1", function(a, b) return losses.bce_with_logits(a * 3, b:sigmoid(), { reduction = "sum" }) end, { 3, 4 }, { 1 } },
 }
 
 for _, b in ipairs(binary) do
