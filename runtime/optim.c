@@ -40,7 +40,10 @@ GL_CLONES gl_status gl_sgd_step(gl_tensor *p, const gl_tensor *g, gl_tensor *buf
 }
 
 /* g += wd p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
- * vmax = max(vmax, v) (amsgrad);  p -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps) */
+ * vmax = max(vmax, v) (amsgrad);  p -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps),
+ * computed as p -= (lr/(1-b1^t) sqrt(1-b2^t)) m / (sqrt(v) + eps sqrt(1-b2^t)):
+ * the same value with one division an element instead of two (a division
+ * and a square root per element were most of a toy G's step) */
 GL_CLONES gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m, gl_tensor *v, gl_tensor *vmax,
                        const gl_adam_opts *o, int64_t step)
 {
@@ -51,7 +54,7 @@ GL_CLONES gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m,
     if (step < 1) return gl_fail(GL_ERR_ARG, "Adam: step %lld must be >= 1", (long long)step);
     float b1 = o->beta1, b2 = o->beta2, eps = o->eps, wd = o->weight_decay;
     double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
-    float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    float step_size = (float)(o->lr / bc1 * sqrt(bc2)), eps_s = (float)(eps * sqrt(bc2));
     float *restrict P = p->data, *restrict M = m->data, *restrict V = v->data;
     float *restrict VM = vmax ? vmax->data : NULL;
     const float *restrict G = g->data;
@@ -63,7 +66,7 @@ GL_CLONES gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m,
             float vi = b2 * V[i] + (1.0f - b2) * gi * gi;
             M[i] = mi;
             V[i] = vi;
-            P[i] -= step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+            P[i] -= step_size * mi / (sqrtf(vi) + eps_s);
         }
     } else {
         for (int64_t i = 0; i < n; i++) {
@@ -72,7 +75,7 @@ GL_CLONES gl_status gl_adam_step(gl_tensor *p, const gl_tensor *g, gl_tensor *m,
             V[i] = b2 * V[i] + (1.0f - b2) * gi * gi;
             float vm = VM[i] > V[i] ? VM[i] : V[i];
             VM[i] = vm;
-            P[i] -= step_size * M[i] / (sqrtf(vm) / bc2_sqrt + eps);
+            P[i] -= step_size * M[i] / (sqrtf(vm) + eps_s);
         }
     }
     gl_tensor_bump(p);
