@@ -211,7 +211,7 @@ void gl_lua_check_status(lua_State *L, gl_status st)
  * enough to turn old are reclaimed by a full collection once live tensor
  * memory exceeds what the last one left plus max(MIN_SLACK, half of it). */
 #define STEP_BYTES ((uint64_t)2 << 20)
-#define MIN_SLACK ((size_t)64 << 20)
+#define MIN_SLACK ((size_t)16 << 20)
 static uint64_t next_step = STEP_BYTES;
 static size_t full_threshold = MIN_SLACK;
 
@@ -226,7 +226,7 @@ void gl_lua_account(lua_State *L)
     if (s.live_bytes <= full_threshold) return;
     lua_gc(L, LUA_GCCOLLECT);
     gl_mem_get_stats(&s);
-    full_threshold = s.live_bytes + (s.live_bytes / 2 > MIN_SLACK ? s.live_bytes / 2 : MIN_SLACK);
+    full_threshold = s.live_bytes + (s.live_bytes / 8 > MIN_SLACK ? s.live_bytes / 8 : MIN_SLACK);
 }
 
 /* ----------------------------------------------------------------- RNG */

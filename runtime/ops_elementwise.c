@@ -498,7 +498,11 @@ GL_CLONES gl_status gl_op_unary(gl_tensor **out, gl_unary u, gl_tensor *x)
     if (st != GL_OK) { gl_tensor_release(o); return st; }
     if (n) {
         n->i[0] = u;
-        int save_out = u == GL_U_EXP || u == GL_U_SQRT || u == GL_U_SIGMOID || u == GL_U_TANH;
+        /* relu's mask is out > 0 as well as x > 0: keeping the output (which
+         * the next layer keeps anyway) lets x go, as PyTorch's relu does;
+         * in a conv + BatchNorm + ReLU stack that is a third of the
+         * activations a step holds */
+        int save_out = u == GL_U_EXP || u == GL_U_SQRT || u == GL_U_SIGMOID || u == GL_U_TANH || u == GL_U_RELU;
         if (u != GL_U_SIGN) gl_node_save(n, save_out ? o : x, save_out);
     }
     *out = o;
@@ -562,7 +566,8 @@ GL_CLONES static gl_status masked_backward(gl_node *n, gl_tensor *g, gl_tensor *
     return st;
 }
 
-static gl_status record_masked(gl_tensor **out, gl_tensor *o, gl_tensor *x, gl_op op, float f0, float f1)
+/* save_out: the backward reads its mask from the output o instead of x */
+static gl_status record_masked(gl_tensor **out, gl_tensor *o, gl_tensor *x, gl_op op, float f0, float f1, int save_out)
 {
     gl_status st;
     gl_node *n = gl_record(&st, op, masked_backward, o, 1, &x);
@@ -570,7 +575,7 @@ static gl_status record_masked(gl_tensor **out, gl_tensor *o, gl_tensor *x, gl_o
     if (n) {
         n->f[0] = f0;
         n->f[1] = f1;
-        gl_node_save(n, x, 0);
+        gl_node_save(n, save_out ? o : x, save_out);
     }
     *out = o;
     return GL_OK;
@@ -584,7 +589,9 @@ GL_CLONES gl_status gl_op_leaky_relu(gl_tensor **out, gl_tensor *x, float slope)
         float v = x->data[i];
         o->data[i] = v > 0.0f ? v : slope * v;
     }
-    return record_masked(out, o, x, GL_OP_LEAKY_RELU, slope, 0.0f);
+    /* for a slope >= 0, out > 0 exactly where x > 0: the output serves as the
+     * mask (see relu), so x can go */
+    return record_masked(out, o, x, GL_OP_LEAKY_RELU, slope, 0.0f, slope >= 0.0f);
 }
 
 gl_status gl_op_softplus(gl_tensor **out, gl_tensor *x, float beta, float threshold)
@@ -598,7 +605,7 @@ gl_status gl_op_softplus(gl_tensor **out, gl_tensor *x, float beta, float thresh
         o->data[i] = bx > threshold ? x->data[i]
                                     : (fmaxf(bx, 0.0f) + log1pf(expf(-fabsf(bx)))) / beta;
     }
-    return record_masked(out, o, x, GL_OP_SOFTPLUS, beta, threshold);
+    return record_masked(out, o, x, GL_OP_SOFTPLUS, beta, threshold, 0);
 }
 
 gl_status gl_op_clamp(gl_tensor **out, gl_tensor *x, float lo, float hi)
@@ -610,7 +617,7 @@ gl_status gl_op_clamp(gl_tensor **out, gl_tensor *x, float lo, float hi)
         float v = x->data[i];
         o->data[i] = v < lo ? lo : (v > hi ? hi : v);
     }
-    return record_masked(out, o, x, GL_OP_CLAMP, lo, hi);
+    return record_masked(out, o, x, GL_OP_CLAMP, lo, hi, 0);
 }
 
 /* ------------------------------------------------- bce with logits */

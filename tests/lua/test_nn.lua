@@ -128,6 +128,29 @@ test("convolutions: the plain backward agrees with the create_graph one", functi
   check.raises(function() y:sum():backward() end, "modified in place")
 end)
 
+test("relu and leaky_relu (slope >= 0) keep their output for the backward, not their input", function()
+  -- what each keeps shows in which in-place change the backward refuses:
+  -- the output is kept (a conv + BatchNorm + ReLU stack then holds two of
+  -- its three activations), the input is free to change or be freed
+  for _, f in ipairs { function(h) return h:relu() end, function(h) return h:leaky_relu(0.2) end,
+                       function(h) return h:leaky_relu(0) end } do
+    local x = tensor.from { -2, -0.5, 0.5, 3 }:requires_grad()
+    local h = x * 1
+    local y = f(h)
+    local want = autograd.grad(y:sum(), { x }, { retain_graph = true })[1]:clone()
+    h:add_(10) -- the input changes: the backward still gives the same gradient
+    check.allclose(autograd.grad(y:sum(), { x }, { retain_graph = true })[1], want, 0)
+    y:mul_(2) -- the output changes: caught
+    check.raises(function() y:sum():backward() end, "modified in place")
+  end
+  -- a negative slope flips signs: there the input is kept
+  local x = tensor.from { -2, 3 }:requires_grad()
+  local h = x * 1
+  local y = h:leaky_relu(-0.5)
+  h:add_(1)
+  check.raises(function() y:sum():backward() end, "modified in place")
+end)
+
 test("BatchNorm in eval mode uses running statistics", function()
   local bn = nn.BatchNorm1d(2, { momentum = 0.5 })
   local x = tensor.from { { 1, 10 }, { 3, 30 } }
