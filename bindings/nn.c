@@ -37,12 +37,16 @@ static gl_conv_params conv_opts(lua_State *L, int opts)
 }
 
 /* linear(x, W [, b]) */
+/* linear(x, W [, b [, slope]]): with slope, a leaky relu of that slope
+ * (relu at 0) fused after the product (nn.Sequential's Linear + ReLU) */
 static int n_linear(lua_State *L)
 {
     gl_tensor *x = gl_lua_check(L, 1), *w = gl_lua_check(L, 2);
     gl_tensor *b = lua_isnoneornil(L, 3) ? NULL : gl_lua_check(L, 3);
+    int act = !lua_isnoneornil(L, 4);
+    float slope = act ? (float)luaL_checknumber(L, 4) : 0.0f;
     gl_ud *u = gl_lua_newud(L);
-    gl_lua_check_status(L, gl_op_linear(&u->t, x, w, b));
+    gl_lua_check_status(L, gl_op_linear_act(&u->t, x, w, b, act, slope));
     gl_lua_account(L);
     return 1;
 }

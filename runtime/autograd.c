@@ -170,7 +170,7 @@ static const char *op_names[GL_OP_COUNT] = {
     [GL_OP_RESHAPE] = "Reshape", [GL_OP_EXPAND] = "Expand", [GL_OP_PERMUTE] = "Permute",
     [GL_OP_NARROW] = "Narrow", [GL_OP_NARROW_SCATTER] = "NarrowScatter",
     [GL_OP_INDEX_SELECT] = "IndexSelect", [GL_OP_INDEX_ADD] = "IndexAdd", [GL_OP_CAT] = "Cat",
-    [GL_OP_MATMUL] = "MatMul", [GL_OP_CLONE] = "Clone", [GL_OP_LINEAR] = "Linear",
+    [GL_OP_MATMUL] = "MatMul", [GL_OP_CLONE] = "Clone", [GL_OP_LINEAR] = "Linear", [GL_OP_LINEAR_ACT] = "LinearLeakyRelu",
     [GL_OP_CONV2D] = "Conv2d", [GL_OP_CONV2D_TR] = "ConvTranspose2d", [GL_OP_CONV2D_WGRAD] = "Conv2dWeightGrad",
     [GL_OP_MINIBATCH_DISC] = "MinibatchDiscrimination", [GL_OP_BATCH_NORM] = "BatchNorm", [GL_OP_WEIGHT_NORM] = "WeightNorm",
     [GL_OP_COLLECTIVE_SUM] = "CollectiveSum",

@@ -311,6 +311,10 @@ gl_status gl_op_matmul_t(gl_tensor **out, gl_tensor *a, gl_tensor *b, int ta,
 
 /* Layers. linear: y = x W^T + b, x: N x I, W: O x I, b: O or NULL. */
 gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b);
+/* linear followed by a leaky relu of slope >= 0 (act = 1; relu at slope
+ * 0), as one op: the activation is applied in place and its gradient read
+ * off the output. act = 0 is gl_op_linear. */
+gl_status gl_op_linear_act(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b, int act, float slope);
 
 /* Convolution (no bias: add it as a broadcast). Three ops, each other's
  * adjoints, so every order of derivative exists:

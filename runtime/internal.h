@@ -56,6 +56,7 @@ typedef enum {
     GL_OP_MATMUL,
     GL_OP_CLONE,
     GL_OP_LINEAR,
+    GL_OP_LINEAR_ACT,
     GL_OP_CONV2D,
     GL_OP_CONV2D_TR,
     GL_OP_CONV2D_WGRAD,

@@ -18,24 +18,64 @@
 
 /* ---------------------------------------------------------------- linear */
 
-/* y = x W^T + b;  x: N x IN, W: O x IN, b: O (or NULL) -> N x O
- * dx = g W,  dW = g^T x,  db = sum_rows g */
+/* y = act(x W^T + b);  x: N x IN, W: O x IN, b: O (or NULL) -> N x O,
+ * act the identity or a leaky relu of slope >= 0 (relu at 0);
+ * with g' = g act'(y):  dx = g' W,  dW = g'^T x,  db = sum_rows g'.
+ * act' is read off the output (y > 0 exactly where the product is), so
+ * the product itself is never kept: fused, a toy MLP's Linear + ReLU is
+ * one allocation and one pass fewer each way. */
+GL_CLONES static void act_inplace(float *restrict y, int64_t n, float slope)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : slope * y[i];
+}
+
+GL_CLONES static void act_grad(float *restrict r, const float *restrict g, const float *restrict y, int64_t n, float slope)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        r[i] = y[i] > 0.0f ? gi : slope * gi;
+    }
+}
+
 static gl_status linear_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
 {
-    gl_tensor *x = NULL, *w = NULL;
+    gl_tensor *x = NULL, *w = NULL, *y = NULL, *ga = NULL, *mask = NULL;
     gl_status st;
     if ((st = gl_node_saved(n, 0, &x)) || (st = gl_node_saved(n, 1, &w))) goto out;
+    if (n->i[0]) { /* the activation's gradient first: g' */
+        float slope = n->f[0];
+        if ((st = gl_node_saved(n, 2, &y))) goto out;
+        if (!gl_grad_enabled()) {
+            if ((st = gl_tensor_new_like(&ga, g))) goto out;
+            act_grad(ga->data, g->data, y->data, g->numel, slope);
+        } else { /* g times a constant mask, from differentiable ops */
+            if ((st = gl_tensor_new_like(&mask, y))) goto out;
+            for (int64_t i = 0; i < y->numel; i++) mask->data[i] = y->data[i] > 0.0f ? 1.0f : slope;
+            if ((st = gl_op_mul(&ga, g, mask))) goto out;
+        }
+        g = ga;
+    }
     if (needs[0] && (st = gl_op_matmul_t(&gin[0], g, w, 0, 0))) goto out;
     if (needs[1] && (st = gl_op_matmul_t(&gin[1], g, x, 1, 0))) goto out;
     if (n->n_in > 2 && needs[2]) st = gl_op_sum_dim(&gin[2], g, 0, 0);
 out:
     gl_tensor_release(x);
     gl_tensor_release(w);
+    gl_tensor_release(y);
+    gl_tensor_release(ga);
+    gl_tensor_release(mask);
     return st;
 }
 
 gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b)
 {
+    return gl_op_linear_act(out, x, w, b, 0, 0.0f);
+}
+
+gl_status gl_op_linear_act(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b, int act, float slope)
+{
+    if (act && !(slope >= 0.0f))
+        return gl_fail(GL_ERR_ARG, "linear: a fused activation's slope must be >= 0, got %g", (double)slope);
     char b1[96], b2[96];
     if (w->ndim != 2)
         return gl_fail(GL_ERR_SHAPE, "linear: weight must be 2-D (out x in), got %s", gl_tensor_shape_str(w, b1, sizeof b1));
@@ -63,13 +103,17 @@ gl_status gl_op_linear(gl_tensor **out, gl_tensor *x, gl_tensor *w, gl_tensor *b
         if (IN) gl_sgemm(0, 1, N, O, IN, 1.0f, x->data, IN, w->data, IN, beta, o->data, O);
         else if (!b) memset(o->data, 0, sizeof(float) * (size_t)(N * O));
     }
+    if (act) act_inplace(o->data, o->numel, slope);
     gl_status st;
     gl_tensor *ins[3] = {x, w, b};
-    gl_node *nd = gl_record(&st, GL_OP_LINEAR, linear_backward, o, b ? 3 : 2, ins);
+    gl_node *nd = gl_record(&st, act ? GL_OP_LINEAR_ACT : GL_OP_LINEAR, linear_backward, o, b ? 3 : 2, ins);
     if (st) { gl_tensor_release(o); return st; }
     if (nd) {
+        nd->i[0] = act;
+        nd->f[0] = slope;
         gl_node_save(nd, x, 0);
         gl_node_save(nd, w, 0);
+        if (act) gl_node_save(nd, o, 1);
     }
     *out = o;
     return GL_OK;

@@ -1749,8 +1749,30 @@ function Sequential:init(list, ...)
     self:add_module(tostring(i - 1), m)
   end
 end
+-- the slope of m2 when Linear m1 then m2 can run as one fused op on x
+-- (C.linear with a slope): m2 a ReLU or a LeakyReLU of slope >= 0, both
+-- plain instances of their classes (no forward of their own), x 2-D
+local function fused_slope(m1, m2, x)
+  if getmetatable(m1) ~= Linear or rawget(m1, "forward") or rawget(m2, "forward") then return nil end
+  local cls = getmetatable(m2)
+  local slope = (cls == nn.ReLU and 0) or (cls == nn.LeakyReLU and m2.negative_slope) or nil
+  if not slope or not (slope >= 0) or not T.is_tensor(x) or x:dim() ~= 2 then return nil end
+  return slope
+end
 function Sequential:forward(x)
-  for _, k in ipairs(self._children) do x = self[k](x) end
+  local ch = self._children
+  local i, n = 1, #ch
+  while i <= n do
+    local m = self[ch[i]]
+    local slope = i < n and fused_slope(m, self[ch[i + 1]], x)
+    if slope then -- the same values and gradients as m then its activation, one op
+      x = C.linear(x, m.weight, m.bias, slope)
+      i = i + 2
+    else
+      x = m(x)
+      i = i + 1
+    end
+  end
   return x
 end
 function Sequential.__index(self, k)

@@ -151,6 +151,38 @@ test("relu and leaky_relu (slope >= 0) keep their output for the backward, not t
   check.raises(function() y:sum():backward() end, "modified in place")
 end)
 
+test("Sequential runs Linear + ReLU / LeakyReLU as one op: the layers' values and gradients, both orders", function()
+  for _, act in ipairs { nn.ReLU(), nn.LeakyReLU(0.2), nn.LeakyReLU(0) } do
+    local m = nn.Sequential { nn.Linear(3, 5), act, nn.Linear(5, 2) }
+    local x = tensor.randn(4, 3):requires_grad()
+    local fused = m(x)
+    check.eq(fused.grad_fn ~= nil, true)
+    local by_hand = m[3](m[2](m[1](x))) -- each module on its own: no fusion
+    check.allclose(fused, by_hand, 1e-6)
+    local ps = { x, m[1].weight, m[1].bias, m[3].weight }
+    local r = tensor.randn(4, 2)
+    local gf = autograd.grad((m(x) * r):sum(), ps)
+    local gh = autograd.grad((m[3](m[2](m[1](x))) * r):sum(), ps)
+    for k = 1, #ps do check.allclose(gf[k], gh[k], 1e-5, tostring(act) .. " gradient " .. k) end
+    -- second order (a penalty on the input gradient's norm, as WGAN-GP's)
+    local function pen(f)
+      local g = autograd.grad((f(x) * r):sum(), { x }, { create_graph = true })[1]
+      return autograd.grad((g * g):sum(), { m[1].weight, m[3].weight })
+    end
+    local sf, sh = pen(m), pen(function(v) return m[3](m[2](m[1](v))) end)
+    for k = 1, 2 do check.allclose(sf[k], sh[k], 1e-5, tostring(act) .. " second order " .. k) end
+    check.gradcheck(function(v) return m(v) end, tensor.randn(4, 3))
+    check.gradgradcheck(function(v) return m(v) end, tensor.randn(4, 3))
+  end
+  -- not fused, and still right: a negative slope, a 3-D input
+  local neg = nn.Sequential { nn.Linear(3, 2), nn.LeakyReLU(-0.5) }
+  local x = tensor.randn(4, 3)
+  check.allclose(neg(x), neg[2](neg[1](x)), 1e-6)
+  local x3 = tensor.randn(2, 4, 3)
+  local seq = nn.Sequential { nn.Linear(3, 2), nn.ReLU() }
+  check.allclose(seq(x3), seq[2](seq[1](x3)), 1e-6)
+end)
+
 test("BatchNorm in eval mode uses running statistics", function()
   local bn = nn.BatchNorm1d(2, { momentum = 0.5 })
   local x = tensor.from { { 1, 10 }, { 3, 30 } }
