@@ -22,7 +22,6 @@ with the same classifier, Inception Score and FID, as dcgan.lua does."""
 import argparse
 import json
 import os
-import struct
 import sys
 import time
 
@@ -41,48 +40,16 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before torch loads it
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import ganlua_ckpt  # noqa: E402
+import torch_ref as ref  # noqa: E402
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
-ck = ganlua_ckpt.read(a.data)
-shape, floats = ck.tensor("train")
-train = torch.frombuffer(bytearray(floats.tobytes()), dtype=torch.float32).reshape(shape).clone()
-NC, S, NZ, F = train.shape[1], train.shape[2], 100, 64
-layers = {32: 3, 64: 4}.get(S)
-if layers is None:
-    sys.exit(f"dcgan_torch.py: {a.data} holds {S}x{S} images; DCGAN here takes 32 or 64")
-
-
-def generator():
-    ch = F * 2 ** (layers - 1)
-    m = [nn.ConvTranspose2d(NZ, ch, 4, bias=False), nn.BatchNorm2d(ch), nn.ReLU()]
-    for _ in range(2, layers + 1):
-        m += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
-        ch //= 2
-    return nn.Sequential(*m, nn.ConvTranspose2d(ch, NC, 4, 2, 1, bias=False), nn.Tanh())
-
-
-def discriminator_logits():
-    m, ch = [nn.Conv2d(NC, F, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)], F
-    for _ in range(2, layers + 1):
-        m += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
-        ch *= 2
-    return nn.Sequential(*m, nn.Conv2d(ch, 1, 4, bias=False), nn.Flatten())
-
-
-def weights_init(m):  # the tutorial's
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
-G, D_logits = generator(), discriminator_logits()
-G.apply(weights_init)
-D_logits.apply(weights_init)
+train, = ref.load(a.data, "train")
+NC, S, NZ = train.shape[1], train.shape[2], ref.NZ
+layers = ref.stages(S, "dcgan_torch.py")
+G, D_logits = ref.generator(NC, layers), ref.discriminator_logits(NC, layers, batchnorm=True)
+G.apply(ref.dcgan_init)
+D_logits.apply(ref.dcgan_init)
 optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
 optD = torch.optim.Adam(D_logits.parameters(), lr=2e-4, betas=(0.5, 0.999))
 bce = nn.BCELoss()
@@ -94,7 +61,7 @@ def D(x):
 
 os.makedirs(a.out, exist_ok=True)
 metrics = open(os.path.join(a.out, "metrics.jsonl"), "w")
-started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+started = ref.utc()
 t0 = time.time()
 it = 0
 for epoch in range(1, a.epochs + 1):
@@ -134,19 +101,8 @@ seconds = time.time() - t0
 
 G.eval()
 with torch.no_grad():
-    x = torch.cat([G(torch.randn(500, NZ, 1, 1)) for _ in range(4)]).contiguous()
-header = json.dumps({"samples": {"dtype": "F32", "shape": list(x.shape), "data_offsets": [0, x.numel() * 4]}}).encode()
-header += b" " * (-len(header) % 8)
-tmp = os.path.join(a.out, "samples.safetensors.tmp")
-with open(tmp, "wb") as f:
-    f.write(struct.pack("<Q", len(header)) + header + x.numpy().astype("<f4").tobytes())
-os.replace(tmp, os.path.join(a.out, "samples.safetensors"))
-config = {"script": "bench/dcgan_torch.py", "args": sys.argv[1:], "date": started,
-          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": seconds, "seed": a.seed,
-          "threads": a.threads, "ganlua": "PyTorch " + torch.__version__,
-          "options": {"gloss": a.gloss, "epochs": a.epochs, "batch": a.batch, "seed": a.seed, "threads": a.threads,
-                      "implementation": "PyTorch " + torch.__version__}}
-with open(os.path.join(a.out, "config.json"), "w") as f:
-    json.dump(config, f)
+    ref.write_samples(a.out, torch.cat([G(torch.randn(500, NZ, 1, 1)) for _ in range(4)]))
+ref.write_config(a.out, "bench/dcgan_torch.py", started, seconds, a.seed, a.threads,
+                 {"gloss": a.gloss, "epochs": a.epochs, "batch": a.batch, "seed": a.seed, "threads": a.threads})
 print(json.dumps({"gloss": a.gloss, "iterations": it, "seconds": seconds, "it_per_s": it / seconds,
                   "threads": a.threads}))

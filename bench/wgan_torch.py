@@ -28,7 +28,6 @@ step for step."""
 import argparse
 import json
 import os
-import struct
 import sys
 import time
 
@@ -47,60 +46,20 @@ a = p.parse_args()
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(a.threads)
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import ganlua_ckpt  # noqa: E402
+import torch_ref as ref  # noqa: E402
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
 clip = a.variant == "clip"
-NZ, F, B, N_CRITIC, LAMBDA, CLAMP = 100, 64, 64, 5, 10.0, 0.01
-
-
-def load(name):
-    shape, floats = ck.tensor(name)
-    return torch.frombuffer(bytearray(floats.tobytes()), dtype=torch.float32).reshape(shape).clone()
-
-
-ck = ganlua_ckpt.read(a.data)
-train, held = load("train"), load("held")
+NZ, B, N_CRITIC, LAMBDA, CLAMP = ref.NZ, 64, 5, 10.0, 0.01
+train, held = ref.load(a.data, "train", "held")
 if train.shape[2] != a.size:
     sys.exit(f"wgan_torch.py: {a.data} holds {train.shape[2]}x{train.shape[3]} images, --size is {a.size}")
-NC, layers = train.shape[1], 4 if a.size == 64 else 3
-
-
-def generator():
-    ch = F * 2 ** (layers - 1)
-    m = [nn.ConvTranspose2d(NZ, ch, 4, bias=False), nn.BatchNorm2d(ch), nn.ReLU()]
-    for _ in range(2, layers + 1):
-        m += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
-        ch //= 2
-    return nn.Sequential(*m, nn.ConvTranspose2d(ch, NC, 4, 2, 1, bias=False), nn.Tanh())
-
-
-def critic():
-    m, ch = [nn.Conv2d(NC, F, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)], F
-    for _ in range(2, layers + 1):
-        m.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False))
-        if clip:
-            m.append(nn.BatchNorm2d(ch * 2))
-        m.append(nn.LeakyReLU(0.2))
-        ch *= 2
-    return nn.Sequential(*m, nn.Conv2d(ch, 1, 4, bias=False), nn.Flatten())
-
-
-def dcgan_init(m):  # the PyTorch DCGAN tutorial's weights_init
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
-G, D = generator(), critic()
-G.apply(dcgan_init)
-D.apply(dcgan_init)
+NC, layers = train.shape[1], ref.stages(a.size, "wgan_torch.py")
+G, D = ref.generator(NC, layers), ref.discriminator_logits(NC, layers, batchnorm=clip)
+G.apply(ref.dcgan_init)
+D.apply(ref.dcgan_init)
 if clip:
     optG, optD = torch.optim.RMSprop(G.parameters(), lr=5e-5), torch.optim.RMSprop(D.parameters(), lr=5e-5)
 else:
@@ -135,7 +94,7 @@ def critic_steps(step):
 
 os.makedirs(a.out, exist_ok=True)
 metrics = open(os.path.join(a.out, "metrics.jsonl"), "w")
-started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+started = ref.utc()
 t0 = time.time()
 step, epoch, in_round, w_sum, gp_sum, norm_sum = 0, 0, 0, 0.0, 0.0, 0.0
 need = critic_steps(0)
@@ -183,19 +142,9 @@ seconds = time.time() - t0
 
 G.eval()
 with torch.no_grad():
-    x = G(z_fixed).contiguous()
-header = json.dumps({"samples": {"dtype": "F32", "shape": list(x.shape), "data_offsets": [0, x.numel() * 4]}}).encode()
-header += b" " * (-len(header) % 8)
-tmp = os.path.join(a.out, "samples.safetensors.tmp")
-with open(tmp, "wb") as f:
-    f.write(struct.pack("<Q", len(header)) + header + x.numpy().astype("<f4").tobytes())
-os.replace(tmp, os.path.join(a.out, "samples.safetensors"))
-config = {"script": "bench/wgan_torch.py", "args": sys.argv[1:], "date": started,
-          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": seconds, "seed": a.seed,
-          "threads": a.threads, "ganlua": "PyTorch " + torch.__version__,
-          "options": {"variant": a.variant, "size": a.size, "max_iters": a.max_iters, "eval_interval": a.eval_interval,
-                      "seed": a.seed, "threads": a.threads, "implementation": "PyTorch " + torch.__version__}}
-with open(os.path.join(a.out, "config.json"), "w") as f:
-    json.dump(config, f)
+    ref.write_samples(a.out, G(z_fixed))
+ref.write_config(a.out, "bench/wgan_torch.py", started, seconds, a.seed, a.threads,
+                 {"variant": a.variant, "size": a.size, "max_iters": a.max_iters, "eval_interval": a.eval_interval,
+                  "seed": a.seed, "threads": a.threads})
 print(json.dumps({"variant": a.variant, "size": a.size, "generator_steps": step, "seconds": seconds,
                   "steps_per_s": step / seconds, "threads": a.threads}))
