@@ -149,7 +149,6 @@ test: deps test-deps data
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BIN) scripts/toy_sweep.lua --variants vanilla,minibatch --seeds 0 --out runs/demo
-	@echo "pictures: runs/demo/sweep.png (KDE over training), runs/demo/*_seed0/final.png; table: runs/demo/results.md"
 
 bench: deps
 	@$(MAKE) --no-print-directory all
