@@ -176,8 +176,21 @@ gl_status gl_reduce_like(gl_tensor **out, gl_tensor *x, int ndim,
                          const int64_t *shape);
 
 /* Raw kernels shared across files. */
-void gl_kernel_broadcast_iter_sum(float *dst, int ndim_dst,
-                                  const int64_t *shape_dst, const float *src,
-                                  int ndim_src, const int64_t *shape_src);
+void gl_kernel_broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
+                              const int64_t *sshape);
+
+/* Broadcast strides (in elements) of a contiguous tensor of shape sshape
+ * (ns dims) read over an nd-dim shape: 0 where it is broadcast. */
+void gl_broadcast_strides(int64_t *stride, int nd, int ns, const int64_t *sshape);
+
+/* An odometer over shape (nd dims) that reads nops operands, operand k at
+ * strides[k][d] elements per step of dim d: drops the dims of size 1 and
+ * merges a dim into its inner neighbour wherever every operand steps
+ * through the pair as through one dim (stride[d] == stride[d + 1] *
+ * shape[d + 1], broadcast dims included), so N x C x H x W + 1 x C x 1 x 1
+ * runs over N*C rows of H*W instead of N*C*H rows of W. Rewrites shape
+ * and strides in place, innermost last as before; returns the new ndim
+ * (at least 1). */
+int gl_collapse_dims(int nd, int64_t *shape, int nops, int64_t *const *strides);
 
 #endif

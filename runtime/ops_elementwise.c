@@ -93,7 +93,10 @@ static void binary_kernel(int op, gl_tensor *out, const gl_tensor *a, const gl_t
         acca *= za;
         accb *= zb;
     }
-    int64_t inner = out->shape[nd - 1];
+    int64_t shape[GL_MAX_DIMS], *strides[2] = {sa, sb};
+    memcpy(shape, out->shape, sizeof(int64_t) * (size_t)nd);
+    nd = gl_collapse_dims(nd, shape, 2, strides);
+    int64_t inner = shape[nd - 1];
     int64_t idx[GL_MAX_DIMS] = {0}, oa = 0, ob = 0;
     for (int64_t o = 0; o < n; o += inner) {
         float *op_ = out->data + o;
@@ -104,9 +107,9 @@ static void binary_kernel(int op, gl_tensor *out, const gl_tensor *a, const gl_t
         for (int d = nd - 2; d >= 0; d--) {
             oa += sa[d];
             ob += sb[d];
-            if (++idx[d] < out->shape[d]) break;
-            oa -= sa[d] * out->shape[d];
-            ob -= sb[d] * out->shape[d];
+            if (++idx[d] < shape[d]) break;
+            oa -= sa[d] * shape[d];
+            ob -= sb[d] * shape[d];
             idx[d] = 0;
         }
     }

@@ -159,6 +159,37 @@ gl_status gl_op_mean_dim(gl_tensor **out, gl_tensor *x, int dim, int keepdim)
     return st;
 }
 
+/* dst (shape_dst, broadcastable to shape) = src (contiguous, shape) summed
+ * over the broadcast dims; dst zeroed by the caller. Dims collapsed first,
+ * so a conv bias's gradient (N x C x H x W to C) sums N*C rows of H*W. */
+static void broadcast_sum(float *dst, int nd_dst, const int64_t *shape_dst, const float *src, int nd,
+                          const int64_t *shape_src)
+{
+    int64_t stride[GL_MAX_DIMS], shape[GL_MAX_DIMS], *st = stride;
+    int64_t total = gl_numel(nd, shape_src);
+    if (total == 0) return;
+    gl_broadcast_strides(stride, nd, nd_dst, shape_dst);
+    memcpy(shape, shape_src, sizeof(int64_t) * (size_t)nd);
+    nd = gl_collapse_dims(nd, shape, 1, &st);
+    int64_t inner = shape[nd - 1], is = stride[nd - 1];
+    int64_t idx[GL_MAX_DIMS] = {0}, off = 0;
+    for (int64_t o = 0; o < total; o += inner) {
+        if (is) {
+            float *dp = dst + off;
+            const float *sp = src + o;
+            for (int64_t j = 0; j < inner; j++) dp[j] += sp[j];
+        } else {
+            dst[off] += (float)sum_floats(src + o, inner);
+        }
+        for (int d = nd - 2; d >= 0; d--) {
+            off += stride[d];
+            if (++idx[d] < shape[d]) break;
+            off -= stride[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
 static gl_status sum_to_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)
 {
     (void)needs;
@@ -175,7 +206,7 @@ gl_status gl_op_sum_to(gl_tensor **out, gl_tensor *x, int ndim, const int64_t *s
     }
     gl_tensor *o;
     GL_TRY(gl_tensor_zeros(&o, ndim, shape));
-    gl_kernel_broadcast_iter_sum(o->data, ndim, shape, x->data, x->ndim, x->shape);
+    broadcast_sum(o->data, ndim, shape, x->data, x->ndim, x->shape);
     gl_status st;
     gl_record(&st, GL_OP_SUM_TO, sum_to_backward, o, 1, &x);
     if (st) { gl_tensor_release(o); return st; }

@@ -5,9 +5,6 @@
 
 #include <string.h>
 
-void gl_kernel_broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
-                              const int64_t *sshape);
-
 /* ------------------------------------------------------------- reshape */
 
 static gl_status reshape_backward(gl_node *n, gl_tensor *g, gl_tensor **gin, const unsigned char *needs)

@@ -328,7 +328,7 @@ gl_status gl_broadcast_shape(const char *fn, const gl_tensor *a, const gl_tensor
 /* The walk both broadcast kernels share: over the nd-dim shape, the
  * offset into the smaller operand (ns dims, sshape) whose broadcast dims
  * have stride 0. */
-static void broadcast_strides(int64_t *stride, int nd, int ns, const int64_t *sshape)
+void gl_broadcast_strides(int64_t *stride, int nd, int ns, const int64_t *sshape)
 {
     int64_t acc = 1;
     for (int d = nd - 1; d >= 0; d--) {
@@ -337,6 +337,33 @@ static void broadcast_strides(int64_t *stride, int nd, int ns, const int64_t *ss
         stride[d] = s == 1 ? 0 : acc;
         acc *= s;
     }
+}
+
+int gl_collapse_dims(int nd, int64_t *shape, int nops, int64_t *const *strides)
+{
+    int m = 0;
+    for (int d = nd - 1; d >= 0; d--) { /* built innermost first at [nd-1-m] */
+        if (shape[d] == 1) continue;
+        int at = nd - m, merge = m > 0;
+        for (int k = 0; merge && k < nops; k++)
+            merge = strides[k][d] == strides[k][at] * shape[at];
+        if (merge) {
+            shape[at] *= shape[d];
+            continue;
+        }
+        shape[at - 1] = shape[d];
+        for (int k = 0; k < nops; k++) strides[k][at - 1] = strides[k][d];
+        m++;
+    }
+    if (m == 0) {
+        shape[0] = 1;
+        for (int k = 0; k < nops; k++) strides[k][0] = 0;
+        return 1;
+    }
+    int from = nd - m;
+    memmove(shape, shape + from, sizeof(int64_t) * (size_t)m);
+    for (int k = 0; k < nops; k++) memmove(strides[k], strides[k] + from, sizeof(int64_t) * (size_t)m);
+    return m;
 }
 
 /* the odometer step past one innermost row */
@@ -353,11 +380,14 @@ static inline void broadcast_next(int64_t *off, int64_t *idx, const int64_t *str
 static void broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
                            const int64_t *sshape)
 {
-    int64_t stride[GL_MAX_DIMS];
-    broadcast_strides(stride, nd, ns, sshape);
+    int64_t stride[GL_MAX_DIMS], sh[GL_MAX_DIMS], *st = stride;
     int64_t total = gl_numel(nd, shape);
     if (total == 0) return;
-    int64_t inner = nd ? shape[nd - 1] : 1, is = nd ? stride[nd - 1] : 0;
+    gl_broadcast_strides(stride, nd, ns, sshape);
+    memcpy(sh, shape, sizeof(int64_t) * (size_t)nd);
+    nd = gl_collapse_dims(nd, sh, 1, &st);
+    shape = sh;
+    int64_t inner = shape[nd - 1], is = stride[nd - 1];
     int64_t idx[GL_MAX_DIMS] = {0};
     int64_t off = 0;
     for (int64_t o = 0; o < total; o += inner) {
@@ -385,37 +415,9 @@ gl_status gl_tensor_copy_(gl_tensor *dst, const gl_tensor *src)
 
 /* Used by expand. */
 void gl_kernel_broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
-                              const int64_t *sshape);
-void gl_kernel_broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
                               const int64_t *sshape)
 {
     broadcast_copy(dst, nd, shape, src, ns, sshape);
-}
-
-/* dst (shape_dst, broadcastable to shape_src) = sum of src over the
- * broadcast dims. dst must be zeroed by the caller. */
-void gl_kernel_broadcast_iter_sum(float *dst, int nd_dst, const int64_t *shape_dst, const float *src,
-                                  int nd, const int64_t *shape)
-{
-    int64_t stride[GL_MAX_DIMS];
-    broadcast_strides(stride, nd, nd_dst, shape_dst);
-    int64_t total = gl_numel(nd, shape);
-    if (total == 0) return;
-    int64_t inner = nd ? shape[nd - 1] : 1, is = nd ? stride[nd - 1] : 0;
-    int64_t idx[GL_MAX_DIMS] = {0};
-    int64_t off = 0;
-    for (int64_t o = 0; o < total; o += inner) {
-        if (is) {
-            float *dp = dst + off;
-            const float *sp = src + o;
-            for (int64_t j = 0; j < inner; j++) dp[j] += sp[j];
-        } else {
-            double s = 0;
-            for (int64_t j = 0; j < inner; j++) s += src[o + j];
-            dst[off] += (float)s;
-        }
-        broadcast_next(&off, idx, stride, nd, shape);
-    }
 }
 
 void gl_set_num_threads(int n)

@@ -357,6 +357,65 @@ static void test_broadcast_values(void)
     gl_tensor_release(s);
 }
 
+/* every broadcast pattern of two 4-D operands (each dim of each either
+ * full or 1): a - b, expand and sum_to against index loops, which fails
+ * if the kernels' merging of dims (gl_collapse_dims) merges a wrong pair.
+ * Small integers, so every sum is exact. */
+static gl_tensor *pattern(int mask, const int64_t full[4], int salt)
+{
+    int64_t s[4];
+    for (int d = 0; d < 4; d++) s[d] = (mask >> d) & 1 ? 1 : full[d];
+    gl_tensor *t = NULL;
+    if (gl_tensor_new(&t, 4, s) != GL_OK) return NULL;
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)((i * 7 + salt) % 11) - 5.0f;
+    return t;
+}
+static int64_t at(const gl_tensor *t, const int64_t i[4])
+{
+    int64_t off = 0;
+    for (int d = 0; d < 4; d++) off = off * t->shape[d] + (t->shape[d] == 1 ? 0 : i[d]);
+    return off;
+}
+static void test_broadcast_patterns(void)
+{
+    const int64_t full[4] = {2, 3, 4, 5};
+    int bad_sub = 0, bad_expand = 0, bad_sum = 0, errors = 0;
+    for (int ma = 0; ma < 16; ma++)
+        for (int mb = 0; mb < 16; mb++) {
+            gl_tensor *a = pattern(ma, full, 1), *b = pattern(mb, full, 3), *c = NULL;
+            if (!a || !b || gl_op_sub(&c, a, b) != GL_OK) { errors++; goto next; }
+            int64_t i[4];
+            for (i[0] = 0; i[0] < c->shape[0]; i[0]++)
+                for (i[1] = 0; i[1] < c->shape[1]; i[1]++)
+                    for (i[2] = 0; i[2] < c->shape[2]; i[2]++)
+                        for (i[3] = 0; i[3] < c->shape[3]; i[3]++)
+                            if (c->data[at(c, i)] != a->data[at(a, i)] - b->data[at(b, i)]) bad_sub++;
+            if (ma == 0) { /* b expanded to the full shape, and a summed down to b's */
+                gl_tensor *e = NULL, *s = NULL, *z = NULL;
+                if (gl_op_expand(&e, b, 4, full) != GL_OK || gl_op_sum_to(&s, a, 4, b->shape) != GL_OK ||
+                    gl_tensor_zeros(&z, 4, b->shape) != GL_OK) errors++;
+                else {
+                    for (i[0] = 0; i[0] < 2; i[0]++)
+                        for (i[1] = 0; i[1] < 3; i[1]++)
+                            for (i[2] = 0; i[2] < 4; i[2]++)
+                                for (i[3] = 0; i[3] < 5; i[3]++) {
+                                    if (e->data[at(e, i)] != b->data[at(b, i)]) bad_expand++;
+                                    z->data[at(z, i)] += a->data[at(a, i)];
+                                }
+                    for (int64_t k = 0; k < z->numel; k++)
+                        if (s->data[k] != z->data[k]) bad_sum++;
+                }
+                gl_tensor_release(e); gl_tensor_release(s); gl_tensor_release(z);
+            }
+        next:
+            gl_tensor_release(a); gl_tensor_release(b); gl_tensor_release(c);
+        }
+    CHECK(errors == 0);
+    CHECK(bad_sub == 0);
+    CHECK(bad_expand == 0);
+    CHECK(bad_sum == 0);
+}
+
 int main(void)
 {
     gl_set_num_threads(1);
@@ -371,6 +430,7 @@ int main(void)
     test_freed_graph_and_versions();
     test_deep_chain_release();
     test_broadcast_values();
+    test_broadcast_patterns();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
