@@ -193,4 +193,24 @@ void gl_broadcast_strides(int64_t *stride, int nd, int ns, const int64_t *sshape
  * (at least 1). */
 int gl_collapse_dims(int nd, int64_t *shape, int nops, int64_t *const *strides);
 
+/* A walk row by row over a contiguous tensor of shape (nd dims), with the
+ * offset (off) into a contiguous one of shape sshape (ns dims) broadcast
+ * to it; dims collapsed as above, rows inner long, the small tensor's
+ * stride along a row `step` (0: one value per row). */
+typedef struct {
+    int nd;
+    int64_t shape[GL_MAX_DIMS], stride[GL_MAX_DIMS], idx[GL_MAX_DIMS];
+    int64_t total, inner, step, off;
+} gl_bwalk;
+void gl_bwalk_init(gl_bwalk *w, int nd, const int64_t *shape, int ns, const int64_t *sshape);
+static inline void gl_bwalk_next(gl_bwalk *w)
+{
+    for (int d = w->nd - 2; d >= 0; d--) {
+        w->off += w->stride[d];
+        if (++w->idx[d] < w->shape[d]) break;
+        w->off -= w->stride[d] * w->shape[d];
+        w->idx[d] = 0;
+    }
+}
+
 #endif

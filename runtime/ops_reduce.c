@@ -165,27 +165,15 @@ gl_status gl_op_mean_dim(gl_tensor **out, gl_tensor *x, int dim, int keepdim)
 static void broadcast_sum(float *dst, int nd_dst, const int64_t *shape_dst, const float *src, int nd,
                           const int64_t *shape_src)
 {
-    int64_t stride[GL_MAX_DIMS], shape[GL_MAX_DIMS], *st = stride;
-    int64_t total = gl_numel(nd, shape_src);
-    if (total == 0) return;
-    gl_broadcast_strides(stride, nd, nd_dst, shape_dst);
-    memcpy(shape, shape_src, sizeof(int64_t) * (size_t)nd);
-    nd = gl_collapse_dims(nd, shape, 1, &st);
-    int64_t inner = shape[nd - 1], is = stride[nd - 1];
-    int64_t idx[GL_MAX_DIMS] = {0}, off = 0;
-    for (int64_t o = 0; o < total; o += inner) {
-        if (is) {
-            float *dp = dst + off;
+    gl_bwalk w;
+    gl_bwalk_init(&w, nd, shape_src, nd_dst, shape_dst);
+    for (int64_t o = 0; o < w.total; o += w.inner, gl_bwalk_next(&w)) {
+        if (w.step) {
+            float *dp = dst + w.off;
             const float *sp = src + o;
-            for (int64_t j = 0; j < inner; j++) dp[j] += sp[j];
+            for (int64_t j = 0; j < w.inner; j++) dp[j] += sp[j];
         } else {
-            dst[off] += (float)sum_floats(src + o, inner);
-        }
-        for (int d = nd - 2; d >= 0; d--) {
-            off += stride[d];
-            if (++idx[d] < shape[d]) break;
-            off -= stride[d] * shape[d];
-            idx[d] = 0;
+            dst[w.off] += (float)sum_floats(src + o, w.inner);
         }
     }
 }

@@ -366,34 +366,27 @@ int gl_collapse_dims(int nd, int64_t *shape, int nops, int64_t *const *strides)
     return m;
 }
 
-/* the odometer step past one innermost row */
-static inline void broadcast_next(int64_t *off, int64_t *idx, const int64_t *stride, int nd, const int64_t *shape)
+void gl_bwalk_init(gl_bwalk *w, int nd, const int64_t *shape, int ns, const int64_t *sshape)
 {
-    for (int d = nd - 2; d >= 0; d--) {
-        *off += stride[d];
-        if (++idx[d] < shape[d]) break;
-        *off -= stride[d] * shape[d];
-        idx[d] = 0;
-    }
+    int64_t *st = w->stride;
+    w->total = gl_numel(nd, shape);
+    gl_broadcast_strides(w->stride, nd, ns, sshape);
+    memcpy(w->shape, shape, sizeof(int64_t) * (size_t)nd);
+    w->nd = gl_collapse_dims(nd, w->shape, 1, &st);
+    memset(w->idx, 0, sizeof w->idx);
+    w->inner = w->shape[w->nd - 1];
+    w->step = w->stride[w->nd - 1];
+    w->off = 0;
 }
 
 static void broadcast_copy(float *dst, int nd, const int64_t *shape, const float *src, int ns,
                            const int64_t *sshape)
 {
-    int64_t stride[GL_MAX_DIMS], sh[GL_MAX_DIMS], *st = stride;
-    int64_t total = gl_numel(nd, shape);
-    if (total == 0) return;
-    gl_broadcast_strides(stride, nd, ns, sshape);
-    memcpy(sh, shape, sizeof(int64_t) * (size_t)nd);
-    nd = gl_collapse_dims(nd, sh, 1, &st);
-    shape = sh;
-    int64_t inner = shape[nd - 1], is = stride[nd - 1];
-    int64_t idx[GL_MAX_DIMS] = {0};
-    int64_t off = 0;
-    for (int64_t o = 0; o < total; o += inner) {
-        if (is) memcpy(dst + o, src + off, sizeof(float) * (size_t)inner);
-        else for (int64_t j = 0; j < inner; j++) dst[o + j] = src[off];
-        broadcast_next(&off, idx, stride, nd, shape);
+    gl_bwalk w;
+    gl_bwalk_init(&w, nd, shape, ns, sshape);
+    for (int64_t o = 0; o < w.total; o += w.inner, gl_bwalk_next(&w)) {
+        if (w.step) memcpy(dst + o, src + w.off, sizeof(float) * (size_t)w.inner);
+        else for (int64_t j = 0; j < w.inner; j++) dst[o + j] = src[w.off];
     }
 }
 
