@@ -4,16 +4,29 @@
  * buffers in per-class free lists turns those into list pops instead of
  * malloc/free (and page faults for large buffers). Classes are powers of
  * two split in four, so at most 25% is wasted. Buffers are 64-byte aligned
- * for the vectorised loops. */
+ * for the vectorised loops.
+ *
+ * The cache is bounded by the peak: live + cached never exceeds the
+ * highest live total seen plus a slack (16 MB + 1/32 of it). Without the
+ * bound, buffers of classes that peak at different moments of a step all
+ * stay cached, and a DCGAN step at 64x64 held 75 MB more than its 303 MB
+ * peak of live tensors. With it, a step whose shapes need more than the
+ * slack in other classes gives some back and maps them again (page faults
+ * of a few ms against a step of seconds); small models never reach the
+ * slack. Buffers of 1 MB and more are mapped and unmapped directly, so
+ * what is given back leaves the process (glibc's heap would keep it). */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define N_CLASSES 256
 #define MIN_BYTES 256u
 /* Keep at most this much idle memory; beyond it frees go to the system. */
 #define CACHE_LIMIT ((size_t)1 << 30)
+/* buffers from here up are mapped directly */
+#define MAP_BYTES ((size_t)1 << 20)
 
 typedef struct freeblk {
     struct freeblk *next;
@@ -36,6 +49,50 @@ static int size_class(size_t bytes, size_t *cls_bytes)
     return (k - 8) * 4 + (int)sub; /* k >= 8 here */
 }
 
+/* the bytes class c holds (the inverse of size_class) */
+static size_t class_bytes(int c)
+{
+    if (c == 0) return MIN_BYTES;
+    int k = (c - 1) / 4 + 8, sub = (c - 1) % 4 + 1;
+    size_t base = (size_t)1 << k;
+    return base + (size_t)sub * (base / 4);
+}
+
+static void *sys_alloc(size_t cb)
+{
+    if (cb >= MAP_BYTES) {
+        void *p = mmap(NULL, cb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
+    void *p = NULL;
+    return posix_memalign(&p, 64, cb) == 0 ? p : NULL;
+}
+
+static void sys_free(void *p, size_t cb)
+{
+    if (cb >= MAP_BYTES) munmap(p, cb);
+    else free(p);
+}
+
+/* what live + cached may reach: the peak of live bytes plus the slack */
+static size_t cache_bound(void) { return stats.peak_bytes + ((size_t)16 << 20) + stats.peak_bytes / 32; }
+
+/* gives cached buffers back, the largest first, until live + cached +
+ * need fits the bound (or nothing is cached) */
+static void evict_for(size_t need)
+{
+    for (int c = N_CLASSES - 1; c >= 0 && stats.live_bytes + stats.cached_bytes + need > cache_bound(); c--) {
+        size_t cb;
+        while (freelist[c] && stats.live_bytes + stats.cached_bytes + need > cache_bound()) {
+            freeblk *b = freelist[c];
+            freelist[c] = b->next;
+            cb = class_bytes(c);
+            stats.cached_bytes -= cb;
+            sys_free(b, cb);
+        }
+    }
+}
+
 float *gl_alloc_floats(size_t n)
 {
     if (n == 0) n = 1;
@@ -51,10 +108,12 @@ float *gl_alloc_floats(size_t n)
         p = (float *)b;
     } else {
         stats.n_malloc++;
-        if (posix_memalign((void **)&p, 64, cb) != 0) {
+        if (stats.live_bytes + cb > stats.peak_bytes) stats.peak_bytes = stats.live_bytes + cb;
+        evict_for(cb);
+        if (!(p = sys_alloc(cb))) {
             /* Give the cache back and try once more before failing. */
             gl_mem_trim();
-            if (posix_memalign((void **)&p, 64, cb) != 0) return NULL;
+            if (!(p = sys_alloc(cb))) return NULL;
         }
     }
     stats.live_bytes += cb;
@@ -70,13 +129,14 @@ void gl_free_floats(float *p, size_t n)
     size_t cb;
     int c = size_class(n * sizeof(float), &cb);
     stats.live_bytes -= cb;
-    if (c < N_CLASSES && stats.cached_bytes + cb <= CACHE_LIMIT) {
+    if (c < N_CLASSES && stats.cached_bytes + cb <= CACHE_LIMIT &&
+        stats.live_bytes + stats.cached_bytes + cb <= cache_bound()) {
         freeblk *b = (freeblk *)p;
         b->next = freelist[c];
         freelist[c] = b;
         stats.cached_bytes += cb;
     } else {
-        free(p);
+        sys_free(p, cb);
     }
 }
 
@@ -86,7 +146,7 @@ void gl_mem_trim(void)
         while (freelist[c]) {
             freeblk *b = freelist[c];
             freelist[c] = b->next;
-            free(b);
+            sys_free(b, class_bytes(c));
         }
     }
     stats.cached_bytes = 0;

@@ -416,6 +416,32 @@ static void test_broadcast_patterns(void)
     CHECK(bad_sum == 0);
 }
 
+/* the cache stays within the peak of live bytes plus its slack (16 MB +
+ * 1/32): 64 MB freed in 4 MB buffers and then 64 MB asked for in 5 MB
+ * ones must not leave the first 64 MB cached beside the second */
+static void test_cache_bound(void)
+{
+    enum { K = 16 };
+    float *a[K], *b[K];
+    int ok = 1;
+    for (int i = 0; i < K; i++) ok &= (a[i] = gl_alloc_floats((4u << 20) / 4)) != NULL;
+    for (int i = 0; i < K; i++) gl_free_floats(a[i], (4u << 20) / 4);
+    for (int i = 0; i < K; i++) ok &= (b[i] = gl_alloc_floats((5u << 20) / 4)) != NULL;
+    for (int i = 0; i < K; i++) b[i][(5u << 20) / 4 - 1] = (float)i; /* mapped and writable */
+    gl_mem_stats m;
+    gl_mem_get_stats(&m);
+    CHECK(ok);
+    CHECK(m.live_bytes + m.cached_bytes <= m.peak_bytes + ((size_t)16 << 20) + m.peak_bytes / 32);
+    for (int i = 0; i < K; i++) gl_free_floats(b[i], (5u << 20) / 4);
+    /* and a buffer freed is served again from the cache */
+    gl_mem_get_stats(&m);
+    size_t mallocs = m.n_malloc;
+    float *c = gl_alloc_floats((5u << 20) / 4);
+    gl_mem_get_stats(&m);
+    CHECK(c != NULL && m.n_malloc == mallocs);
+    gl_free_floats(c, (5u << 20) / 4);
+}
+
 int main(void)
 {
     gl_set_num_threads(1);
@@ -431,6 +457,7 @@ int main(void)
     test_deep_chain_release();
     test_broadcast_values();
     test_broadcast_patterns();
+    test_cache_bound();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
