@@ -25,8 +25,13 @@
 #define MIN_BYTES 256u
 /* Keep at most this much idle memory; beyond it frees go to the system. */
 #define CACHE_LIMIT ((size_t)1 << 30)
-/* buffers from here up are mapped directly */
+/* buffers from here up are mapped directly; under AddressSanitizer none
+ * (it checks the bounds of heap buffers, not of mapped ones) */
+#ifdef __SANITIZE_ADDRESS__
+#define MAP_BYTES SIZE_MAX
+#else
 #define MAP_BYTES ((size_t)1 << 20)
+#endif
 
 typedef struct freeblk {
     struct freeblk *next;
