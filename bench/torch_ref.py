@@ -66,15 +66,25 @@ def utc():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def write_tensors(out, name, tensors):
+    """F32 tensors (a dict) as the safetensors file out/name, atomically"""
+    header, blobs, at = {}, [], 0
+    for k, x in tensors.items():
+        b = x.contiguous().numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(x.shape), "data_offsets": [at, at + len(b)]}
+        blobs.append(b)
+        at += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = os.path.join(out, name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    os.replace(tmp, os.path.join(out, name))
+
+
 def write_samples(out, x):
     """x as out/samples.safetensors (a `samples` tensor), atomically"""
-    x = x.contiguous()
-    header = json.dumps({"samples": {"dtype": "F32", "shape": list(x.shape), "data_offsets": [0, x.numel() * 4]}}).encode()
-    header += b" " * (-len(header) % 8)
-    tmp = os.path.join(out, "samples.safetensors.tmp")
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + x.numpy().astype("<f4").tobytes())
-    os.replace(tmp, os.path.join(out, "samples.safetensors"))
+    write_tensors(out, "samples.safetensors", {"samples": x})
 
 
 def write_config(out, script, started, seconds, seed, threads, options):
