@@ -76,8 +76,10 @@ local d_head = nn.Linear(1024, 1)
 local q_head = nn.Sequential { nn.Linear(1024, 128), nn.BatchNorm1d(128), nn.LeakyReLU(opt.leak), nn.Linear(128, NCAT + NCONT) }
 
 -- the released code (openai/InfoGAN, infogan/misc/custom_ops.py and
--- distributions.py): every weight N(0, 0.02) (truncated for convolutions),
--- BatchNorm's scale N(1, 0.02), biases 0; z ~ U(-1, 1) (its Uniform(62))
+-- distributions.py): every weight N(0, 0.02), BatchNorm's scale N(1, 0.02),
+-- biases 0; z ~ U(-1, 1) (its Uniform(62)). (Its convolutions draw their
+-- weights from a normal truncated at 2 sigma; here all are plain normal,
+-- a difference not yet tried. docs/results.md lists the others.)
 if opt.init == "released" then
   for _, m in ipairs { G, body, d_head, q_head } do nn.init.dcgan_(m) end
 end
