@@ -7,14 +7,15 @@
  * for the vectorised loops.
  *
  * The cache is bounded by the peak: live + cached never exceeds the
- * highest live total seen plus a slack (16 MB + 1/32 of it). Without the
+ * highest live total seen plus a slack (4 MB + 1/64 of it). Without the
  * bound, buffers of classes that peak at different moments of a step all
  * stay cached, and a DCGAN step at 64x64 held 75 MB more than its 303 MB
  * peak of live tensors. With it, a step whose shapes need more than the
- * slack in other classes gives some back and maps them again (page faults
- * of a few ms against a step of seconds); small models never reach the
- * slack. Buffers of 1 MB and more are mapped and unmapped directly, so
- * what is given back leaves the process (glibc's heap would keep it). */
+ * slack in other classes gives some back and maps them again (DCGAN 64:
+ * 17 buffers a step, page faults of a few ms against a step of seconds);
+ * small models never reach the slack. Buffers of 1 MB and more are
+ * mapped and unmapped directly, so what is given back leaves the process
+ * (glibc's heap would keep it). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -80,7 +81,7 @@ static void sys_free(void *p, size_t cb)
 }
 
 /* what live + cached may reach: the peak of live bytes plus the slack */
-static size_t cache_bound(void) { return stats.peak_bytes + ((size_t)16 << 20) + stats.peak_bytes / 32; }
+static size_t cache_bound(void) { return stats.peak_bytes + ((size_t)4 << 20) + stats.peak_bytes / 64; }
 
 /* gives cached buffers back, the largest first, until live + cached +
  * need fits the bound (or nothing is cached) */
