@@ -84,15 +84,9 @@ static void binary_kernel(int op, gl_tensor *out, const gl_tensor *a, const gl_t
     if (b->numel == 1) { run_vs(op, out->data, a->data, b->data[0], n); return; }
     if (a->numel == 1) { run_sv(op, out->data, a->data[0], b->data, n); return; }
     int nd = out->ndim;
-    int64_t sa[GL_MAX_DIMS], sb[GL_MAX_DIMS], acca = 1, accb = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        int da = a->ndim - nd + d, db = b->ndim - nd + d;
-        int64_t za = da >= 0 ? a->shape[da] : 1, zb = db >= 0 ? b->shape[db] : 1;
-        sa[d] = za == 1 ? 0 : acca;
-        sb[d] = zb == 1 ? 0 : accb;
-        acca *= za;
-        accb *= zb;
-    }
+    int64_t sa[GL_MAX_DIMS], sb[GL_MAX_DIMS];
+    gl_broadcast_strides(sa, nd, a->ndim, a->shape);
+    gl_broadcast_strides(sb, nd, b->ndim, b->shape);
     int64_t shape[GL_MAX_DIMS], *strides[2] = {sa, sb};
     memcpy(shape, out->shape, sizeof(int64_t) * (size_t)nd);
     nd = gl_collapse_dims(nd, shape, 2, strides);
