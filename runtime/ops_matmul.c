@@ -18,6 +18,12 @@
  * OpenBLAS, 1024^3 11 ms against 21; below about 16k multiply-adds
  * OpenBLAS's smaller call overhead wins (16^3: 0.27 us against 0.5). */
 #define GL_SGEMM_DNNL_MIN 16384
+/* ... except where B's or C's rows are a multiple of 2 KB apart: oneDNN's
+ * AVX2 sgemm then loses a third to cache-set aliasing (Zen 3, one thread:
+ * 512^3 at 43-53 GFLOP/s against 79 at 500^3 and 82 at 512x512x520;
+ * 1024^3 67 against 76 at 1024x1024x1000), and OpenBLAS, which packs
+ * both operands, keeps 63 and 75. */
+#define GL_SGEMM_DNNL_ALIAS 512
 
 /* Products with a side of at most GL_SKINNY: a Linear with one or two
  * inputs or outputs (a toy's D reads 2-D points and gives one logit) and
@@ -161,7 +167,7 @@ void gl_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
               int64_t ldb, float beta, float *C, int64_t ldc)
 {
     if (skinny_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
-    if (M * N * K >= GL_SGEMM_DNNL_MIN &&
+    if (M * N * K >= GL_SGEMM_DNNL_MIN && ldb % GL_SGEMM_DNNL_ALIAS && ldc % GL_SGEMM_DNNL_ALIAS &&
         dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == dnnl_success)
         return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A,

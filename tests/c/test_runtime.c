@@ -222,6 +222,31 @@ static void test_sgemm_shapes(void)
     free(R);
 }
 
+/* rows of B and C 512 floats apart: the product goes to OpenBLAS instead
+ * of oneDNN (ops_matmul.c's GL_SGEMM_DNNL_ALIAS); the same values either
+ * way, against a double loop, with beta = 0 ignoring the NaN in C */
+static void test_sgemm_aliasing_rows(void)
+{
+    enum { M = 40, K = 48, N = 36, LD = 512 };
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * LD), *C = malloc(sizeof(float) * M * LD);
+    int bad = 0;
+    for (int i = 0; i < M * K; i++) A[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (int i = 0; i < K * LD; i++) B[i] = (float)((i * 53) % 97) / 97.0f - 0.5f;
+    for (int i = 0; i < M * LD; i++) C[i] = NAN;
+    gl_sgemm(0, 0, M, N, K, 1.5f, A, K, B, LD, 0.0f, C, LD);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++) acc += (double)A[i * K + k] * (double)B[k * LD + j];
+            if (!(fabs(C[i * LD + j] - 1.5 * acc) <= 1e-4)) bad++;
+        }
+    CHECK(bad == 0);
+    CHECK(isnan(C[N])); /* past the row's N columns nothing is written */
+    free(A);
+    free(B);
+    free(C);
+}
+
 static void test_allocator_reuse(void)
 {
     gl_mem_stats s0, s1;
@@ -451,6 +476,7 @@ int main(void)
     test_views_share_storage();
     test_matmul_values();
     test_sgemm_shapes();
+    test_sgemm_aliasing_rows();
     test_allocator_reuse();
     test_rng();
     test_freed_graph_and_versions();
