@@ -81,6 +81,12 @@ for m in "dcgan 32" "dcgan 64" "critic 64" "gp 64"; do
   eval "dc_$(echo $m | cut -d' ' -f1)_g=$(awk -v a=$g1 -v b=$g2 'BEGIN { print (a < b ? a : b) }'); dc_$(echo $m | cut -d' ' -f1)_t=$tb"
 done
 echo "   the gradient penalty's cost (gp step / plain critic step, best thread counts): ganlua $(ratio $dc_gp_g $dc_critic_g)x, PyTorch $(ratio $dc_gp_t $dc_critic_t)x"
+# The critic step spends most of its time in oneDNN's convolution kernels,
+# the same ones PyTorch calls (DNNL_VERBOSE=1 names them on both sides):
+# each implementation oneDNN offers for D's layers, alone, is that floor.
+echo "== oneDNN's implementations of the critic's 64x64 layers, alone, 1 thread (bench/conv_impls.c)"
+cc -O2 bench/conv_impls.c -o build/bench/conv_impls $(pkg-config --cflags --libs dnnl 2>/dev/null || echo -ldnnl) || exit 1
+for l in "3 64 64" "64 128 32" "128 256 16" "256 512 8"; do OMP_NUM_THREADS=1 build/bench/conv_impls $l | grep -v sse41; done
 
 echo "== toy GAN, vanilla, 200 epochs (15800 iterations): iterations/s and peak RSS"
 printf '%-8s %12s %12s %10s %14s %14s\n' threads ganlua pytorch ratio "ganlua RSS kB" "pytorch RSS kB"
