@@ -14,7 +14,7 @@ if ! $PY -c 'import torch' 2>/dev/null; then
 fi
 mkdir -p build/bench
 cc -O2 bench/sgemm_direct.c -o build/bench/sgemm_direct $(pkg-config --cflags --libs openblas) || exit 1
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 cpus=$(nproc)
 # kernel speeds differ between processors: every figure below is for this one
 cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) (family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1), model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1))"
@@ -46,15 +46,15 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 probe=no; command -v taskset >/dev/null 2>&1 && [ "$cpus" -ge 2 ] && probe=yes
 coreprobe() { _al=0; _bs=0
   for _r in 1 2 3; do
-    set -- $(taskset -c 0 $G --threads 1 bench/small_ops.lua ops); _al=$(maxof $_al $1)
+    set -- $(taskset -c 0 $G --threads 1 bench/small_ops.lua ops); _al=$(maxof $_al ${1:-0})
     taskset -c 1 sh -c 'while :; do :; done' & _spin=$!
-    set -- $(taskset -c 0 $G --threads 1 bench/small_ops.lua ops); _bs=$(maxof $_bs $1)
+    set -- $(taskset -c 0 $G --threads 1 bench/small_ops.lua ops); _bs=$(maxof $_bs ${1:-0})
     kill $_spin; wait $_spin 2>/dev/null
   done
   echo "$_al $_bs $(ratio $_al $_bs)"; }
 if [ $probe = yes ]; then
   set -- $(coreprobe)
-  echo "   the two cores share: 4x4 adds/s on core 0 alone $1, beside a busy loop on core 1 $2 (${3}x)"
+  echo "   the two cores share: 4x4 adds/s on core 0 alone ${1:-?}, beside a busy loop on core 1 ${2:-?} (${3:-?}x)"
 fi
 
 echo "== per-op overhead: adds of 4x4 tensors per second (best of 5 rounds of 2e5; each side run 3 times, alternating, best kept)"
@@ -127,25 +127,28 @@ echo "== oneDNN's implementations of the critic's 64x64 layers, alone, 1 thread 
 cc -O2 bench/conv_impls.c -o build/bench/conv_impls $(pkg-config --cflags --libs dnnl 2>/dev/null || echo -ldnnl) || exit 1
 for l in "3 64 64" "64 128 32" "128 256 16" "256 512 8"; do OMP_NUM_THREADS=1 build/bench/conv_impls $l | grep -v sse41; done
 
-# toyrun THREADS VARIANT OUT [ARGS]: scripts/toy_gan.lua, printed as "it/s peak-RSS-kB"
+# toyrun THREADS VARIANT OUT [ARGS]: scripts/toy_gan.lua, printed as "it/s peak-RSS-kB" (n/a for what a
+# failed run did not print)
 toyrun() { _t=$1 _v=$2 _o=$3; shift 3
   _out=$(/usr/bin/time -f 'RSS %M' $G --threads $_t scripts/toy_gan.lua --variant $_v --out $_o "$@" 2>&1)
-  echo "$(printf '%s\n' "$_out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1) $(printf '%s\n' "$_out" | sed -n 's/^RSS //p')"; }
+  _i=$(printf '%s\n' "$_out" | sed -n 's/.*iterations in .* s (\([0-9]*\) it\/s).*/\1/p' | tail -1)
+  _r=$(printf '%s\n' "$_out" | sed -n 's/^RSS //p'); echo "${_i:-n/a} ${_r:-n/a}"; }
 # toyref THREADS VARIANT [ARGS]: the same experiment in bench/toy_gan_torch.py, printed the same way
 toyref() { _t=$1 _v=$2; shift 2
   _out=$(/usr/bin/time -f 'RSS %M' $(pyt $_t) bench/toy_gan_torch.py --variant $_v --threads $_t "$@" 2>&1)
-  echo "$(printf '%s\n' "$_out" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p') $(printf '%s\n' "$_out" | sed -n 's/^RSS //p')"; }
+  _i=$(printf '%s\n' "$_out" | sed -n 's/.*"it_per_s": \([0-9.]*\).*/\1/p')
+  _r=$(printf '%s\n' "$_out" | sed -n 's/^RSS //p'); echo "${_i:-n/a} ${_r:-n/a}"; }
 echo "== toy GAN, vanilla, 200 epochs (15800 iterations): iterations/s and peak RSS"
 echo "   (ganlua run 3 times at each thread count, alternating, median kept; PyTorch once)"
 for t in 1 $cpus; do eval "tv$t= tr$t=0"; done
 for r in 1 2 3; do for t in 1 $cpus; do
-  set -- $(toyrun $t vanilla build/bench/toy_v$t); eval "tv$t=\"\$tv$t $1\"; tr$t=\$(maxof \$tr$t $2)"
+  set -- $(toyrun $t vanilla build/bench/toy_v$t); eval "tv$t=\"\$tv$t ${1:-}\"; tr$t=\$(maxof \$tr$t ${2:-0})"
 done; done
 printf '%-8s %12s %12s %10s %14s %14s\n' threads ganlua pytorch ratio "ganlua RSS kB" "pytorch RSS kB"
 for t in 1 $cpus; do
   eval "gi=\$(median3 \$tv$t); gr=\$tr$t"
   eval "gi$t=$gi"
-  set -- $(toyref $t vanilla); ti=$1 tr=$2
+  set -- $(toyref $t vanilla); ti=${1:-} tr=${2:-}
   printf '%-8s %12s %12.0f %10s %14s %14s\n' $t "$gi" "$ti" $(ratio "$gi" "$ti") "$gr" "$tr"
   eval "fl=\${floor$t:-}"
   [ -n "$fl" ] && awk -v f="$fl" -v p="$ti" 'BEGIN { printf "         its sgemm calls alone take %.1f us/iteration: at most %.0f it/s, %.2fx PyTorch\n", f, 1e6 / f, 1e6 / f / p }'
@@ -155,14 +158,14 @@ done
 # 1.1x); the reading right after the runs goes beside its row.
 tprobe=""
 if [ $probe = yes ]; then
-  set -- $(coreprobe); tprobe=" (cores shared ${3}x)"
-  echo "   the two cores share, probed again after these runs: alone $1, beside a busy loop $2 (${3}x)"
+  set -- $(coreprobe); tprobe=" (cores shared ${3:-?}x)"
+  echo "   the two cores share, probed again after these runs: alone ${1:-?}, beside a busy loop ${2:-?} (${3:-?}x)"
 fi
 t2log "toy vanilla, it/s$tprobe" $gi1 $(eval echo \$gi$cpus) hi
 
 echo "== toy GAN, minibatch discrimination: iterations/s (ganlua 200 epochs, PyTorch 10 epochs), 1 thread"
-set -- $(toyrun 1 minibatch build/bench/toy_mb); gi=$1 gr=$2
-set -- $(toyref 1 minibatch --epochs 10); ti=$1 tr=$2
+set -- $(toyrun 1 minibatch build/bench/toy_mb); gi=${1:-} gr=${2:-}
+set -- $(toyref 1 minibatch --epochs 10); ti=${1:-} tr=${2:-}
 echo "   ganlua $gi it/s (peak RSS $gr kB), PyTorch $(printf %.1f "$ti") it/s (peak RSS $tr kB), ratio $(ratio "$gi" "$ti")"
 
 echo "== checkpoints read from Python (tools/ganlua_ckpt.py) into PyTorch"
@@ -204,8 +207,8 @@ if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
   echo "== the same without OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (OpenBLAS picks $(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 $G -e '' 2>&1 | sed -n 's/^Core: //p'))"
   env -u OPENBLAS_CORETYPE $G --threads 1 bench/nn_bench.lua | grep conv
   env -u OPENBLAS_CORETYPE $(pyt 1) bench/nn_bench_torch.py 1 | grep conv
-  set -- $(unset OPENBLAS_CORETYPE; toyrun 1 vanilla build/bench/toy_vu); gi=$1
-  set -- $(unset OPENBLAS_CORETYPE; toyref 1 vanilla); ti=$1
+  set -- $(unset OPENBLAS_CORETYPE; toyrun 1 vanilla build/bench/toy_vu); gi=${1:-}
+  set -- $(unset OPENBLAS_CORETYPE; toyref 1 vanilla); ti=${1:-}
   echo "   toy vanilla, 1 thread: ganlua $gi it/s, PyTorch $(printf %.0f "$ti") it/s, ratio $(ratio "$gi" "$ti")"
 fi
 
@@ -257,7 +260,8 @@ fi
 if [ -s build/bench/threads.txt ] && [ "$cpus" -ge 2 ]; then
   echo "== ganlua at $cpus threads against 1 (from the sections above): speed-up, and whether $cpus threads are at least as fast"
   awk '{ k = $(NF - 0); t2 = $(NF - 1); t1 = $(NF - 2); n = $0; sub(/ [^ ]+ [^ ]+ [^ ]+$/, "", n)
+    if (!(t1 + 0 > 0 && t2 + 0 > 0)) { printf "   %-40s %12s %12s     n/a  (a run failed)\n", n, t1, t2; next }
     r = (k == "hi") ? t2 / t1 : t1 / t2
-    printf "   %-32s %12s %12s %7.2fx  %s\n", n, t1, t2, r, (r >= 1 ? "yes" : "NO") }' build/bench/threads.txt
+    printf "   %-40s %12s %12s %7.2fx  %s\n", n, t1, t2, r, (r >= 1 ? "yes" : "NO") }' build/bench/threads.txt
   echo "   (one-thread and two-thread runs alternate where the section says so; elsewhere they are minutes apart)"
 fi
