@@ -54,6 +54,15 @@ def discriminator_logits(nc, layers, batchnorm):
     return nn.Sequential(*m, nn.Conv2d(ch, 1, 4, bias=False), nn.Flatten())
 
 
+def gradient_penalty(D, real, fake, eps, lam):
+    """WGAN-GP's lam * mean((||grad D(xhat)|| - 1)^2) at xhat = eps real + (1 - eps) fake,
+    with the graph kept for the critic's backward; also the norms, detached"""
+    xhat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    g, = torch.autograd.grad(D(xhat).sum(), xhat, create_graph=True)
+    norms = g.reshape(g.shape[0], -1).norm(2, dim=1)
+    return ((norms - 1) ** 2).mean() * lam, norms.detach()
+
+
 def dcgan_init(m):  # the PyTorch DCGAN tutorial's weights_init
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(m.weight, 0.0, 0.02)

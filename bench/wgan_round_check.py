@@ -69,10 +69,7 @@ for i in range(1, 6):
     optD.zero_grad()
     loss = D(fake).mean() - D(real).mean()
     if not clip:
-        eps = t("eps%d" % i)
-        xhat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        g, = torch.autograd.grad(D(xhat).sum(), xhat, create_graph=True)
-        loss = loss + ((g.reshape(64, -1).norm(2, dim=1) - 1) ** 2).mean() * 10
+        loss = loss + ref.gradient_penalty(D, real, fake, t("eps%d" % i), 10.0)[0]
     loss.backward()
     optD.step()
     print("critic loss %.8f" % loss.item())
